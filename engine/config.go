@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// StartupMode says where the source starts when there is no checkpoint.
+type StartupMode string
+
+const (
+	StartGroupOffsets StartupMode = "group-offsets" // Flink's default
+	StartEarliest     StartupMode = "earliest"
+)
+
+// Config describes one job.
+type Config struct {
+	Protocol    Protocol
+	JobName     string // consumer group and transactional-id prefix
+	InputTopic  string
+	OutputTopic string
+	// Partitions of the input topic; output record for input partition p
+	// goes to output partition p % OutputPartitions.
+	Partitions       int32
+	OutputPartitions int32
+	Parallelism      int
+	StartupMode      StartupMode
+	// TransactionTimeout is transaction.timeout.ms of the sink's producers.
+	TransactionTimeout time.Duration
+	// TransactionalIDPoolSize is how many transactional ids each sink
+	// subtask may use. A slot is reused only after a completed checkpoint
+	// no longer references it.
+	TransactionalIDPoolSize int
+	// ClientOpts are added to every Kafka client (seed brokers, dialer).
+	ClientOpts []kgo.Opt
+}
+
+// Deps are what the surrounding process supplies.
+type Deps struct {
+	Clock    Clock
+	Crasher  Crasher
+	Observer Observer
+	Store    CheckpointStore
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.JobName == "" || c.InputTopic == "" || c.OutputTopic == "":
+		return fmt.Errorf("config: job name, input and output topic are required")
+	case c.Partitions < 1 || c.OutputPartitions < 1:
+		return fmt.Errorf("config: partitions must be at least 1")
+	case c.Parallelism < 1:
+		return fmt.Errorf("config: parallelism must be at least 1")
+	}
+	if c.StartupMode == "" {
+		c.StartupMode = StartGroupOffsets
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = time.Minute
+	}
+	if c.TransactionalIDPoolSize == 0 {
+		c.TransactionalIDPoolSize = 5 // Flink's kafkaProducersPoolSize
+	}
+	return nil
+}
+
+// PartitionsOf returns the input partitions that subtask i of n reads:
+// partition p belongs to subtask p % n. Keys never span partitions, so
+// keyed state follows its partition.
+func PartitionsOf(subtask, parallelism int, partitions int32) []int32 {
+	var ps []int32
+	for p := int32(0); p < partitions; p++ {
+		if int(p)%parallelism == subtask {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}

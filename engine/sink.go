@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// sink is one subtask of the Kafka sink. The two-phase-commit sink follows
+// Flink's TwoPhaseCommitSinkFunction; the weaker guarantees share the shape.
+type sink interface {
+	// write sends one record as part of the current epoch.
+	write(ctx context.Context, r *kgo.Record)
+	// precommit is the sink's snapshotState: it returns the pending
+	// transactions and the transactional-id slots the snapshot references.
+	precommit(ctx context.Context, checkpoint int64) ([]TransactionHolder, []int, error)
+	// commit is notifyCheckpointComplete: commit everything pending up to
+	// and including checkpoint.
+	commit(ctx context.Context, checkpoint int64) error
+	// finish flushes what an orderly stop must not lose.
+	finish(ctx context.Context) error
+	// abandon drops every client without ending anything: process death.
+	abandon()
+}
+
+// sendErrors collects errors of asynchronous sends; the producer's callback
+// runs on a client goroutine.
+type sendErrors struct {
+	mu    sync.Mutex
+	first error
+}
+
+func (e *sendErrors) record(err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.first == nil {
+		e.first = err
+	}
+	e.mu.Unlock()
+}
+
+func (e *sendErrors) take() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.first
+	e.first = nil
+	return err
+}
+
+func openSink(ctx context.Context, cfg *Config, subtask int, restored []TransactionHolder, restoredSlots []int, deps Deps) (sink, error) {
+	switch cfg.Protocol.Guarantee {
+	case TwoPhaseCommit:
+		return openTxnSink(ctx, cfg, subtask, restored, restoredSlots, deps)
+	case AtLeastOnce, FireAndForget:
+		return openPlainSink(cfg, subtask)
+	}
+	return nil, fmt.Errorf("sink: unknown guarantee %d", cfg.Protocol.Guarantee)
+}
+
+// plainSink is the at-least-once sink (flush at snapshot) and, without the
+// flush and with acks=0, the fire-and-forget one.
+type plainSink struct {
+	cfg    *Config
+	client *kgo.Client
+	errs   sendErrors
+}
+
+func openPlainSink(cfg *Config, subtask int) (*plainSink, error) {
+	opts := slices.Clone(cfg.ClientOpts)
+	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if cfg.Protocol.Guarantee == FireAndForget {
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite(),
+			kgo.ProducerLinger(fireAndForgetLinger))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sink %d: %w", subtask, err)
+	}
+	return &plainSink{cfg: cfg, client: cl}, nil
+}
+
+func (s *plainSink) write(ctx context.Context, r *kgo.Record) {
+	s.client.Produce(ctx, r, func(_ *kgo.Record, err error) { s.errs.record(err) })
+}
+
+func (s *plainSink) precommit(ctx context.Context, _ int64) ([]TransactionHolder, []int, error) {
+	if s.cfg.Protocol.Guarantee == FireAndForget {
+		return nil, nil, nil
+	}
+	if err := s.client.Flush(ctx); err != nil {
+		return nil, nil, fmt.Errorf("sink flush: %w", err)
+	}
+	if err := s.errs.take(); err != nil {
+		return nil, nil, fmt.Errorf("sink send: %w", err)
+	}
+	return nil, nil, nil
+}
+
+func (s *plainSink) commit(context.Context, int64) error { return nil }
+
+func (s *plainSink) finish(ctx context.Context) error {
+	if err := s.client.Flush(ctx); err != nil {
+		return fmt.Errorf("sink flush: %w", err)
+	}
+	return s.errs.take()
+}
+
+func (s *plainSink) abandon() { s.client.Close() }

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// kafkaSource is one subtask of the Kafka source (FlinkKafkaConsumer). It
+// keeps, per assigned partition, the offset of the last record emitted
+// downstream, and per checkpoint the offsets pending commit to the group.
+type kafkaSource struct {
+	cfg        *Config
+	subtask    int
+	client     *kgo.Client
+	partitions []int32
+	// lastEmitted is the offset of the last record emitted per partition,
+	// -1 when none (KafkaTopicPartitionState.offset).
+	lastEmitted map[int32]int64
+	// buffered holds fetched records per partition so that the order in
+	// which records are emitted is chosen by the caller, never by the order
+	// fetch responses arrive in.
+	buffered map[int32][]*kgo.Record
+	// pendingCommit maps checkpoint id → offsets to commit to the group on
+	// notifyCheckpointComplete.
+	pendingCommit map[int64][]PartitionOffset
+	obs           Observer
+}
+
+// openSource restores the source from restored offsets (nil without a
+// checkpoint) and starts consuming at offset+1 of each partition.
+func openSource(ctx context.Context, cfg *Config, subtask int, restored []PartitionOffset, fromCheckpoint bool, obs Observer) (*kafkaSource, error) {
+	s := &kafkaSource{
+		cfg: cfg, subtask: subtask, obs: obs,
+		partitions:    PartitionsOf(subtask, cfg.Parallelism, cfg.Partitions),
+		lastEmitted:   map[int32]int64{},
+		buffered:      map[int32][]*kgo.Record{},
+		pendingCommit: map[int64][]PartitionOffset{},
+	}
+	admin, err := kgo.NewClient(cfg.ClientOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("source %d: %w", subtask, err)
+	}
+	defer admin.Close()
+	start, err := s.startOffsets(ctx, admin, restored, fromCheckpoint)
+	if err != nil {
+		return nil, err
+	}
+	assign := map[int32]kgo.Offset{}
+	for _, p := range s.partitions {
+		s.lastEmitted[p] = start[p] - 1
+		assign[p] = kgo.NewOffset().At(start[p])
+		obs.Observe(Event{Kind: "source-start", Subtask: subtask, Partition: p, Offset: start[p]})
+	}
+	opts := append(slices.Clone(cfg.ClientOpts),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.InputTopic: assign}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if s.client, err = kgo.NewClient(opts...); err != nil {
+		return nil, fmt.Errorf("source %d: %w", subtask, err)
+	}
+	return s, nil
+}
+
+// startOffsets is initializeState: the restored offset + 1 where the
+// checkpoint has the partition, otherwise the startup mode decides.
+func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint bool) (map[int32]int64, error) {
+	start := map[int32]int64{}
+	fromState := map[int32]bool{}
+	for _, po := range restored {
+		if po.Topic == s.cfg.InputTopic && slices.Contains(s.partitions, po.Partition) {
+			start[po.Partition] = po.Offset + 1
+			fromState[po.Partition] = true
+		}
+	}
+	if !fromCheckpoint && s.cfg.StartupMode == StartGroupOffsets {
+		committed, err := fetchGroupOffsets(ctx, admin, s.cfg.JobName, s.cfg.InputTopic)
+		if err != nil {
+			return nil, fmt.Errorf("source %d: %w", s.subtask, err)
+		}
+		for p, off := range committed {
+			if slices.Contains(s.partitions, p) {
+				start[p], fromState[p] = off, true
+			}
+		}
+	}
+	for _, p := range s.partitions {
+		if !fromState[p] {
+			start[p] = 0 // earliest: input topics are never truncated here
+		}
+	}
+	return start, nil
+}
+
+func fetchGroupOffsets(ctx context.Context, admin *kgo.Client, group, topic string) (map[int32]int64, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	t := kmsg.NewOffsetFetchRequestTopic()
+	t.Topic = topic
+	req.Topics = []kmsg.OffsetFetchRequestTopic{t}
+	// Without a topic list some versions return all; with it, unknown
+	// partitions come back as -1.
+	resp, err := req.RequestWith(ctx, admin)
+	if err != nil {
+		return nil, fmt.Errorf("fetch group offsets: %w", err)
+	}
+	out := map[int32]int64{}
+	if err := kerr.ErrorForCode(resp.ErrorCode); errors.Is(err, kerr.GroupIDNotFound) {
+		return out, nil // a group that never committed has no offsets
+	} else if err != nil {
+		return nil, fmt.Errorf("fetch group offsets: %w", err)
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+				return nil, fmt.Errorf("fetch group offset %s/%d: %w", rt.Topic, rp.Partition, err)
+			}
+			if rp.Offset >= 0 {
+				out[rp.Partition] = rp.Offset
+			}
+		}
+	}
+	return out, nil
+}
+
+// Next returns the next record of partition p, fetching until one is there.
+func (s *kafkaSource) next(ctx context.Context, p int32) (*kgo.Record, error) {
+	for len(s.buffered[p]) == 0 {
+		fs := s.client.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("source %d: poll partition %d: %w", s.subtask, p, err)
+		}
+		var ferr error
+		fs.EachError(func(t string, part int32, err error) {
+			if ferr == nil {
+				ferr = fmt.Errorf("source %d: fetch %s/%d: %w", s.subtask, t, part, err)
+			}
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) { s.buffered[r.Partition] = append(s.buffered[r.Partition], r) })
+	}
+	r := s.buffered[p][0]
+	s.buffered[p] = s.buffered[p][1:]
+	s.lastEmitted[p] = r.Offset
+	return r, nil
+}
+
+// hasBuffered reports whether partition p has a fetched record waiting.
+func (s *kafkaSource) hasBuffered(p int32) bool { return len(s.buffered[p]) > 0 }
+
+// poll fetches once and buffers what arrives (for the production driver).
+func (s *kafkaSource) poll(ctx context.Context) error {
+	fs := s.client.PollFetches(ctx)
+	var ferr error
+	fs.EachError(func(t string, part int32, err error) {
+		if ferr == nil && ctx.Err() == nil {
+			ferr = fmt.Errorf("source %d: fetch %s/%d: %w", s.subtask, t, part, err)
+		}
+	})
+	fs.EachRecord(func(r *kgo.Record) { s.buffered[r.Partition] = append(s.buffered[r.Partition], r) })
+	return ferr
+}
+
+// snapshot is snapshotState: the last emitted offsets, also kept pending
+// commit under the checkpoint id.
+func (s *kafkaSource) snapshot(checkpoint int64) []PartitionOffset {
+	out := make([]PartitionOffset, 0, len(s.partitions))
+	for _, p := range s.partitions {
+		out = append(out, PartitionOffset{Topic: s.cfg.InputTopic, Partition: p, Offset: s.lastEmitted[p]})
+	}
+	s.pendingCommit[checkpoint] = out
+	return out
+}
+
+// commitOffsets is the source half of notifyCheckpointComplete: commit
+// offset+1 of that checkpoint to the group. It is for monitoring only, so a
+// failure is reported and otherwise ignored, as Flink does.
+func (s *kafkaSource) commitOffsets(ctx context.Context, checkpoint int64) {
+	offsets, ok := s.pendingCommit[checkpoint]
+	for id := range s.pendingCommit {
+		if id <= checkpoint {
+			delete(s.pendingCommit, id)
+		}
+	}
+	if !ok {
+		return
+	}
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group = s.cfg.JobName
+	req.Generation = -1
+	t := kmsg.NewOffsetCommitRequestTopic()
+	t.Topic = s.cfg.InputTopic
+	for _, po := range offsets {
+		if po.Offset < 0 {
+			continue
+		}
+		p := kmsg.NewOffsetCommitRequestTopicPartition()
+		p.Partition = po.Partition
+		p.Offset = po.Offset + 1
+		t.Partitions = append(t.Partitions, p)
+	}
+	if len(t.Partitions) == 0 {
+		return
+	}
+	req.Topics = append(req.Topics, t)
+	detail := "ok"
+	resp, err := req.RequestWith(ctx, s.client)
+	if err == nil {
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if e := kerr.ErrorForCode(rp.ErrorCode); e != nil && err == nil {
+					err = e
+				}
+			}
+		}
+	}
+	if err != nil {
+		detail = "failed" // the message may carry addresses: keep it out of traces
+	}
+	s.obs.Observe(Event{Kind: "group-offsets-commit", Subtask: s.subtask, Checkpoint: checkpoint, Detail: detail})
+}
+
+func (s *kafkaSource) close() {
+	if s.client != nil {
+		s.client.Close()
+	}
+}

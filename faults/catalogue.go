@@ -1,0 +1,118 @@
+package faults
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/eosim/eosim/engine"
+)
+
+// Kind groups faults; each kind is also a group name for --faults.
+type Kind string
+
+const (
+	KindCrash  Kind = "crash"
+	KindBroker Kind = "broker"
+	KindTime   Kind = "time"
+	KindZombie Kind = "zombie"
+	KindStore  Kind = "store"
+)
+
+// Info describes one fault of the catalogue.
+type Info struct {
+	Name        string
+	Kind        Kind
+	Description string
+	// Implemented is false for catalogue entries the simulator cannot
+	// inject yet; naming one is an error, never a silent no-op.
+	Implemented bool
+	// OptIn faults break a protocol's stated assumption: they are not in
+	// "all" and must be named.
+	OptIn bool
+}
+
+// Catalogue lists every fault in a stable order.
+func Catalogue() []Info {
+	crash := map[engine.CrashPoint]string{
+		engine.CrashBeforeSnapshot:        "the job process dies when a barrier arrives, before any snapshot",
+		engine.CrashAfterSourceSnapshot:   "dies after the source snapshotted its offsets, before the sink pre-committed",
+		engine.CrashAfterPrecommit:        "dies after the sink flushed and pre-committed, before acknowledging",
+		engine.CrashAfterAck:              "dies after every subtask acknowledged, before the checkpoint is stored",
+		engine.CrashAfterCheckpointStored: "dies after the checkpoint is stored, before any notifyCheckpointComplete",
+		engine.CrashMidCommit:             "dies after committing some pending transactions, not all",
+		engine.CrashAfterCommit:           "dies after committing the transactions, before the offsets go to the group",
+		engine.CrashDuringRecovery:        "dies while restoring: after resuming pending transactions, before aborting lingering ones",
+	}
+	var out []Info
+	for _, p := range engine.CrashPoints() {
+		out = append(out, Info{Name: string(p), Kind: KindCrash, Description: crash[p], Implemented: true})
+	}
+	out = append(out,
+		Info{"lost-ack-produce", KindBroker, "a Produce is applied by the broker, its answer never arrives", false, false},
+		Info{"lost-ack-endtxn", KindBroker, "an EndTxn is applied by the broker, its answer never arrives", false, false},
+		Info{"lost-ack-txn-offset-commit", KindBroker, "a TxnOffsetCommit is applied, its answer never arrives", false, false},
+		Info{"not-coordinator", KindBroker, "transaction or group coordinator answers NOT_COORDINATOR", false, false},
+		Info{"coordinator-loading", KindBroker, "coordinator answers COORDINATOR_LOAD_IN_PROGRESS", false, false},
+		Info{"concurrent-transactions", KindBroker, "InitProducerID or AddPartitions answers CONCURRENT_TRANSACTIONS", false, false},
+		Info{"leader-move", KindBroker, "a partition leader moves to another broker", false, false},
+		Info{"coordinator-move", KindBroker, "transaction and group coordinators move", false, false},
+		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir (kfake loses in-flight transactions on a hard crash, unlike Kafka)", false, false},
+		Info{"outage-beyond-txn-timeout", KindTime, "the job is down longer than transaction.timeout.ms: the broker aborts pending transactions (breaks the protocol's assumption)", false, true},
+		Info{"outage-beyond-txn-id-expiry", KindTime, "the job is down longer than transactional.id.expiration.ms (breaks the protocol's assumption)", false, true},
+		Info{"checkpoint-timeout", KindTime, "a checkpoint does not complete in time and is aborted", false, false},
+		Info{"zombie", KindZombie, "the old job keeps running after its replacement started and must be fenced", false, false},
+		Info{"checkpoint-write-lost", KindStore, "the checkpoint store loses a checkpoint's write: it never completes", false, false},
+	)
+	return out
+}
+
+// Lookup returns the catalogue entry for name.
+func Lookup(name string) (Info, bool) {
+	for _, f := range Catalogue() {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Info{}, false
+}
+
+// Groups are the group names usable in --faults besides fault names.
+var Groups = []string{"crash", "broker", "time", "all"}
+
+// Resolve expands a comma-separated --faults value (fault names and group
+// names) into fault names in catalogue order. An unknown or unimplemented
+// name is an error that names it.
+func Resolve(list string) ([]string, error) {
+	want := map[string]bool{}
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		matched := false
+		for _, f := range Catalogue() {
+			inGroup := (item == "all" && !f.OptIn) || (item == string(f.Kind) && !f.OptIn)
+			if f.Name == item || (inGroup && f.Implemented) {
+				if f.Name == item && !f.Implemented {
+					return nil, fmt.Errorf("fault %q is in the catalogue but not implemented yet", item)
+				}
+				want[f.Name] = true
+				matched = true
+			}
+		}
+		if !matched && !slices.Contains(Groups, item) && item != string(KindZombie) && item != string(KindStore) {
+			return nil, fmt.Errorf("unknown fault %q (see 'simrun list faults')", item)
+		}
+	}
+	var out []string
+	for _, f := range Catalogue() {
+		if want[f.Name] {
+			out = append(out, f.Name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--faults %q selects no implemented fault", list)
+	}
+	return out, nil
+}

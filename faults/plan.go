@@ -1,0 +1,175 @@
+package faults
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+)
+
+// PlanVersion is the version of the plan file format.
+const PlanVersion = 1
+
+// Workload is the scenario's shape: what input exists and how the job runs.
+type Workload struct {
+	Partitions           int `json:"partitions"`
+	Parallelism          int `json:"parallelism"`
+	Records              int `json:"records"`
+	KeysPerPartition     int `json:"keys_per_partition"`
+	CheckpointIntervalMS int `json:"checkpoint_interval_ms"`
+}
+
+// DefaultWorkload is the default scenario: about 1,000 records over 4
+// partitions, a checkpoint every 100 ms of virtual time (1 ms a record).
+func DefaultWorkload() Workload {
+	return Workload{Partitions: 4, Parallelism: 1, Records: 1000, KeysPerPartition: 3, CheckpointIntervalMS: 100}
+}
+
+// Validate reports the first field out of range, naming it.
+func (w Workload) Validate() error {
+	switch {
+	case w.Partitions < 1 || w.Partitions > 64:
+		return fmt.Errorf("partitions must be 1..64, got %d", w.Partitions)
+	case w.Parallelism < 1 || w.Parallelism > w.Partitions:
+		return fmt.Errorf("parallelism must be 1..partitions (%d), got %d", w.Partitions, w.Parallelism)
+	case w.Records < 0 || w.Records > 1_000_000:
+		return fmt.Errorf("records must be 0..1000000, got %d", w.Records)
+	case w.KeysPerPartition < 1 || w.KeysPerPartition > 1000:
+		return fmt.Errorf("keys_per_partition must be 1..1000, got %d", w.KeysPerPartition)
+	case w.CheckpointIntervalMS < 1 || w.CheckpointIntervalMS > 600_000:
+		return fmt.Errorf("checkpoint_interval_ms must be 1..600000, got %d", w.CheckpointIntervalMS)
+	}
+	return nil
+}
+
+// Op is one planned fault. For a crash point, it fires the Hit-th time
+// (1-based, counted over the whole run) the job reaches that point; the job
+// then stays down for RestartDelayMS of virtual time.
+type Op struct {
+	Fault          string `json:"fault"`
+	Hit            int    `json:"hit"`
+	RestartDelayMS int    `json:"restart_delay_ms"`
+}
+
+// Plan is a replayable scenario: protocol, seed, workload and faults.
+type Plan struct {
+	Version  int      `json:"version"`
+	Protocol string   `json:"protocol"`
+	Seed     uint64   `json:"seed"`
+	Workload Workload `json:"workload"`
+	Faults   []Op     `json:"faults"`
+	// Replay is the command that replays this plan (informational).
+	Replay string `json:"replay,omitempty"`
+}
+
+// Validate checks the plan's fields and fault names.
+func (p Plan) Validate() error {
+	if p.Version != PlanVersion {
+		return fmt.Errorf("plan version %d is not supported (want %d)", p.Version, PlanVersion)
+	}
+	if err := p.Workload.Validate(); err != nil {
+		return fmt.Errorf("plan workload: %w", err)
+	}
+	for i, op := range p.Faults {
+		info, ok := Lookup(op.Fault)
+		switch {
+		case !ok:
+			return fmt.Errorf("plan fault %d: unknown fault %q", i, op.Fault)
+		case !info.Implemented:
+			return fmt.Errorf("plan fault %d: fault %q is not implemented yet", i, op.Fault)
+		case op.Hit < 1:
+			return fmt.Errorf("plan fault %d (%s): hit must be at least 1, got %d", i, op.Fault, op.Hit)
+		case op.RestartDelayMS < 0:
+			return fmt.Errorf("plan fault %d (%s): restart_delay_ms must not be negative", i, op.Fault)
+		}
+	}
+	return nil
+}
+
+// Marshal renders the plan as indented JSON.
+func (p Plan) Marshal() []byte {
+	b, _ := json.MarshalIndent(p, "", "  ")
+	return append(b, '\n')
+}
+
+// ParsePlan decodes and validates a plan; unknown fields are errors so a
+// typo in a hand-edited plan is not silently ignored.
+func ParsePlan(data []byte) (Plan, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return Plan{}, fmt.Errorf("parse plan: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+// ReadPlan reads and parses a plan file.
+func ReadPlan(path string) (Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Plan{}, fmt.Errorf("read plan: %w", err)
+	}
+	p, err := ParsePlan(data)
+	if err != nil {
+		return Plan{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// crashWeights favour the window between a checkpoint's snapshot and its
+// commit, where exactly-once protocols break.
+var crashWeights = map[string]int{
+	"crash-before-snapshot":         1,
+	"crash-after-source-snapshot":   2,
+	"crash-after-precommit":         4,
+	"crash-after-ack":               3,
+	"crash-after-checkpoint-stored": 4,
+	"crash-mid-commit":              2,
+	"crash-after-commit":            3,
+	"crash-during-recovery":         2,
+}
+
+// RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is
+// about how many checkpoints the workload takes, which bounds the hit counts.
+func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism int) []Op {
+	var pool []string
+	total := 0
+	for _, name := range enabled {
+		if w, ok := crashWeights[name]; ok {
+			pool = append(pool, name)
+			total += w
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	n := 1 + rng.IntN(3)
+	ops := make([]Op, 0, n)
+	for range n {
+		x := rng.IntN(total)
+		name := pool[len(pool)-1]
+		for _, c := range pool {
+			if x < crashWeights[c] {
+				name = c
+				break
+			}
+			x -= crashWeights[c]
+		}
+		span := max(1, checkpoints)
+		switch name {
+		case "crash-mid-commit", "crash-during-recovery":
+			span = 3
+		case "crash-before-snapshot", "crash-after-source-snapshot", "crash-after-precommit", "crash-after-commit":
+			span *= parallelism // reached once per subtask
+		}
+		ops = append(ops, Op{Fault: name, Hit: 1 + rng.IntN(span), RestartDelayMS: rng.IntN(2000)})
+	}
+	slices.SortStableFunc(ops, func(a, b Op) int { return a.Hit - b.Hit })
+	return ops
+}

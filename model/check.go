@@ -1,0 +1,187 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Verdict is the three-valued outcome of a check.
+type Verdict string
+
+const (
+	OK        Verdict = "ok"
+	Violation Verdict = "violation"
+	Unknown   Verdict = "unknown" // the harness could not observe enough to judge
+)
+
+// Observation is everything the checker judges, gathered after the run has
+// quiesced.
+type Observation struct {
+	Input []InputRecord // per partition in offset order
+	// Output is what a read_committed reader saw, per output partition in
+	// offset order.
+	Output []OutputRecord
+	// AbortedVisible are visible output records whose batch the
+	// transaction markers say was aborted.
+	AbortedVisible []OutputRecord
+	// FinalCounts is the engine's keyed state at the end; nil when the run
+	// did not complete.
+	FinalCounts map[string]int64
+	// Completed: the job processed and committed all input and stopped.
+	Completed bool
+	// StalledReason is set when the run missed its liveness bound.
+	StalledReason string
+	// LoudFailure is set when the engine reported a failure it could not
+	// recover from (for example a pending transaction that could not be
+	// committed). Loss with a loud failure is not silent.
+	LoudFailure string
+	// HarnessError is set when the harness itself failed; the verdict is
+	// then Unknown.
+	HarnessError string
+}
+
+// Anomaly is one classified deviation from the model.
+type Anomaly struct {
+	Kind   string `json:"kind"`
+	Input  *ID    `json:"input,omitempty"`
+	Detail string `json:"detail"`
+}
+
+// Result is the checker's judgement.
+type Result struct {
+	Verdict   Verdict        `json:"verdict"`
+	Anomalies []Anomaly      `json:"anomalies,omitempty"`
+	Counts    map[string]int `json:"counts"`
+}
+
+// Violations returns the anomalies not in allowed.
+func (r Result) Violations(allowed map[string]bool) []Anomaly {
+	var out []Anomaly
+	for _, a := range r.Anomalies {
+		if !allowed[a.Kind] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Check classifies what was observed against the model. It is a pure
+// function; the order of anomalies is deterministic.
+func Check(obs Observation) Result {
+	res := Result{Verdict: OK, Counts: map[string]int{}}
+	for _, k := range AnomalyNames() {
+		res.Counts[k] = 0
+	}
+	if obs.HarnessError != "" {
+		res.Verdict = Unknown
+		return res
+	}
+	add := func(kind string, id *ID, format string, args ...any) {
+		res.Anomalies = append(res.Anomalies, Anomaly{Kind: kind, Input: id, Detail: fmt.Sprintf(format, args...)})
+		res.Counts[kind]++
+	}
+	exp := Expect(obs.Input)
+
+	seen := map[ID]int{}
+	// lastFirst tracks, per output partition and input partition, the input
+	// offset of the last first-time-seen record, for the order check.
+	lastFirst := map[[2]int32]int64{}
+	for _, out := range obs.Output {
+		got, err := ParseOutput(out.Value)
+		if err != nil {
+			add(Unexpected, nil, "output %d/%d: %v", out.Partition, out.Offset, err)
+			continue
+		}
+		id := got.Input
+		want, known := exp.Outputs[id]
+		if !known {
+			add(Unexpected, &id, "output %d/%d for input %s, which does not exist", out.Partition, out.Offset, id)
+			continue
+		}
+		if got.Key != want.Key || got.Payload != want.Payload || out.Key != want.Key {
+			add(Unexpected, &id, "output %d/%d is %q, model expects %q", out.Partition, out.Offset, out.Value, want.Format())
+			continue
+		}
+		if got.Count != want.Count {
+			add(StateDivergence, &id, "output %d/%d carries count %d for key %q, model expects %d",
+				out.Partition, out.Offset, got.Count, want.Key, want.Count)
+		}
+		seen[id]++
+		if seen[id] > 1 {
+			add(Duplicate, &id, "input %s visible %d times (again at output %d/%d)", id, seen[id], out.Partition, out.Offset)
+			continue
+		}
+		lane := [2]int32{out.Partition, id.Partition}
+		if last, ok := lastFirst[lane]; ok && id.Offset < last {
+			add(Reordered, &id, "input %s first visible at output %d/%d after input %d/%d", id, out.Partition, out.Offset, id.Partition, last)
+		}
+		if last, ok := lastFirst[lane]; !ok || id.Offset > last {
+			lastFirst[lane] = id.Offset
+		}
+	}
+	for _, out := range obs.AbortedVisible {
+		add(AbortedRead, nil, "output %d/%d (%q) belongs to an aborted transaction", out.Partition, out.Offset, out.Value)
+	}
+
+	if obs.StalledReason != "" {
+		add(Stalled, nil, "%s", obs.StalledReason)
+	} else {
+		lost := 0
+		for _, p := range sortedPartitions(exp.Order) {
+			for _, id := range exp.Order[p] {
+				if seen[id] == 0 {
+					id := id
+					add(Lost, &id, "input %s never became visible", id)
+					lost++
+				}
+			}
+		}
+		if lost > 0 && obs.LoudFailure == "" {
+			add(SilentLoss, nil, "%d records lost while the engine reported success", lost)
+		}
+	}
+
+	if obs.Completed && obs.FinalCounts != nil {
+		keys := make([]string, 0, len(exp.FinalCounts))
+		for k := range exp.FinalCounts {
+			keys = append(keys, k)
+		}
+		for k := range obs.FinalCounts {
+			if _, ok := exp.FinalCounts[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if obs.FinalCounts[k] != exp.FinalCounts[k] {
+				add(StateDivergence, nil, "final count of key %q is %d, model expects %d", k, obs.FinalCounts[k], exp.FinalCounts[k])
+			}
+		}
+	}
+	if len(res.Anomalies) > 0 {
+		res.Verdict = Violation
+	}
+	return res
+}
+
+func sortedPartitions(m map[int32][]ID) []int32 {
+	ps := make([]int32, 0, len(m))
+	for p := range m {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// Summary renders counts as "kind=n" fields in the order of Anomalies.
+func Summary(counts map[string]int) string {
+	var b strings.Builder
+	for i, k := range AnomalyNames() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, counts[k])
+	}
+	return b.String()
+}

@@ -1,0 +1,263 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"testing/synctest"
+	"time"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+)
+
+// loop steps the job until all input is processed and covered by a
+// completed, notified checkpoint, or the run ends in a loud failure or
+// misses the liveness bound.
+func (s *scheduler) loop() {
+	deadline := s.tr.start.Add(livenessBound - time.Minute)
+	for !s.finalDone && s.loud == "" {
+		if time.Now().After(deadline) {
+			s.stalled = fmt.Sprintf("no completion within %v of virtual time", livenessBound-time.Minute)
+			return
+		}
+		if s.job == nil {
+			s.start()
+			continue
+		}
+		if err := s.step(); err != nil {
+			s.fail(err)
+		}
+	}
+}
+
+// start restores a new job attempt from the store.
+func (s *scheduler) start() {
+	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
+		Clock: clock{}, Crasher: s.crasher, Observer: s.tr, Store: s.store,
+	}, time.Duration(s.plan.Workload.CheckpointIntervalMS)*time.Millisecond)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	s.job = job
+	s.barrier, s.notifies = nil, nil
+}
+
+// fail handles an error of a step: a crash kills the process, a lost
+// transaction ends the run loudly, anything else restarts the job.
+func (s *scheduler) fail(err error) {
+	if s.job != nil {
+		s.job.Abandon()
+		s.job = nil
+	}
+	s.barrier, s.notifies, s.finalID = nil, nil, 0
+	switch {
+	case errors.Is(err, engine.ErrCrashed):
+		op := s.crasher.last
+		s.res.Crashes[op.Fault]++
+		s.res.Restarts++
+		s.tr.Observe(engine.Event{Kind: "crash", Subtask: -1, Detail: fmt.Sprintf("%s hit=%d down=%dms", op.Fault, op.Hit, op.RestartDelayMS)})
+		time.Sleep(time.Duration(op.RestartDelayMS) * time.Millisecond)
+	case errors.Is(err, engine.ErrTransactionLost):
+		s.loud = err.Error()
+		s.tr.Observe(engine.Event{Kind: "loud-failure", Subtask: -1, Detail: err.Error()})
+	default:
+		s.failures++
+		s.res.Restarts++
+		s.tr.Observe(engine.Event{Kind: "job-failure", Subtask: -1, Detail: err.Error()})
+		if s.failures > maxFailures {
+			s.stalled = fmt.Sprintf("job failed %d times; last: %v", s.failures, err)
+			s.loud = "restart loop"
+			return
+		}
+		time.Sleep(failureRestartDelay)
+	}
+}
+
+func (s *scheduler) allProcessed() bool {
+	for _, st := range s.job.Subtasks() {
+		for _, p := range st.Partitions() {
+			if st.Position(p) < s.ends[p] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// step takes one scheduling decision.
+func (s *scheduler) step() error {
+	coord := s.job.Coordinator()
+	done := s.allProcessed()
+	if coord.Due() {
+		id, err := coord.Trigger()
+		if err != nil {
+			return err
+		}
+		if done && s.finalID == 0 {
+			s.finalID = id
+		}
+		s.barrier = s.barrier[:0]
+		for i := range s.job.Subtasks() {
+			s.barrier = append(s.barrier, i)
+		}
+		return nil
+	}
+	type action struct {
+		weight int
+		do     func() error
+	}
+	var actions []action
+	if len(s.barrier) > 0 {
+		actions = append(actions, action{3, s.deliverBarrier})
+	}
+	if len(s.notifies) > 0 {
+		actions = append(actions, action{3, s.deliverNotification})
+	}
+	if !done {
+		actions = append(actions, action{6, s.process})
+	}
+	if len(actions) == 0 {
+		time.Sleep(time.Duration(s.plan.Workload.CheckpointIntervalMS) * time.Millisecond)
+		return nil
+	}
+	total := 0
+	for _, a := range actions {
+		total += a.weight
+	}
+	x := s.rng.IntN(total)
+	for _, a := range actions {
+		if x < a.weight {
+			return a.do()
+		}
+		x -= a.weight
+	}
+	panic("unreachable")
+}
+
+// process runs a small batch of records of one partition through a subtask.
+func (s *scheduler) process() error {
+	type lane struct {
+		st        *engine.Subtask
+		partition int32
+	}
+	var lanes []lane
+	for _, st := range s.job.Subtasks() {
+		for _, p := range st.Partitions() {
+			if st.Position(p) < s.ends[p] {
+				lanes = append(lanes, lane{st, p})
+			}
+		}
+	}
+	l := lanes[s.rng.IntN(len(lanes))]
+	left := s.ends[l.partition] - l.st.Position(l.partition)
+	n := 1 + s.rng.Int64N(min(left, 16))
+	from := l.st.Position(l.partition)
+	for range n {
+		if err := l.st.ProcessNext(s.ctx, l.partition); err != nil {
+			return err
+		}
+	}
+	s.tr.Observe(engine.Event{Kind: "process", Subtask: l.st.Index(), Partition: l.partition, Offset: from, Detail: fmt.Sprintf("n=%d", n)})
+	time.Sleep(time.Duration(n) * recordCost)
+	return nil
+}
+
+// deliverBarrier lets one subtask take the in-flight checkpoint's barrier;
+// when the last acknowledgement arrives the coordinator completes it.
+func (s *scheduler) deliverBarrier() error {
+	i := s.rng.IntN(len(s.barrier))
+	sub := s.barrier[i]
+	s.barrier = append(s.barrier[:i], s.barrier[i+1:]...)
+	coord := s.job.Coordinator()
+	id := coord.InFlight()
+	snap, err := s.job.Subtasks()[sub].Checkpoint(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	all, err := coord.Acknowledge(id, snap)
+	if err != nil || !all {
+		return err
+	}
+	if _, err := coord.Complete(s.ctx); err != nil {
+		return err
+	}
+	s.res.Checkpoints++
+	for i := range s.job.Subtasks() {
+		s.notifies = append(s.notifies, notification{subtask: i, id: id})
+	}
+	return nil
+}
+
+// deliverNotification sends the oldest notification of a random subtask.
+// While planned faults remain, a notification is sometimes lost: the
+// protocol must commit everything up to the next one.
+func (s *scheduler) deliverNotification() error {
+	i := s.rng.IntN(len(s.notifies))
+	n := s.notifies[i]
+	// Notifications of one subtask are delivered in order.
+	for j := range i {
+		if s.notifies[j].subtask == n.subtask {
+			i, n = j, s.notifies[j]
+			break
+		}
+	}
+	s.notifies = append(s.notifies[:i], s.notifies[i+1:]...)
+	if !s.crasher.exhausted() && s.rng.IntN(8) == 0 && n.id != s.finalID {
+		s.tr.Observe(engine.Event{Kind: "notification-lost", Subtask: n.subtask, Checkpoint: n.id})
+		return nil
+	}
+	if err := s.job.Subtasks()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id); err != nil {
+		return err
+	}
+	if s.finalID != 0 && n.id >= s.finalID && !s.notificationPending(s.finalID) {
+		s.finalDone = true
+	}
+	return nil
+}
+
+func (s *scheduler) notificationPending(id int64) bool {
+	for _, n := range s.notifies {
+		if n.id <= id {
+			return true
+		}
+	}
+	return false
+}
+
+// clock reads the bubble's virtual time.
+type clock struct{}
+
+func (clock) Now() time.Time { return time.Now() }
+
+// planCrasher fires the plan's crash ops at their hit counts.
+type planCrasher struct {
+	ops   []faults.Op
+	fired []bool
+	hits  map[engine.CrashPoint]int
+	last  *faults.Op
+}
+
+func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
+	c.hits[site.Point]++
+	for i, op := range c.ops {
+		if !c.fired[i] && op.Fault == string(site.Point) && op.Hit == c.hits[site.Point] {
+			c.fired[i] = true
+			c.last = &c.ops[i]
+			// Let every in-flight request settle so what the dead process
+			// left on the broker does not depend on goroutine timing.
+			synctest.Wait()
+			return true
+		}
+	}
+	return false
+}
+
+func (c *planCrasher) exhausted() bool {
+	for _, f := range c.fired {
+		if !f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,293 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/model"
+)
+
+const (
+	inputTopic  = "input"
+	outputTopic = "output"
+	jobName     = "eosim-job"
+	brokerPort  = 9092
+	// recordCost is the virtual time one record takes to process.
+	recordCost = time.Millisecond
+	// livenessBound is how long after the start a scenario may take in
+	// virtual time before it counts as stalled.
+	livenessBound = 30 * time.Minute
+	// maxFailures bounds job restarts after non-crash failures.
+	maxFailures = 50
+	// failureRestartDelay is the fixed-delay restart strategy's delay.
+	failureRestartDelay = 200 * time.Millisecond
+)
+
+// Options are one scenario: everything that determines its trace.
+type Options struct {
+	Protocol string
+	Seed     uint64
+	Workload faults.Workload
+	// Faults are the enabled fault names a random plan draws from.
+	Faults []string
+	// Plan, when set, fixes the faults instead of drawing them.
+	Plan *faults.Plan
+	// Trace receives the JSON-lines trace; nil keeps only its hash.
+	Trace io.Writer
+	// KeepEvents keeps the trace events in the Result (for reports).
+	KeepEvents bool
+}
+
+// Result is what one scenario observed and concluded.
+type Result struct {
+	Protocol    string          `json:"protocol"`
+	Seed        uint64          `json:"seed"`
+	Plan        faults.Plan     `json:"plan"`
+	Check       model.Result    `json:"check"`
+	Violations  []model.Anomaly `json:"violations,omitempty"`
+	Crashes     map[string]int  `json:"crashes"`
+	Checkpoints int             `json:"checkpoints"`
+	Restarts    int             `json:"restarts"`
+	LoudFailure string          `json:"loud_failure,omitempty"`
+	TraceHash   string          `json:"trace_hash"`
+	VirtualTime time.Duration   `json:"virtual_time_ns"`
+	// HarnessError is set when the harness itself failed (verdict unknown).
+	HarnessError string       `json:"harness_error,omitempty"`
+	Events       []TraceEvent `json:"-"`
+}
+
+// Failed reports whether the scenario found violations.
+func (r Result) Failed() bool { return len(r.Violations) > 0 }
+
+// Run runs one scenario in its own synctest bubble. It must be called from
+// a test goroutine (a real test, or simrun's embedded test main).
+func Run(t *testing.T, opts Options) Result {
+	var res Result
+	synctest.Test(t, func(t *testing.T) { res = run(opts) })
+	return res
+}
+
+// PlanFor returns the plan a scenario runs: opts.Plan, or one drawn from the
+// seed and the enabled faults.
+func PlanFor(opts Options) (faults.Plan, error) {
+	if opts.Plan != nil {
+		p := *opts.Plan
+		p.Protocol, p.Seed = opts.Protocol, opts.Seed
+		return p, p.Validate()
+	}
+	p := faults.Plan{Version: faults.PlanVersion, Protocol: opts.Protocol, Seed: opts.Seed, Workload: opts.Workload}
+	if err := p.Workload.Validate(); err != nil {
+		return p, err
+	}
+	w := opts.Workload
+	checkpoints := max(1, w.Records*int(recordCost/time.Millisecond)/w.Parallelism/w.CheckpointIntervalMS)
+	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), opts.Faults, checkpoints, w.Parallelism)
+	return p, p.Validate()
+}
+
+func run(opts Options) (res Result) {
+	tr := newTrace(opts.Trace, opts.KeepEvents)
+	res = Result{Protocol: opts.Protocol, Seed: opts.Seed, Crashes: map[string]int{}}
+	defer func() {
+		res.TraceHash = tr.hash()
+		res.VirtualTime = time.Since(tr.start)
+		res.Events = tr.events
+	}()
+	proto, err := engine.ProtocolByName(opts.Protocol)
+	if err != nil {
+		res.HarnessError = err.Error()
+		return res
+	}
+	plan, err := PlanFor(opts)
+	if err != nil {
+		res.HarnessError = err.Error()
+		return res
+	}
+	res.Plan = plan
+
+	s := &scheduler{
+		opts: opts, plan: plan, proto: proto, tr: tr,
+		rng:   newRNG(opts.Seed, "schedule"),
+		store: &engine.MemoryStore{},
+		res:   &res,
+	}
+	s.crasher = &planCrasher{ops: plan.Faults, fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{}}
+	obs := s.runCluster()
+	res.Check = model.Check(obs)
+	res.Violations = res.Check.Violations(model.Allowed(guaranteeName(proto.Guarantee)))
+	if obs.HarnessError != "" {
+		res.HarnessError = obs.HarnessError
+	}
+	tr.Observe(engine.Event{Kind: "verdict", Subtask: -1, Detail: string(res.Check.Verdict) + " " + model.Summary(res.Check.Counts)})
+	return res
+}
+
+func guaranteeName(g engine.Guarantee) string {
+	switch g {
+	case engine.AtLeastOnce:
+		return "at-least-once"
+	case engine.FireAndForget:
+		return "none"
+	}
+	return "exactly-once"
+}
+
+// scheduler owns one scenario's state. It runs on the bubble's main
+// goroutine and is the only caller of the engine's step functions.
+type scheduler struct {
+	opts    Options
+	plan    faults.Plan
+	proto   engine.Protocol
+	tr      *trace
+	rng     *rand.Rand
+	store   *engine.MemoryStore
+	crasher *planCrasher
+	res     *Result
+
+	ctx        context.Context
+	clientOpts []kgo.Opt
+	cfg        engine.Config
+	ends       map[int32]int64 // input end offset per partition
+
+	job       *engine.Job
+	barrier   []int // subtasks that have not yet taken the in-flight barrier
+	notifies  []notification
+	failures  int
+	finalID   int64 // first checkpoint triggered after all input was processed
+	finalDone bool
+	loud      string
+	stalled   string
+}
+
+type notification struct {
+	subtask int
+	id      int64
+}
+
+// runCluster starts kfake, runs the job to completion and returns what the
+// checker needs.
+func (s *scheduler) runCluster() model.Observation {
+	var obs model.Observation
+	vnet := &kfake.VirtualNetwork{}
+	cluster, err := kfake.NewCluster(kfake.ListenFn(vnet.Listen), kfake.Ports(brokerPort), kfake.NumBrokers(1))
+	if err != nil {
+		obs.HarnessError = fmt.Sprintf("start kfake: %v", err)
+		return obs
+	}
+	defer cluster.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), livenessBound)
+	defer cancel()
+	s.ctx = ctx
+	s.clientOpts = []kgo.Opt{
+		kgo.SeedBrokers(fmt.Sprintf("localhost:%d", brokerPort)),
+		kgo.Dialer(vnet.DialContext),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	}
+	w := s.plan.Workload
+	for _, topic := range []string{inputTopic, outputTopic} {
+		if err := cluster.CreateTopic(topic, int32(w.Partitions), nil); err != nil {
+			obs.HarnessError = fmt.Sprintf("create topic %s: %v", topic, err)
+			return obs
+		}
+	}
+	input, err := s.produceInput()
+	if err != nil {
+		obs.HarnessError = err.Error()
+		return obs
+	}
+	obs.Input = input
+	s.cfg = engine.Config{
+		Protocol: s.proto, JobName: jobName, InputTopic: inputTopic, OutputTopic: outputTopic,
+		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions), Parallelism: w.Parallelism,
+		StartupMode: engine.StartGroupOffsets, ClientOpts: s.clientOpts,
+	}
+	s.loop()
+	obs.LoudFailure, obs.StalledReason = s.loud, s.stalled
+	if s.job != nil && s.finalDone {
+		obs.Completed = true
+		obs.FinalCounts = map[string]int64{}
+		for _, st := range s.job.Subtasks() {
+			for _, kc := range st.Counts() {
+				obs.FinalCounts[kc.Key] = kc.Count
+			}
+		}
+		if err := s.job.Stop(ctx); err != nil {
+			s.tr.Observe(engine.Event{Kind: "stop-failed", Subtask: -1, Detail: err.Error()})
+		}
+		s.job = nil
+	}
+	if s.job != nil {
+		s.job.Abandon()
+	}
+	out, stalled, err := readOutput(context.Background(), s.clientOpts, int32(w.Partitions))
+	if err != nil {
+		obs.HarnessError = err.Error()
+		return obs
+	}
+	obs.Output = out
+	if stalled != "" && obs.StalledReason == "" {
+		obs.StalledReason = stalled
+	}
+	s.tr.Observe(engine.Event{Kind: "read-output", Subtask: -1, Detail: fmt.Sprintf("records=%d", len(out))})
+	return obs
+}
+
+// produceInput writes the workload's input: records spread over partitions
+// by the workload PRNG, keys that never span partitions.
+func (s *scheduler) produceInput() ([]model.InputRecord, error) {
+	w := s.plan.Workload
+	rng := newRNG(s.opts.Seed, "workload")
+	cl, err := kgo.NewClient(append(slices.Clone(s.clientOpts), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		return nil, fmt.Errorf("input producer: %w", err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, 0, w.Records)
+	for i := range w.Records {
+		p := int32(rng.IntN(w.Partitions))
+		key := fmt.Sprintf("k%d-%d", p, rng.IntN(w.KeysPerPartition))
+		recs = append(recs, &kgo.Record{Topic: inputTopic, Partition: p, Key: []byte(key), Value: []byte(payload(rng, i))})
+	}
+	if err := cl.ProduceSync(s.ctx, recs...).FirstErr(); err != nil {
+		return nil, fmt.Errorf("produce input: %w", err)
+	}
+	s.ends = map[int32]int64{}
+	input := make([]model.InputRecord, 0, len(recs))
+	for _, r := range recs {
+		input = append(input, model.InputRecord{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
+		s.ends[r.Partition] = max(s.ends[r.Partition], r.Offset+1)
+	}
+	slices.SortFunc(input, func(a, b model.InputRecord) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return int(a.Offset - b.Offset)
+	})
+	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: fmt.Sprintf("records=%d partitions=%d", len(input), w.Partitions)})
+	return input, nil
+}
+
+// payload makes a record value; now and then it carries markup, which
+// reports must show as text.
+func payload(rng *rand.Rand, i int) string {
+	const letters = "abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 6)
+	for j := range b {
+		b[j] = letters[rng.IntN(len(letters))]
+	}
+	if rng.IntN(50) == 0 {
+		return fmt.Sprintf("<b>%s</b>&%d", b, i)
+	}
+	return fmt.Sprintf("%s-%d", b, i)
+}
