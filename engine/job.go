@@ -113,16 +113,23 @@ func (j *Job) Abandon() {
 	j.subtasks = nil
 }
 
-// Stop ends the job in order after its last checkpoint: sinks flush, then
+// Stop ends the job in order after its last checkpoint: Finish, then
 // every client closes.
 func (j *Job) Stop(ctx context.Context) error {
+	err := j.Finish(ctx)
+	j.Abandon()
+	return err
+}
+
+// Finish flushes every sink so an orderly stop loses nothing; it refuses
+// when output is not covered by a completed checkpoint.
+func (j *Job) Finish(ctx context.Context) error {
 	var first error
 	for _, st := range j.subtasks {
 		if err := st.sink.finish(ctx); err != nil && first == nil {
 			first = err
 		}
 	}
-	j.Abandon()
 	return first
 }
 

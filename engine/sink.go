@@ -110,4 +110,13 @@ func (s *plainSink) finish(ctx context.Context) error {
 	return s.errs.take()
 }
 
-func (s *plainSink) abandon() { s.client.Close() }
+func (s *plainSink) abandon() { dropClient(s.client) }
+
+// dropClient is what process death does to a producer: records still
+// buffered in memory vanish (never sent), then the connection goes away.
+// Without the explicit drop, whether a lingering batch escapes while the
+// client closes would depend on goroutine timing.
+func dropClient(cl *kgo.Client) {
+	cl.UnsafeAbortBufferedRecords()
+	cl.Close()
+}

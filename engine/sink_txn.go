@@ -295,7 +295,7 @@ func (s *txnSink) abandon() {
 	// broker, exactly what a killed process leaves behind.
 	for slot := 0; slot < s.cfg.TransactionalIDPoolSize; slot++ {
 		if cl, ok := s.clients[slot]; ok {
-			cl.Close()
+			dropClient(cl)
 		}
 	}
 	s.admin.Close()

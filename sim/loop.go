@@ -16,7 +16,7 @@ import (
 func (s *scheduler) loop() {
 	deadline := s.tr.start.Add(livenessBound - time.Minute)
 	for !s.finalDone && s.loud == "" {
-		if time.Now().After(deadline) {
+		if s.now.After(deadline) {
 			s.stalled = fmt.Sprintf("no completion within %v of virtual time", livenessBound-time.Minute)
 			return
 		}
@@ -33,7 +33,7 @@ func (s *scheduler) loop() {
 // start restores a new job attempt from the store.
 func (s *scheduler) start() {
 	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
-		Clock: clock{}, Crasher: s.crasher, Observer: s.tr, Store: s.store,
+		Clock: s, Crasher: s.crasher, Observer: s.tr, Store: s.store,
 	}, time.Duration(s.plan.Workload.CheckpointIntervalMS)*time.Millisecond)
 	if err != nil {
 		s.fail(err)
@@ -57,7 +57,7 @@ func (s *scheduler) fail(err error) {
 		s.res.Crashes[op.Fault]++
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "crash", Subtask: -1, Detail: fmt.Sprintf("%s hit=%d down=%dms", op.Fault, op.Hit, op.RestartDelayMS)})
-		time.Sleep(time.Duration(op.RestartDelayMS) * time.Millisecond)
+		s.sleep(time.Duration(op.RestartDelayMS) * time.Millisecond)
 	case errors.Is(err, engine.ErrTransactionLost):
 		s.loud = err.Error()
 		s.tr.Observe(engine.Event{Kind: "loud-failure", Subtask: -1, Detail: err.Error()})
@@ -70,7 +70,7 @@ func (s *scheduler) fail(err error) {
 			s.loud = "restart loop"
 			return
 		}
-		time.Sleep(failureRestartDelay)
+		s.sleep(failureRestartDelay)
 	}
 }
 
@@ -118,7 +118,7 @@ func (s *scheduler) step() error {
 		actions = append(actions, action{6, s.process})
 	}
 	if len(actions) == 0 {
-		time.Sleep(time.Duration(s.plan.Workload.CheckpointIntervalMS) * time.Millisecond)
+		s.sleep(time.Duration(s.plan.Workload.CheckpointIntervalMS) * time.Millisecond)
 		return nil
 	}
 	total := 0
@@ -159,7 +159,7 @@ func (s *scheduler) process() error {
 		}
 	}
 	s.tr.Observe(engine.Event{Kind: "process", Subtask: l.st.Index(), Partition: l.partition, Offset: from, Detail: fmt.Sprintf("n=%d", n)})
-	time.Sleep(time.Duration(n) * recordCost)
+	s.sleep(time.Duration(n) * recordCost)
 	return nil
 }
 
@@ -225,10 +225,18 @@ func (s *scheduler) notificationPending(id int64) bool {
 	return false
 }
 
-// clock reads the bubble's virtual time.
-type clock struct{}
+// Now is the engine's clock: the scheduler's logical time.
+func (s *scheduler) Now() time.Time { return s.now }
 
-func (clock) Now() time.Time { return time.Now() }
+// sleep lets d of virtual time pass, for the bubble and the logical clock.
+// Timers of kgo and kfake that fire at the same instant as the scheduler's
+// wake-up race with it; synctest.Wait lets them all settle first, so what
+// the scheduler does next never depends on which goroutine ran first.
+func (s *scheduler) sleep(d time.Duration) {
+	time.Sleep(d)
+	synctest.Wait()
+	s.now = s.now.Add(d)
+}
 
 // planCrasher fires the plan's crash ops at their hit counts.
 type planCrasher struct {

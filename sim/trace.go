@@ -23,6 +23,7 @@ type TraceEvent struct {
 // idempotent producer ids or map order.
 type trace struct {
 	start  time.Time
+	now    func() time.Time
 	w      io.Writer
 	h      hash.Hash
 	events []TraceEvent // kept for reports
@@ -30,11 +31,12 @@ type trace struct {
 }
 
 func newTrace(w io.Writer, keep bool) *trace {
-	return &trace{start: time.Now(), w: w, h: sha256.New(), keep: keep}
+	start := time.Now()
+	return &trace{start: start, now: func() time.Time { return start }, w: w, h: sha256.New(), keep: keep}
 }
 
 func (t *trace) Observe(e engine.Event) {
-	te := TraceEvent{T: time.Since(t.start).Milliseconds(), Event: e}
+	te := TraceEvent{T: t.now().Sub(t.start).Milliseconds(), Event: e}
 	b, _ := json.Marshal(te)
 	b = append(b, '\n')
 	t.h.Write(b)

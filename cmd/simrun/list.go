@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/model"
+)
+
+// cmdList prints one entry per line: name, kind, description, tab-separated.
+func cmdList(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usagef("list takes one argument: protocols, faults or anomalies")
+	}
+	switch args[0] {
+	case "protocols":
+		for _, p := range engine.Protocols() {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", p.Name, p.Kind, p.Description)
+		}
+	case "faults":
+		for _, f := range faults.Catalogue() {
+			desc := f.Description
+			if !f.Implemented {
+				desc += " [not implemented yet]"
+			}
+			if f.OptIn {
+				desc += " [opt-in: not in 'all']"
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", f.Name, f.Kind, desc)
+		}
+	case "anomalies":
+		for _, a := range model.Anomalies() {
+			fmt.Fprintf(stdout, "%s\tanomaly\t%s\n", a.Name, a.Description)
+		}
+	default:
+		return usagef("cannot list %q: want protocols, faults or anomalies", args[0])
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+// Command simrun runs eosim scenarios: fault campaigns, single replays and
+// listings of the vocabulary. See the README for the CLI contract.
+//
+// Scenarios run inside testing/synctest bubbles, which need a *testing.T, so
+// simrun validates its input first and then runs its work as the single test
+// of an embedded testing.Main; it exits with its own codes from there.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"testing"
+)
+
+// Exit codes of the CLI contract.
+const (
+	exitOK           = 0
+	exitViolations   = 1
+	exitUsage        = 2
+	exitInconclusive = 3
+)
+
+// errUsage marks bad usage or bad input: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `usage: simrun <command> [flags]
+
+commands:
+  campaign   run many seeded scenarios of one protocol and report violations
+  replay     run one scenario (optionally from a plan file) and write its trace
+  list       list protocols, faults or anomalies
+  help       show this text
+
+Run 'simrun <command> -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	code := exitOK
+	switch args[0] {
+	case "campaign":
+		code, err = cmdCampaign(args[1:], stdout, stderr)
+	case "replay":
+		code, err = cmdReplay(args[1:], stdout, stderr)
+	case "list":
+		err = cmdList(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = usagef("unknown command %q (want campaign, replay or list)", args[0])
+	}
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "simrun: %v\n", err)
+		return exitUsage
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "simrun: %v\n", err)
+		return exitInconclusive
+	}
+	return code
+}
+
+// inTest runs fn as the only test of an embedded test main, so that fn can
+// open synctest bubbles, and exits the process with fn's code.
+func inTest(fn func(t *testing.T) int) {
+	os.Args = []string{os.Args[0]}
+	testing.Init()
+	flag.Parse()
+	testing.Main(func(string, string) (bool, error) { return true, nil },
+		[]testing.InternalTest{{Name: "simrun", F: func(t *testing.T) { os.Exit(fn(t)) }}}, nil, nil)
+	os.Exit(exitInconclusive) // testing.Main exits itself; this is a backstop
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/sim"
+)
+
+// scenarioFlags are the flags every command that runs scenarios shares.
+type scenarioFlags struct {
+	protocol string
+	seed     uint64
+	faults   string
+	workload faults.Workload
+}
+
+func (f *scenarioFlags) register(fs *flag.FlagSet) {
+	d := faults.DefaultWorkload()
+	fs.StringVar(&f.protocol, "protocol", "", "protocol to run (see 'simrun list protocols'); required")
+	fs.Uint64Var(&f.seed, "seed", 1, "root seed")
+	fs.StringVar(&f.faults, "faults", "all", "comma-separated fault names or groups (crash, broker, time, all)")
+	fs.IntVar(&f.workload.Partitions, "partitions", d.Partitions, "input (and output) partitions")
+	fs.IntVar(&f.workload.Parallelism, "parallelism", d.Parallelism, "job parallelism")
+	fs.IntVar(&f.workload.Records, "records", d.Records, "input records")
+	fs.IntVar(&f.workload.KeysPerPartition, "keys", d.KeysPerPartition, "keys per input partition")
+	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS, "checkpoint interval in virtual milliseconds")
+}
+
+// options validates the flags into scenario options.
+func (f *scenarioFlags) options() (sim.Options, error) {
+	if f.protocol == "" {
+		return sim.Options{}, usagef("--protocol is required (see 'simrun list protocols')")
+	}
+	if _, err := engine.ProtocolByName(f.protocol); err != nil {
+		return sim.Options{}, usagef("%v", err)
+	}
+	if err := f.workload.Validate(); err != nil {
+		return sim.Options{}, usagef("%v", err)
+	}
+	enabled, err := faults.Resolve(f.faults)
+	if err != nil {
+		return sim.Options{}, usagef("%v", err)
+	}
+	return sim.Options{Protocol: f.protocol, Seed: f.seed, Workload: f.workload, Faults: enabled}, nil
+}
+
+// replayCommand is the one command that replays a scenario.
+func (f *scenarioFlags) replayCommand(seed uint64) string {
+	w := f.workload
+	return fmt.Sprintf("go run ./cmd/simrun replay --protocol %s --seed %d --faults %s --partitions %d --parallelism %d --records %d --keys %d --interval %d",
+		f.protocol, seed, f.faults, w.Partitions, w.Parallelism, w.Records, w.KeysPerPartition, w.CheckpointIntervalMS)
+}
+
+// parseFlags parses args with fs, turning flag errors into one-line usage
+// errors; -h prints the flags and returns flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "usage: simrun %s [flags]\n", fs.Name())
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// parseShard parses "i/n" (1-based): this process runs runs k with
+// k % n == i-1.
+func parseShard(s string) (int, int, error) {
+	if s == "" {
+		return 0, 1, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, usagef("--shard %q: want i/n with 1 <= i <= n", s)
+	}
+	return i - 1, n, nil
+}
+
+// projectCommit names the code that ran, for replay instructions.
+func projectCommit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return s.Value[:min(12, len(s.Value))]
+			}
+		}
+	}
+	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
