@@ -17,6 +17,9 @@ type Job struct {
 	coordinator *Coordinator
 	subtasks    []*Subtask
 	restoredID  int64
+	// admin is the job's non-transactional client for raw requests: group
+	// offsets, resume-commits, lingering aborts.
+	admin *kgo.Client
 }
 
 // Subtask is one parallel instance of the chain. Its methods are the step
@@ -57,6 +60,9 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 			cp.ID, cp.Parallelism, cfg.Parallelism)
 	}
 	j := &Job{cfg: cfg, deps: deps, restoredID: cp.ID}
+	if j.admin, err = kgo.NewClient(cfg.ClientOpts...); err != nil {
+		return nil, fmt.Errorf("start job: %w", err)
+	}
 	deps.Observer.Observe(Event{Kind: "restore", Subtask: -1, Checkpoint: cp.ID})
 	for i := 0; i < cfg.Parallelism; i++ {
 		var snap SubtaskSnapshot
@@ -79,10 +85,10 @@ func (j *Job) openSubtask(ctx context.Context, i int, snap SubtaskSnapshot, from
 	var err error
 	// The sink recovers first: its pending transactions must be committed
 	// before anything new is written.
-	if st.sink, err = openSink(ctx, &j.cfg, i, snap.Pending, snap.Slots, j.deps); err != nil {
+	if st.sink, err = openSink(ctx, &j.cfg, i, j.admin, snap.Pending, snap.Slots, j.deps); err != nil {
 		return nil, err
 	}
-	if st.source, err = openSource(ctx, &j.cfg, i, snap.Offsets, fromCheckpoint, j.deps.Observer); err != nil {
+	if st.source, err = openSource(ctx, &j.cfg, i, j.admin, snap.Offsets, fromCheckpoint, j.deps.Observer); err != nil {
 		st.sink.abandon()
 		return nil, err
 	}
@@ -111,6 +117,10 @@ func (j *Job) Abandon() {
 		}
 	}
 	j.subtasks = nil
+	if j.admin != nil {
+		j.admin.Close()
+		j.admin = nil
+	}
 }
 
 // Stop ends the job in order after its last checkpoint: Finish, then

@@ -29,7 +29,7 @@ type txnSink struct {
 	cfg     *Config
 	subtask int
 	deps    Deps
-	admin   *kgo.Client         // non-transactional: raw EndTxn for resumes
+	admin   *kgo.Client         // the job's non-transactional client: raw EndTxn and InitProducerID
 	clients map[int]*kgo.Client // slot → transactional producer
 
 	current     *openTxn
@@ -66,11 +66,7 @@ func (s *txnSink) slotOf(txnID string) (int, bool) {
 	return 0, false
 }
 
-func openTxnSink(ctx context.Context, cfg *Config, subtask int, restored []TransactionHolder, restoredSlots []int, deps Deps) (*txnSink, error) {
-	admin, err := kgo.NewClient(cfg.ClientOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("sink %d: %w", subtask, err)
-	}
+func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, restoredSlots []int, deps Deps) (*txnSink, error) {
 	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin,
 		clients: map[int]*kgo.Client{}, snapshotted: map[int64][]int{},
 		completedSlots: slices.Clone(restoredSlots)}
@@ -106,12 +102,9 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder) err
 		if slices.Contains(s.completedSlots, slot) {
 			continue
 		}
-		cl, err := s.client(slot)
-		if err != nil {
-			return err
-		}
-		// InitProducerID on the id aborts whatever a dead process left open.
-		if _, _, err := cl.ProducerID(ctx); err != nil {
+		// InitProducerID on the id aborts whatever a dead process left
+		// open, as creating a producer for it would, without the client.
+		if err := s.initProducerID(ctx, slot); err != nil {
 			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, s.transactionalID(slot), err)
 		}
 		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: s.transactionalID(slot)})
@@ -161,6 +154,19 @@ func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) er
 			s.subtask, h.TransactionalID, h.Checkpoint, h.Epoch, ErrTransactionLost, err)
 	}
 	return fmt.Errorf("sink %d: resume %s: %w", s.subtask, h.TransactionalID, err)
+}
+
+func (s *txnSink) initProducerID(ctx context.Context, slot int) error {
+	req := kmsg.NewPtrInitProducerIDRequest()
+	id := s.transactionalID(slot)
+	req.TransactionalID = &id
+	req.TransactionTimeoutMillis = int32(s.cfg.TransactionTimeout.Milliseconds())
+	req.ProducerID, req.ProducerEpoch = -1, -1
+	resp, err := req.RequestWith(ctx, s.admin)
+	if err != nil {
+		return err
+	}
+	return kerr.ErrorForCode(resp.ErrorCode)
 }
 
 func (s *txnSink) client(slot int) (*kgo.Client, error) {
@@ -298,5 +304,4 @@ func (s *txnSink) abandon() {
 			dropClient(cl)
 		}
 	}
-	s.admin.Close()
 }

@@ -34,7 +34,7 @@ type kafkaSource struct {
 
 // openSource restores the source from restored offsets (nil without a
 // checkpoint) and starts consuming at offset+1 of each partition.
-func openSource(ctx context.Context, cfg *Config, subtask int, restored []PartitionOffset, fromCheckpoint bool, obs Observer) (*kafkaSource, error) {
+func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint bool, obs Observer) (*kafkaSource, error) {
 	s := &kafkaSource{
 		cfg: cfg, subtask: subtask, obs: obs,
 		partitions:    PartitionsOf(subtask, cfg.Parallelism, cfg.Partitions),
@@ -42,11 +42,6 @@ func openSource(ctx context.Context, cfg *Config, subtask int, restored []Partit
 		buffered:      map[int32][]*kgo.Record{},
 		pendingCommit: map[int64][]PartitionOffset{},
 	}
-	admin, err := kgo.NewClient(cfg.ClientOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("source %d: %w", subtask, err)
-	}
-	defer admin.Close()
 	start, err := s.startOffsets(ctx, admin, restored, fromCheckpoint)
 	if err != nil {
 		return nil, err
@@ -57,13 +52,11 @@ func openSource(ctx context.Context, cfg *Config, subtask int, restored []Partit
 		assign[p] = kgo.NewOffset().At(start[p])
 		obs.Observe(Event{Kind: "source-start", Subtask: subtask, Partition: p, Offset: start[p]})
 	}
-	opts := append(slices.Clone(cfg.ClientOpts),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.InputTopic: assign}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	)
+	opts := append(slices.Clone(cfg.ClientOpts), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if s.client, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("source %d: %w", subtask, err)
 	}
+	s.client.AddConsumePartitions(map[string]map[int32]kgo.Offset{cfg.InputTopic: assign})
 	return s, nil
 }
 

@@ -2,26 +2,137 @@ package sim
 
 import (
 	"bytes"
+	"flag"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/model"
 )
 
-func crashFaults(t *testing.T) []string {
+var simRuns = flag.Int("sim.runs", 30, "scenarios per protocol in the sim package's campaign tests")
+
+func crashFaults(t testing.TB) []string {
 	t.Helper()
 	fs, err := faults.Resolve("crash")
 	require.NoError(t, err)
 	return fs
 }
 
-func TestTwoPhaseCommitIsExactlyOnce(t *testing.T) {
-	for seed := uint64(1); seed <= 5; seed++ {
-		var buf bytes.Buffer
-		res := Run(t, Options{Protocol: "two-phase-commit", Seed: seed, Workload: faults.DefaultWorkload(), Faults: crashFaults(t), Trace: &buf})
-		require.Empty(t, res.HarnessError)
-		require.Empty(t, res.Violations, "seed %d: %+v\nplan %+v", seed, res.Check.Anomalies, res.Plan)
-		t.Logf("seed %d: crashes %v checkpoints %d restarts %d vt %v trace %d bytes %s", seed, res.Crashes, res.Checkpoints, res.Restarts, res.VirtualTime, buf.Len(), res.TraceHash)
+func options(t testing.TB, protocol string, seed uint64) Options {
+	return Options{Protocol: protocol, Seed: seed, Workload: faults.DefaultWorkload(), Faults: crashFaults(t)}
+}
+
+// campaign runs n scenarios of protocol and sums their anomaly counts.
+func campaign(t *testing.T, protocol string, base uint64, n int) (counts map[string]int, violating []Result, crashes int) {
+	counts = map[string]int{}
+	for k := range n {
+		res := Run(t, options(t, protocol, RunSeed(base, k)))
+		require.Empty(t, res.HarnessError, "seed %d", res.Seed)
+		for kind, c := range res.Check.Counts {
+			counts[kind] += c
+		}
+		for _, c := range res.Crashes {
+			crashes += c
+		}
+		if res.Failed() {
+			violating = append(violating, res)
+		}
 	}
+	return counts, violating, crashes
+}
+
+func TestCorrectProtocolIsExactlyOnceUnderCrashes(t *testing.T) {
+	counts, violating, crashes := campaign(t, "two-phase-commit", 101, *simRuns)
+	for _, r := range violating {
+		t.Errorf("seed %d: %v (plan %+v)", r.Seed, r.Violations, r.Plan.Faults)
+	}
+	require.Equal(t, 0, counts[model.Lost]+counts[model.Duplicate]+counts[model.StateDivergence])
+	require.Greater(t, crashes, *simRuns, "the campaign must actually crash the job")
+}
+
+func TestWeakerProtocolsShowTheirAllowedAnomalies(t *testing.T) {
+	counts, violating, _ := campaign(t, "at-least-once", 202, *simRuns)
+	require.Empty(t, violating)
+	require.Zero(t, counts[model.Lost], "at-least-once must not lose")
+	require.Positive(t, counts[model.Duplicate], "crashes must replay records under at-least-once")
+
+	counts, violating, _ = campaign(t, "none", 303, *simRuns)
+	require.Empty(t, violating, "loss and duplicates are allowed for none")
+	require.Positive(t, counts[model.Lost]+counts[model.Duplicate])
+}
+
+// Every known-bad variant must be caught, and the catch must replay.
+func TestBugZooIsCaught(t *testing.T) {
+	for _, p := range engine.Protocols() {
+		if p.Kind != engine.KindKnownBad {
+			continue
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			var caught *Result
+			for k := range 4 * *simRuns {
+				res := Run(t, options(t, p.Name, RunSeed(404, k)))
+				if res.Failed() {
+					caught = &res
+					break
+				}
+			}
+			require.NotNil(t, caught, "%s was never caught", p.Name)
+			again := Run(t, options(t, p.Name, caught.Seed))
+			require.Equal(t, caught.TraceHash, again.TraceHash)
+			require.Equal(t, caught.Check.Counts, again.Check.Counts)
+		})
+	}
+}
+
+func TestSameSeedSameTrace(t *testing.T) {
+	for _, protocol := range []string{"two-phase-commit", "none", "init-before-resume"} {
+		var a, b bytes.Buffer
+		oa, ob := options(t, protocol, 7), options(t, protocol, 7)
+		oa.Trace, ob.Trace = &a, &b
+		ra, rb := Run(t, oa), Run(t, ob)
+		require.Positive(t, a.Len())
+		require.Equal(t, a.String(), b.String(), protocol)
+		require.Equal(t, ra.TraceHash, rb.TraceHash)
+		oc := options(t, protocol, 8)
+		require.NotEqual(t, ra.TraceHash, Run(t, oc).TraceHash, "another seed must give another trace")
+	}
+}
+
+func TestExplicitPlanFiresItsCrash(t *testing.T) {
+	opts := options(t, "two-phase-commit", 9)
+	opts.Plan = &faults.Plan{Version: faults.PlanVersion, Workload: faults.DefaultWorkload(),
+		Faults: []faults.Op{{Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 50}}}
+	res := Run(t, opts)
+	require.Empty(t, res.Violations)
+	require.Equal(t, map[string]int{"crash-after-checkpoint-stored": 1}, res.Crashes)
+	require.Equal(t, 1, res.Restarts)
+}
+
+var benchFlag = flag.Bool("sim.bench", false, "run the scenario benchmarks (synctest needs a *testing.T, so they run as tests)")
+
+// TestBenchmarkScenario measures scenarios per second for the default
+// scenario (1,000 records, 4 partitions, about 10 checkpoints, 1-3 crashes).
+// synctest bubbles need a *testing.T, which a Benchmark function lacks, so
+// the benchmark runs through testing.Benchmark inside a test and prints a
+// benchstat-compatible line:
+//
+//	go test ./sim -run TestBenchmarkScenario -sim.bench -count 6 | tee new.txt
+func TestBenchmarkScenario(t *testing.T) {
+	if !*benchFlag {
+		t.Skip("pass -sim.bench to run")
+	}
+	fs := crashFaults(t)
+	k := 0
+	r := testing.Benchmark(func(b *testing.B) {
+		for b.Loop() {
+			Run(t, Options{Protocol: "two-phase-commit", Seed: RunSeed(1, k), Workload: faults.DefaultWorkload(), Faults: fs})
+			k++
+		}
+	})
+	perSec := float64(r.N) / r.T.Seconds()
+	fmt.Printf("BenchmarkScenario\t%d\t%d ns/op\t%.1f scenarios/s\n", r.N, r.NsPerOp(), perSec)
 }

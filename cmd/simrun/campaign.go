@@ -167,4 +167,3 @@ func summaryLine(cfg campaignConfig, proto engine.Protocol, tot campaignTotals, 
 		tot.harnessErrors, wall.Round(time.Millisecond), tot.virtual.Round(time.Second), rate, first)
 	return b.String()
 }
-
