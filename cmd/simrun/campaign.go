@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +19,12 @@ type campaignConfig struct {
 	runs       int
 	shardIndex int
 	shards     int
+	jobs       int
 	commit     string
+}
+
+func init() {
+	commands["campaign"] = cmdCampaign
 }
 
 func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
@@ -26,6 +32,7 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	var cfg campaignConfig
 	cfg.flags.register(fs)
 	fs.IntVar(&cfg.runs, "runs", 100, "number of scenarios")
+	fs.IntVar(&cfg.jobs, "jobs", 1, "scenarios to run at once (results are identical for any value)")
 	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1")
 	report := fs.String("report", "", "write report.json, summary.md, junit.xml and index.html to this directory")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -36,6 +43,9 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if cfg.runs < 1 {
 		return exitUsage, usagef("--runs must be at least 1, got %d", cfg.runs)
+	}
+	if cfg.jobs < 1 || cfg.jobs > 256 {
+		return exitUsage, usagef("--jobs must be 1..256, got %d", cfg.jobs)
 	}
 	var err error
 	if cfg.shardIndex, cfg.shards, err = parseShard(*shard); err != nil {
@@ -66,18 +76,10 @@ func runCampaign(t *testing.T, cfg campaignConfig, stdout, stderr io.Writer) int
 	tot := campaignTotals{anomalies: map[string]int{}, crashes: map[string]int{}}
 	started := time.Now()
 	lastProgress := started
-	mine := 0
-	for k := range cfg.runs {
-		if k%cfg.shards == cfg.shardIndex {
-			mine++
-		}
-	}
-	for k := range cfg.runs {
-		if k%cfg.shards != cfg.shardIndex {
-			continue
-		}
-		opts.Seed = sim.RunSeed(cfg.flags.seed, k)
-		res := sim.Run(t, opts)
+	c := sim.Campaign{Options: opts, BaseSeed: cfg.flags.seed, Runs: cfg.runs,
+		ShardIndex: cfg.shardIndex, Shards: cfg.shards, Jobs: cfg.jobs}
+	mine := len(c.RunIndexes())
+	c.Run(context.Background(), t, func(k int, res sim.Result) {
 		tot.runs++
 		tot.virtual += res.VirtualTime
 		for kind, n := range res.Check.Counts {
@@ -105,7 +107,7 @@ func runCampaign(t *testing.T, cfg campaignConfig, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "progress: %d/%d runs, %d violating, %s elapsed, about %s left\n",
 				tot.runs, mine, tot.violating, elapsed.Round(time.Second), eta.Round(time.Second))
 		}
-	}
+	})
 	wall := time.Since(started)
 	fmt.Fprintln(stdout, summaryLine(cfg, proto, tot, wall))
 	switch {

@@ -10,6 +10,10 @@ import (
 )
 
 // cmdList prints one entry per line: name, kind, description, tab-separated.
+func init() {
+	commands["list"] = func(args []string, stdout, _ io.Writer) (int, error) { return exitOK, cmdList(args, stdout) }
+}
+
 func cmdList(args []string, stdout io.Writer) error {
 	if len(args) != 1 {
 		return usagef("list takes one argument: protocols, faults or anomalies")

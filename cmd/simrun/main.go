@@ -41,6 +41,10 @@ commands:
 Run 'simrun <command> -h' for the flags of a command.
 `
 
+// commands maps a command name to its implementation; each command's file
+// registers itself in an init function.
+var commands = map[string]func(args []string, stdout, stderr io.Writer) (int, error){}
+
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -52,17 +56,12 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	code := exitOK
-	switch args[0] {
-	case "campaign":
-		code, err = cmdCampaign(args[1:], stdout, stderr)
-	case "replay":
-		code, err = cmdReplay(args[1:], stdout, stderr)
-	case "list":
-		err = cmdList(args[1:], stdout)
-	case "help", "-h", "--help":
+	if cmd, ok := commands[args[0]]; ok {
+		code, err = cmd(args[1:], stdout, stderr)
+	} else if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
-	default:
-		err = usagef("unknown command %q (want campaign, replay or list)", args[0])
+	} else {
+		err = usagef("unknown command %q (see 'simrun help')", args[0])
 	}
 	var ue usageError
 	switch {

@@ -13,6 +13,10 @@ import (
 	"github.com/eosim/eosim/sim"
 )
 
+func init() {
+	commands["replay"] = cmdReplay
+}
+
 func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	var f scenarioFlags
