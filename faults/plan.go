@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -102,6 +103,10 @@ func ParsePlan(data []byte) (Plan, error) {
 	var p Plan
 	if err := dec.Decode(&p); err != nil {
 		return Plan{}, fmt.Errorf("parse plan: %w", err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return Plan{}, fmt.Errorf("parse plan: unexpected data after the plan object")
 	}
 	if err := p.Validate(); err != nil {
 		return Plan{}, err

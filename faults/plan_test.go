@@ -1,0 +1,357 @@
+package faults_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+)
+
+func samplePlan() faults.Plan {
+	return faults.Plan{
+		Version:  faults.PlanVersion,
+		Protocol: "two-phase-commit",
+		Seed:     1<<63 + 12345, // beyond float64's exact range: must survive JSON
+		Workload: faults.Workload{Partitions: 3, Parallelism: 2, Records: 120, KeysPerPartition: 5, CheckpointIntervalMS: 25},
+		Faults: []faults.Op{
+			{Fault: "crash-after-precommit", Hit: 2, RestartDelayMS: 0},
+			{Fault: "crash-mid-commit", Hit: 3, RestartDelayMS: 1500},
+		},
+		Replay: "go run ./cmd/simrun run --plan plan.json",
+	}
+}
+
+func TestPlanRoundTrip(t *testing.T) {
+	for _, p := range []faults.Plan{
+		samplePlan(),
+		{Version: faults.PlanVersion, Protocol: "none", Seed: 0, Workload: faults.DefaultWorkload()},
+	} {
+		data := p.Marshal()
+		require.True(t, bytes.HasSuffix(data, []byte("}\n")), "Marshal ends with a newline")
+		got, err := faults.ParsePlan(data)
+		require.NoError(t, err, "%s", data)
+		require.Equal(t, p, got)
+		require.Equal(t, data, got.Marshal())
+	}
+
+	// The JSON field names are the documented ones.
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(samplePlan().Marshal(), &m))
+	require.ElementsMatch(t, []string{"version", "protocol", "seed", "workload", "faults", "replay"}, mapKeys(m))
+	require.ElementsMatch(t,
+		[]string{"partitions", "parallelism", "records", "keys_per_partition", "checkpoint_interval_ms"},
+		mapKeys(m["workload"].(map[string]any)))
+	require.ElementsMatch(t, []string{"fault", "hit", "restart_delay_ms"},
+		mapKeys(m["faults"].([]any)[0].(map[string]any)))
+
+	require.NoError(t, faults.DefaultWorkload().Validate())
+}
+
+func mapKeys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// mutated renders samplePlan as generic JSON, applies f and renders it back.
+func mutated(t *testing.T, f func(m map[string]any)) []byte {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(samplePlan().Marshal()))
+	dec.UseNumber()
+	var m map[string]any
+	require.NoError(t, dec.Decode(&m))
+	f(m)
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	return b
+}
+
+func workload(m map[string]any) map[string]any { return m["workload"].(map[string]any) }
+func op(m map[string]any, i int) map[string]any {
+	return m["faults"].([]any)[i].(map[string]any)
+}
+
+func TestParsePlanRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		data func(t *testing.T) []byte
+		msg  []string // every one must appear in the error
+	}{
+		{"not JSON", func(*testing.T) []byte { return []byte("{version: 1}") }, []string{"parse plan"}},
+		{"unknown top-level field (typo)", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { m["protocl"] = m["protocol"]; delete(m, "protocol") })
+		}, []string{"parse plan", `unknown field "protocl"`}},
+		{"unknown op field (typo)", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { o := op(m, 1); o["hits"] = o["hit"]; delete(o, "hit") })
+		}, []string{`unknown field "hits"`}},
+		{"unknown workload field (typo)", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["keys_per_partiton"] = 3 })
+		}, []string{`unknown field "keys_per_partiton"`}},
+		{"wrong version", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { m["version"] = 2 })
+		}, []string{"plan version 2 is not supported (want 1)"}},
+		{"missing version", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { delete(m, "version") })
+		}, []string{"plan version 0 is not supported"}},
+		{"unknown fault name", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 1)["fault"] = "crash-after-lunch" })
+		}, []string{"plan fault 1", `unknown fault "crash-after-lunch"`}},
+		{"group name is not a fault", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "crash" })
+		}, []string{"plan fault 0", `unknown fault "crash"`}},
+		{"catalogue fault not implemented", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "lost-ack-endtxn" })
+		}, []string{"plan fault 0", `fault "lost-ack-endtxn" is not implemented yet`}},
+		{"opt-in fault not implemented", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "outage-beyond-txn-timeout" })
+		}, []string{`fault "outage-beyond-txn-timeout" is not implemented yet`}},
+		{"hit 0", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 1)["hit"] = 0 })
+		}, []string{"plan fault 1 (crash-mid-commit)", "hit must be at least 1, got 0"}},
+		{"hit missing", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { delete(op(m, 0), "hit") })
+		}, []string{"plan fault 0 (crash-after-precommit)", "hit must be at least 1, got 0"}},
+		{"hit negative", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["hit"] = -3 })
+		}, []string{"hit must be at least 1, got -3"}},
+		{"negative restart delay", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 1)["restart_delay_ms"] = -1 })
+		}, []string{"plan fault 1 (crash-mid-commit)", "restart_delay_ms must not be negative"}},
+		{"partitions 0", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["partitions"] = 0 })
+		}, []string{"plan workload", "partitions must be 1..64, got 0"}},
+		{"partitions 65", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["partitions"] = 65 })
+		}, []string{"plan workload", "partitions must be 1..64, got 65"}},
+		{"parallelism above partitions", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["parallelism"] = 4 })
+		}, []string{"plan workload", "parallelism must be 1..partitions (3), got 4"}},
+		{"parallelism 0", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["parallelism"] = 0 })
+		}, []string{"parallelism must be 1..partitions (3), got 0"}},
+		{"negative records", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["records"] = -1 })
+		}, []string{"plan workload", "records must be 0..1000000, got -1"}},
+		{"keys_per_partition 0", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["keys_per_partition"] = 0 })
+		}, []string{"plan workload", "keys_per_partition must be 1..1000, got 0"}},
+		{"checkpoint_interval_ms 0", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["checkpoint_interval_ms"] = 0 })
+		}, []string{"plan workload", "checkpoint_interval_ms must be 1..600000, got 0"}},
+		{"workload missing", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { delete(m, "workload") })
+		}, []string{"plan workload", "partitions must be 1..64, got 0"}},
+		{"wrong type", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["hit"] = "2" })
+		}, []string{"parse plan"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := tc.data(t)
+			p, err := faults.ParsePlan(data)
+			require.Error(t, err, "%s", data)
+			for _, msg := range tc.msg {
+				require.ErrorContains(t, err, msg)
+			}
+			require.Equal(t, faults.Plan{}, p)
+		})
+	}
+}
+
+// A plan file with anything after its JSON object (a second plan pasted
+// below, a stray brace from hand-editing) should be rejected like an
+// unknown field is, not silently truncated to its first object.
+func TestParsePlanRejectsTrailingData(t *testing.T) {
+	for _, tail := range []string{`{"version": 1}`, `}`, `x`} {
+		data := append(samplePlan().Marshal(), []byte(tail)...)
+		_, err := faults.ParsePlan(data)
+		require.ErrorContains(t, err, "unexpected data after the plan object", tail)
+	}
+}
+
+func TestReadPlan(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	require.NoError(t, os.WriteFile(good, samplePlan().Marshal(), 0o644))
+	p, err := faults.ReadPlan(good)
+	require.NoError(t, err)
+	require.Equal(t, samplePlan(), p)
+
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, mutated(t, func(m map[string]any) { m["version"] = 7 }), 0o644))
+	_, err = faults.ReadPlan(bad)
+	require.ErrorContains(t, err, bad)
+	require.ErrorContains(t, err, "plan version 7 is not supported")
+
+	_, err = faults.ReadPlan(filepath.Join(dir, "missing.json"))
+	require.ErrorContains(t, err, "read plan")
+}
+
+func crashNames() []string {
+	var out []string
+	for _, p := range engine.CrashPoints() {
+		out = append(out, string(p))
+	}
+	return out
+}
+
+func TestResolve(t *testing.T) {
+	allCrash := []string{
+		"crash-before-snapshot", "crash-after-source-snapshot", "crash-after-precommit", "crash-after-ack",
+		"crash-after-checkpoint-stored", "crash-mid-commit", "crash-after-commit", "crash-during-recovery",
+	}
+	require.Equal(t, allCrash, crashNames())
+
+	got, err := faults.Resolve("crash")
+	require.NoError(t, err)
+	require.Equal(t, allCrash, got)
+
+	got, err = faults.Resolve("all")
+	require.NoError(t, err)
+	var want []string
+	for _, f := range faults.Catalogue() {
+		if f.Implemented && !f.OptIn {
+			want = append(want, f.Name)
+		}
+	}
+	require.Equal(t, want, got)
+	for _, name := range got {
+		info, ok := faults.Lookup(name)
+		require.True(t, ok)
+		require.True(t, info.Implemented, name)
+		require.False(t, info.OptIn, name)
+	}
+	require.NotContains(t, got, "outage-beyond-txn-timeout")
+	require.NotContains(t, got, "outage-beyond-txn-id-expiry")
+	require.NotContains(t, got, "lost-ack-produce")
+
+	// Names come back in catalogue order, deduplicated, spaces trimmed.
+	got, err = faults.Resolve(" crash-after-commit ,crash-before-snapshot,,crash-after-commit")
+	require.NoError(t, err)
+	require.Equal(t, []string{"crash-before-snapshot", "crash-after-commit"}, got)
+
+	got, err = faults.Resolve("crash-mid-commit,crash")
+	require.NoError(t, err)
+	require.Equal(t, allCrash, got)
+
+	for _, tc := range []struct{ list, msg string }{
+		{"crash-after-lunch", `unknown fault "crash-after-lunch"`},
+		{"crash,bogus", `unknown fault "bogus"`},
+		{"lost-ack-produce", `fault "lost-ack-produce" is in the catalogue but not implemented yet`},
+		{"crash,zombie", `fault "zombie" is in the catalogue but not implemented yet`},
+		{"outage-beyond-txn-timeout", `fault "outage-beyond-txn-timeout" is in the catalogue but not implemented yet`},
+		{"broker", `--faults "broker" selects no implemented fault`},
+		{"time", `selects no implemented fault`},
+		{"", `selects no implemented fault`},
+	} {
+		got, err := faults.Resolve(tc.list)
+		require.ErrorContains(t, err, tc.msg, "--faults %q", tc.list)
+		require.Nil(t, got)
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	cat := faults.Catalogue()
+	seen := map[string]bool{}
+	for _, f := range cat {
+		require.False(t, seen[f.Name], "duplicate %s", f.Name)
+		seen[f.Name] = true
+		require.NotEmpty(t, f.Description, f.Name)
+		got, ok := faults.Lookup(f.Name)
+		require.True(t, ok)
+		require.Equal(t, f, got)
+		require.False(t, slices.Contains(faults.Groups, f.Name), "%s is also a group", f.Name)
+	}
+	require.Equal(t, crashNames(), func() []string {
+		var out []string
+		for _, f := range cat[:8] {
+			require.Equal(t, faults.KindCrash, f.Kind)
+			out = append(out, f.Name)
+		}
+		return out
+	}())
+	_, ok := faults.Lookup("crash")
+	require.False(t, ok)
+}
+
+func TestRandomFaults(t *testing.T) {
+	enabled := crashNames()
+	const checkpoints, parallelism = 10, 2
+	span := map[string]int{
+		"crash-before-snapshot":         checkpoints * parallelism,
+		"crash-after-source-snapshot":   checkpoints * parallelism,
+		"crash-after-precommit":         checkpoints * parallelism,
+		"crash-after-ack":               checkpoints,
+		"crash-after-checkpoint-stored": checkpoints,
+		"crash-mid-commit":              3,
+		"crash-after-commit":            checkpoints * parallelism,
+		"crash-during-recovery":         3,
+	}
+	lengths := map[int]bool{}
+	names := map[string]bool{}
+	distinct := map[string]bool{}
+	maxHit := map[string]int{}
+	for seed := range uint64(300) {
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 7)), enabled, checkpoints, parallelism)
+		again := faults.RandomFaults(rand.New(rand.NewPCG(seed, 7)), enabled, checkpoints, parallelism)
+		require.Equal(t, ops, again, "seed %d not deterministic", seed)
+
+		require.GreaterOrEqual(t, len(ops), 1)
+		require.LessOrEqual(t, len(ops), 3)
+		lengths[len(ops)] = true
+		require.True(t, slices.IsSortedFunc(ops, func(a, b faults.Op) int { return a.Hit - b.Hit }), "seed %d: %v", seed, ops)
+		for _, o := range ops {
+			require.Contains(t, enabled, o.Fault)
+			require.GreaterOrEqual(t, o.Hit, 1)
+			require.LessOrEqual(t, o.Hit, span[o.Fault], "seed %d: %v", seed, o)
+			require.GreaterOrEqual(t, o.RestartDelayMS, 0)
+			require.Less(t, o.RestartDelayMS, 2000)
+			names[o.Fault] = true
+			maxHit[o.Fault] = max(maxHit[o.Fault], o.Hit)
+		}
+		// Every drawn plan must be a valid plan.
+		p := faults.Plan{Version: faults.PlanVersion, Protocol: "two-phase-commit", Seed: seed,
+			Workload: faults.DefaultWorkload(), Faults: ops}
+		require.NoError(t, p.Validate())
+		b, _ := json.Marshal(ops)
+		distinct[string(b)] = true
+	}
+	require.Equal(t, map[int]bool{1: true, 2: true, 3: true}, lengths)
+	require.Len(t, names, len(enabled), "every crash point drawn at least once over 300 seeds")
+	require.Greater(t, len(distinct), 100, "different seeds give different plans")
+	// Points reached once per subtask draw hits beyond the checkpoint count.
+	require.Greater(t, maxHit["crash-after-precommit"], checkpoints, "%v", maxHit)
+
+	// Only enabled names; non-crash names in the enabled list are ignored.
+	for seed := range uint64(50) {
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, seed)), []string{"zombie", "crash-after-ack", "lost-ack-produce"}, 4, 1)
+		require.NotEmpty(t, ops)
+		for _, o := range ops {
+			require.Equal(t, "crash-after-ack", o.Fault)
+			require.GreaterOrEqual(t, o.Hit, 1)
+			require.LessOrEqual(t, o.Hit, 4)
+		}
+	}
+
+	// No checkpoints: hits still start at 1.
+	for seed := range uint64(50) {
+		for _, o := range faults.RandomFaults(rand.New(rand.NewPCG(seed, 1)), enabled, 0, 1) {
+			require.GreaterOrEqual(t, o.Hit, 1)
+		}
+	}
+
+	// No crash fault enabled: nothing to draw.
+	for _, en := range [][]string{nil, {}, {"lost-ack-produce", "zombie", "checkpoint-write-lost"}, {"crash", "all"}} {
+		require.Nil(t, faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), en, checkpoints, parallelism), "%v", en)
+	}
+}
