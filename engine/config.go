@@ -35,6 +35,8 @@ type Config struct {
 	TransactionalIDPoolSize int
 	// ClientOpts are added to every Kafka client (seed brokers, dialer).
 	ClientOpts []kgo.Opt
+
+	checkpointInterval time.Duration // set by StartJob
 }
 
 // Deps are what the surrounding process supplies.
@@ -59,6 +61,9 @@ func (c *Config) validate() error {
 	}
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = time.Minute
+	}
+	if c.Protocol.Has(BugShortTxnTimeout) {
+		c.TransactionTimeout = c.checkpointInterval / 2
 	}
 	if c.TransactionalIDPoolSize == 0 {
 		c.TransactionalIDPoolSize = 5 // Flink's kafkaProducersPoolSize

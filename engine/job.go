@@ -36,6 +36,7 @@ type Subtask struct {
 // StartJob restores a new job attempt from the latest stored checkpoint
 // (initializeState of every subtask), or starts it fresh when there is none.
 func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval time.Duration) (*Job, error) {
+	cfg.checkpointInterval = checkpointInterval
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func (j *Job) openSubtask(ctx context.Context, i int, snap SubtaskSnapshot, from
 	var err error
 	// The sink recovers first: its pending transactions must be committed
 	// before anything new is written.
-	if st.sink, err = openSink(ctx, &j.cfg, i, j.admin, snap.Pending, snap.Slots, j.deps); err != nil {
+	if st.sink, err = openSink(ctx, &j.cfg, i, j.admin, snap.Pending, snap.Slots, fromCheckpoint, j.deps); err != nil {
 		return nil, err
 	}
 	if st.source, err = openSource(ctx, &j.cfg, i, j.admin, snap.Offsets, fromCheckpoint, j.deps.Observer); err != nil {

@@ -28,21 +28,57 @@ const (
 )
 
 // Bug names one deliberate deviation from the correct protocol. Each is
-// consulted at exactly the protocol step it gets wrong.
+// consulted at exactly the protocol step it gets wrong; the variant's
+// description in Protocols names the real-world mistake.
 type Bug string
 
 const (
-	// BugCommitOnSnapshot commits the sink transaction during the snapshot,
-	// before the checkpoint is complete: a restore from the previous
-	// checkpoint replays records whose output is already visible.
+	// BugCommitOnSnapshot: snapshotState commits instead of pre-committing.
 	BugCommitOnSnapshot Bug = "commit-on-snapshot"
-	// BugAbortOnRecovery aborts the pending transactions found in the
-	// restored state instead of committing them.
+	// BugAbortOnRecovery: initializeState aborts restored pending
+	// transactions instead of committing them.
 	BugAbortOnRecovery Bug = "abort-on-recovery"
-	// BugInitBeforeResume creates the transactional producer (which sends
-	// InitProducerID and so aborts the pending transaction) before resuming
-	// the pending transaction, then ignores the failed resume.
+	// BugInitBeforeResume: initializeState creates the producer
+	// (InitProducerID) before resuming, aborting the pending transaction,
+	// and ignores the failed resume.
 	BugInitBeforeResume Bug = "init-before-resume"
+	// BugCommitLatestOnly: notifyCheckpointComplete commits only the
+	// checkpoint's own transaction and forgets older pending ones.
+	BugCommitLatestOnly Bug = "commit-latest-only"
+	// BugTxnAcrossCheckpoints: snapshotState flushes but keeps writing into
+	// the same transaction, so records after the barrier are committed
+	// with the checkpoint before it.
+	BugTxnAcrossCheckpoints Bug = "txn-across-checkpoints"
+	// BugSeekWithoutPlusOne: restore seeks to the checkpointed offset, not
+	// offset+1.
+	BugSeekWithoutPlusOne Bug = "seek-without-plus-one"
+	// BugGroupOffsetsOnRestore: restore starts from the consumer group's
+	// committed offsets instead of the checkpoint state.
+	BugGroupOffsetsOnRestore Bug = "group-offsets-on-restore"
+	// BugIgnoreCommitFailure: a failed commit in notifyCheckpointComplete is
+	// logged and the transaction dropped from the pending set.
+	BugIgnoreCommitFailure Bug = "ignore-commit-failure"
+	// BugReuseReferencedSlot: a transactional id is reused as soon as its
+	// transaction committed, while the last completed checkpoint still
+	// references it (FLINK-8132).
+	BugReuseReferencedSlot Bug = "reuse-referenced-slot"
+	// BugInitResumedSlots: recovery re-initialises every transactional id,
+	// the resumed ones too, and fails on ProducerFenced when it resumes
+	// them again after a second restore (FLINK-8086).
+	BugInitResumedSlots Bug = "init-resumed-slots"
+	// BugShortTxnTimeout: transaction.timeout.ms shorter than the
+	// checkpoint interval, with failures after the timeout ignored
+	// (FLINK-7784).
+	BugShortTxnTimeout Bug = "short-txn-timeout"
+	// BugNoAbortWithoutCheckpoint: lingering transactions are aborted only
+	// when a checkpoint is restored (FLINK-23854).
+	BugNoAbortWithoutCheckpoint Bug = "no-abort-without-checkpoint"
+	// BugSwallowSendError: an asynchronous send error is not checked at
+	// pre-commit, so the checkpoint passes without the record (FLINK-35749).
+	BugSwallowSendError Bug = "swallow-send-error"
+	// BugCommitEmptyTransaction: empty transactions are kept pending and
+	// committed like the others (FLINK-31363).
+	BugCommitEmptyTransaction Bug = "commit-empty-transaction"
 )
 
 // Protocol is a named delivery protocol: a guarantee plus, for known-bad
@@ -60,6 +96,9 @@ func (p Protocol) Has(b Bug) bool { return slices.Contains(p.Bugs, b) }
 
 // Protocols lists every protocol the engine implements, in a stable order.
 func Protocols() []Protocol {
+	bad := func(name string, bug Bug, desc string) Protocol {
+		return Protocol{Name: name, Kind: KindKnownBad, Guarantee: TwoPhaseCommit, Bugs: []Bug{bug}, Description: desc}
+	}
 	return []Protocol{
 		{Name: "two-phase-commit", Kind: KindCorrect, Guarantee: TwoPhaseCommit,
 			Description: "Flink 1.7 FlinkKafkaConsumer + two-phase-commit FlinkKafkaProducer: offsets in checkpoint state, one Kafka transaction per checkpoint, commit on notify, resume-commit on restore"},
@@ -67,12 +106,34 @@ func Protocols() []Protocol {
 			Description: "flush at snapshot, no transactions: nothing lost, duplicates after a restore"},
 		{Name: "none", Kind: KindWeaker, Guarantee: FireAndForget,
 			Description: "fire and forget (acks=0, no flush at snapshot): loss and duplicates expected"},
-		{Name: "commit-on-snapshot", Kind: KindKnownBad, Guarantee: TwoPhaseCommit, Bugs: []Bug{BugCommitOnSnapshot},
-			Description: "commits the transaction in snapshotState instead of notifyCheckpointComplete (one-phase commit): a failed checkpoint replays already visible output, duplicates"},
-		{Name: "abort-on-recovery", Kind: KindKnownBad, Guarantee: TwoPhaseCommit, Bugs: []Bug{BugAbortOnRecovery},
-			Description: "on restore aborts the pending transactions of the restored state instead of committing them: pre-committed output of a completed checkpoint is lost"},
-		{Name: "init-before-resume", Kind: KindKnownBad, Guarantee: TwoPhaseCommit, Bugs: []Bug{BugInitBeforeResume},
-			Description: "on restore creates the producer (InitProducerID) before resuming the pending transaction, which aborts it; the failed resume is ignored: silent loss"},
+		bad("commit-on-snapshot", BugCommitOnSnapshot,
+			"one-phase commit: the transaction is committed in snapshotState, before the checkpoint completes; a failed checkpoint replays visible output (duplicates)"),
+		bad("abort-on-recovery", BugAbortOnRecovery,
+			"initializeState aborts the restored pending transactions instead of committing them: output of a completed checkpoint is lost"),
+		bad("init-before-resume", BugInitBeforeResume,
+			"recovery creates the producer (InitProducerID) before resuming the pending transaction, which aborts it, and ignores the failed resume: silent loss"),
+		bad("commit-latest-only", BugCommitLatestOnly,
+			"notifyCheckpointComplete commits only the latest transaction; after a skipped notification older pending transactions are never committed"),
+		bad("txn-across-checkpoints", BugTxnAcrossCheckpoints,
+			"no new transaction after the barrier: post-barrier records are committed with the checkpoint before them and replayed after a restore (duplicates)"),
+		bad("seek-without-plus-one", BugSeekWithoutPlusOne,
+			"restore seeks to the checkpointed offset of the last emitted record instead of offset+1: one duplicate per partition per restore"),
+		bad("group-offsets-on-restore", BugGroupOffsetsOnRestore,
+			"restore starts from the consumer group's committed offsets (monitoring only, committed after notify) instead of checkpoint state"),
+		bad("ignore-commit-failure", BugIgnoreCommitFailure,
+			"a failed commit in notifyCheckpointComplete is logged and dropped instead of failing the job: the transaction is never committed"),
+		bad("flink-8132-reuse-txn-id", BugReuseReferencedSlot,
+			"FLINK-8132: transactional ids reused from the pool without waiting for a checkpoint that no longer references them; recovery then resumes the wrong epoch of the id"),
+		bad("flink-8086-fenced-recommit", BugInitResumedSlots,
+			"FLINK-8086: recovery re-initialises resumed ids too; after a double restore the re-commit gets ProducerFenced and the job fails instead of recognising the committed transaction"),
+		bad("flink-7784-txn-timeout", BugShortTxnTimeout,
+			"FLINK-7784: transaction.timeout.ms shorter than checkpoint interval plus recovery, and failures after the timeout ignored: the broker aborts pre-committed data, silently"),
+		bad("flink-23854-lingering-txn", BugNoAbortWithoutCheckpoint,
+			"FLINK-23854: lingering transactions are not aborted after a failure before the first checkpoint: the open transaction pins the last stable offset and read_committed readers stall"),
+		bad("flink-35749-swallowed-send-error", BugSwallowSendError,
+			"FLINK-35749: an asynchronous send error is swallowed, the checkpoint passes without the record: silent loss"),
+		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,
+			"FLINK-31363: an empty transaction is pre-committed like any other; committing it on recovery fails (INVALID_TXN_STATE) and the job cannot recover"),
 	}
 }
 

@@ -52,10 +52,10 @@ func (e *sendErrors) take() error {
 	return err
 }
 
-func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, restoredSlots []int, deps Deps) (sink, error) {
+func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, restoredSlots []int, fromCheckpoint bool, deps Deps) (sink, error) {
 	switch cfg.Protocol.Guarantee {
 	case TwoPhaseCommit:
-		return openTxnSink(ctx, cfg, subtask, admin, restored, restoredSlots, deps)
+		return openTxnSink(ctx, cfg, subtask, admin, restored, restoredSlots, fromCheckpoint, deps)
 	case AtLeastOnce, FireAndForget:
 		return openPlainSink(cfg, subtask)
 	}

@@ -66,11 +66,11 @@ func (s *txnSink) slotOf(txnID string) (int, bool) {
 	return 0, false
 }
 
-func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, restoredSlots []int, deps Deps) (*txnSink, error) {
+func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, restoredSlots []int, fromCheckpoint bool, deps Deps) (*txnSink, error) {
 	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin,
 		clients: map[int]*kgo.Client{}, snapshotted: map[int64][]int{},
 		completedSlots: slices.Clone(restoredSlots)}
-	if err := s.recover(ctx, restored); err != nil {
+	if err := s.recover(ctx, restored, fromCheckpoint); err != nil {
 		s.abandon()
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Clien
 // recover is the sink's initializeState: resume-commit every pending
 // transaction of the restored state, then abort lingering transactions on
 // every slot of this subtask that the state does not reference.
-func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder) error {
+func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fromCheckpoint bool) error {
 	var checkpoint int64
 	for _, h := range restored {
 		checkpoint = max(checkpoint, h.Checkpoint)
@@ -98,8 +98,11 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder) err
 	if s.deps.Crasher.ShouldCrash(CrashSite{Point: CrashDuringRecovery, Checkpoint: checkpoint, Subtask: s.subtask}) {
 		return crashErr(CrashSite{Point: CrashDuringRecovery, Checkpoint: checkpoint, Subtask: s.subtask})
 	}
+	if !fromCheckpoint && s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
+		return nil
+	}
 	for slot := 0; slot < s.cfg.TransactionalIDPoolSize; slot++ {
-		if slices.Contains(s.completedSlots, slot) {
+		if slices.Contains(s.completedSlots, slot) && !s.cfg.Protocol.Has(BugInitResumedSlots) {
 			continue
 		}
 		// InitProducerID on the id aborts whatever a dead process left
@@ -142,7 +145,7 @@ func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) er
 	}
 	s.deps.Observer.Observe(Event{Kind: "resume-transaction", Subtask: s.subtask, Checkpoint: h.Checkpoint,
 		TxnID: h.TransactionalID, Epoch: h.Epoch, Detail: outcome})
-	if err == nil || s.cfg.Protocol.Has(BugInitBeforeResume) {
+	if err == nil || s.cfg.Protocol.Has(BugInitBeforeResume) || s.cfg.Protocol.Has(BugShortTxnTimeout) {
 		return nil
 	}
 	// Fenced or invalid state: something ended or re-initialised the
@@ -189,7 +192,8 @@ func (s *txnSink) client(slot int) (*kgo.Client, error) {
 // beginTransaction opens the next epoch's transaction on the lowest free slot.
 func (s *txnSink) beginTransaction() error {
 	for slot := 0; slot < s.cfg.TransactionalIDPoolSize; slot++ {
-		if slices.Contains(s.completedSlots, slot) || slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.slot == slot }) {
+		referenced := slices.Contains(s.completedSlots, slot) && !s.cfg.Protocol.Has(BugReuseReferencedSlot)
+		if referenced || slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.slot == slot }) {
 			continue
 		}
 		cl, err := s.client(slot)
@@ -220,11 +224,12 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]Transactio
 	if err := cur.client.Flush(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sink %d: flush: %w", s.subtask, err)
 	}
-	if err := cur.errs.take(); err != nil {
+	if err := cur.errs.take(); err != nil && !s.cfg.Protocol.Has(BugSwallowSendError) {
 		return nil, nil, fmt.Errorf("sink %d: send: %w", s.subtask, err)
 	}
 	txnID := s.transactionalID(cur.slot)
-	if cur.records == 0 {
+	alreadyPending := slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.client == cur.client })
+	if cur.records == 0 && !s.cfg.Protocol.Has(BugCommitEmptyTransaction) {
 		// Nothing to commit: end the empty transaction now (kgo sends no
 		// EndTxn for it) and keep nothing pending.
 		if err := cur.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
@@ -252,6 +257,10 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]Transactio
 		slots = append(slots, p.slot)
 	}
 	s.snapshotted[checkpoint] = slots
+	if s.cfg.Protocol.Has(BugTxnAcrossCheckpoints) && cur.records > 0 || alreadyPending {
+		// The bug: keep writing into the pre-committed transaction.
+		return holders, slots, nil
+	}
 	if err := s.beginTransaction(); err != nil {
 		return nil, nil, err
 	}
@@ -261,19 +270,40 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]Transactio
 // commit commits every pending transaction with checkpoint id ≤ checkpoint:
 // a notification can be skipped, so never only the latest.
 func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
-	committed := 0
+	if s.cfg.Protocol.Has(BugCommitLatestOnly) {
+		// The bug: older pending transactions are taken as superseded.
+		s.pending = slices.DeleteFunc(s.pending, func(p pendingTxn) bool { return p.holder.Checkpoint < checkpoint })
+	}
+	ignoreFailures := s.cfg.Protocol.Has(BugIgnoreCommitFailure) || s.cfg.Protocol.Has(BugShortTxnTimeout)
+	ended := map[*kgo.Client]bool{}
 	for len(s.pending) > 0 && s.pending[0].holder.Checkpoint <= checkpoint {
 		p := s.pending[0]
-		if committed > 0 && s.deps.Crasher.ShouldCrash(CrashSite{Point: CrashMidCommit, Checkpoint: checkpoint, Subtask: s.subtask}) {
+		if len(ended) > 0 && s.deps.Crasher.ShouldCrash(CrashSite{Point: CrashMidCommit, Checkpoint: checkpoint, Subtask: s.subtask}) {
 			return crashErr(CrashSite{Point: CrashMidCommit, Checkpoint: checkpoint, Subtask: s.subtask})
 		}
-		if err := p.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			return fmt.Errorf("sink %d: commit %s (checkpoint %d): %w", s.subtask, p.holder.TransactionalID, p.holder.Checkpoint, err)
+		kind := "commit"
+		if !ended[p.client] {
+			if err := p.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				if !ignoreFailures {
+					return fmt.Errorf("sink %d: commit %s (checkpoint %d): %w", s.subtask, p.holder.TransactionalID, p.holder.Checkpoint, err)
+				}
+				// The bug: log, reset the producer and carry on.
+				kind = "commit-failure-ignored"
+				_ = p.client.EndTransaction(ctx, kgo.TryAbort)
+			}
+			ended[p.client] = true
 		}
-		s.deps.Observer.Observe(Event{Kind: "commit", Subtask: s.subtask, Checkpoint: p.holder.Checkpoint,
+		s.deps.Observer.Observe(Event{Kind: kind, Subtask: s.subtask, Checkpoint: p.holder.Checkpoint,
 			TxnID: p.holder.TransactionalID, Epoch: p.holder.Epoch})
 		s.pending = s.pending[1:]
-		committed++
+	}
+	if s.cfg.Protocol.Has(BugTxnAcrossCheckpoints) && s.current != nil && ended[s.current.client] {
+		// Only with txn-across-checkpoints: the open transaction was the
+		// one just committed.
+		s.current = nil
+		if err := s.beginTransaction(); err != nil {
+			return err
+		}
 	}
 	if slots, ok := s.snapshotted[checkpoint]; ok {
 		s.completedSlots = slots

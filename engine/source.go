@@ -26,6 +26,9 @@ type kafkaSource struct {
 	// which records are emitted is chosen by the caller, never by the order
 	// fetch responses arrive in.
 	buffered map[int32][]*kgo.Record
+	// topicID is the input topic's id: OffsetCommit v10+ and OffsetFetch
+	// v10+ name topics by id.
+	topicID [16]byte
 	// pendingCommit maps checkpoint id → offsets to commit to the group on
 	// notifyCheckpointComplete.
 	pendingCommit map[int64][]PartitionOffset
@@ -41,6 +44,10 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 		lastEmitted:   map[int32]int64{},
 		buffered:      map[int32][]*kgo.Record{},
 		pendingCommit: map[int64][]PartitionOffset{},
+	}
+	var err error
+	if s.topicID, err = topicID(ctx, admin, cfg.InputTopic); err != nil {
+		return nil, fmt.Errorf("source %d: %w", subtask, err)
 	}
 	start, err := s.startOffsets(ctx, admin, restored, fromCheckpoint)
 	if err != nil {
@@ -68,11 +75,18 @@ func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, resto
 	for _, po := range restored {
 		if po.Topic == s.cfg.InputTopic && slices.Contains(s.partitions, po.Partition) {
 			start[po.Partition] = po.Offset + 1
+			if s.cfg.Protocol.Has(BugSeekWithoutPlusOne) {
+				start[po.Partition] = max(po.Offset, 0)
+			}
 			fromState[po.Partition] = true
 		}
 	}
-	if !fromCheckpoint && s.cfg.StartupMode == StartGroupOffsets {
-		committed, err := fetchGroupOffsets(ctx, admin, s.cfg.JobName, s.cfg.InputTopic)
+	useGroup := !fromCheckpoint && s.cfg.StartupMode == StartGroupOffsets
+	if fromCheckpoint && s.cfg.Protocol.Has(BugGroupOffsetsOnRestore) {
+		useGroup = true
+	}
+	if useGroup {
+		committed, err := fetchGroupOffsets(ctx, admin, s.cfg.JobName, s.cfg.InputTopic, s.topicID, s.partitions)
 		if err != nil {
 			return nil, fmt.Errorf("source %d: %w", s.subtask, err)
 		}
@@ -90,32 +104,78 @@ func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, resto
 	return start, nil
 }
 
-func fetchGroupOffsets(ctx context.Context, admin *kgo.Client, group, topic string) (map[int32]int64, error) {
+func topicID(ctx context.Context, admin *kgo.Client, topic string) ([16]byte, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(topic)
+	req.Topics = []kmsg.MetadataRequestTopic{t}
+	resp, err := req.RequestWith(ctx, admin)
+	if err != nil {
+		return [16]byte{}, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, rt := range resp.Topics {
+		if rt.Topic != nil && *rt.Topic == topic {
+			if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+				return [16]byte{}, fmt.Errorf("metadata of %s: %w", topic, err)
+			}
+			return rt.TopicID, nil
+		}
+	}
+	return [16]byte{}, fmt.Errorf("metadata of %s: topic missing from the answer", topic)
+}
+
+func fetchGroupOffsets(ctx context.Context, admin *kgo.Client, group, topic string, id [16]byte, partitions []int32) (map[int32]int64, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
+	// The request names the group and topic both ways: v0-7 at the top
+	// level, v8+ per group, v10+ by topic id.
 	req.Group = group
 	t := kmsg.NewOffsetFetchRequestTopic()
-	t.Topic = topic
+	t.Topic, t.Partitions = topic, partitions
 	req.Topics = []kmsg.OffsetFetchRequestTopic{t}
-	// Without a topic list some versions return all; with it, unknown
-	// partitions come back as -1.
+	g := kmsg.NewOffsetFetchRequestGroup()
+	g.Group = group
+	gt := kmsg.NewOffsetFetchRequestGroupTopic()
+	gt.Topic, gt.TopicID, gt.Partitions = topic, id, partitions
+	g.Topics = []kmsg.OffsetFetchRequestGroupTopic{gt}
+	req.Groups = []kmsg.OffsetFetchRequestGroup{g}
 	resp, err := req.RequestWith(ctx, admin)
 	if err != nil {
 		return nil, fmt.Errorf("fetch group offsets: %w", err)
 	}
-	out := map[int32]int64{}
-	if err := kerr.ErrorForCode(resp.ErrorCode); errors.Is(err, kerr.GroupIDNotFound) {
-		return out, nil // a group that never committed has no offsets
-	} else if err != nil {
-		return nil, fmt.Errorf("fetch group offsets: %w", err)
+	// Gather the answers of both layouts as (partition, offset, error).
+	type answer struct {
+		partition int32
+		offset    int64
+		code      int16
 	}
+	answers := []answer{}
+	codes := []int16{resp.ErrorCode}
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
-				return nil, fmt.Errorf("fetch group offset %s/%d: %w", rt.Topic, rp.Partition, err)
+			answers = append(answers, answer{rp.Partition, rp.Offset, rp.ErrorCode})
+		}
+	}
+	for _, rg := range resp.Groups {
+		codes = append(codes, rg.ErrorCode)
+		for _, rt := range rg.Topics {
+			for _, rp := range rt.Partitions {
+				answers = append(answers, answer{rp.Partition, rp.Offset, rp.ErrorCode})
 			}
-			if rp.Offset >= 0 {
-				out[rp.Partition] = rp.Offset
-			}
+		}
+	}
+	for _, a := range answers {
+		codes = append(codes, a.code)
+	}
+	for _, code := range codes {
+		// A group that never committed has no offsets.
+		if err := kerr.ErrorForCode(code); err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+			return nil, fmt.Errorf("fetch group offsets of %s: %w", topic, err)
+		}
+	}
+	out := map[int32]int64{}
+	for _, a := range answers {
+		if a.code == 0 && a.offset >= 0 {
+			out[a.partition] = a.offset
 		}
 	}
 	return out, nil
@@ -189,7 +249,7 @@ func (s *kafkaSource) commitOffsets(ctx context.Context, checkpoint int64) {
 	req.Group = s.cfg.JobName
 	req.Generation = -1
 	t := kmsg.NewOffsetCommitRequestTopic()
-	t.Topic = s.cfg.InputTopic
+	t.Topic, t.TopicID = s.cfg.InputTopic, s.topicID
 	for _, po := range offsets {
 		if po.Offset < 0 {
 			continue
