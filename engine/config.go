@@ -63,7 +63,7 @@ func (c *Config) validate() error {
 		c.TransactionTimeout = time.Minute
 	}
 	if c.Protocol.Has(BugShortTxnTimeout) {
-		c.TransactionTimeout = c.checkpointInterval / 2
+		c.TransactionTimeout = 3 * c.checkpointInterval
 	}
 	if c.TransactionalIDPoolSize == 0 {
 		c.TransactionalIDPoolSize = 5 // Flink's kafkaProducersPoolSize

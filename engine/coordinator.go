@@ -98,7 +98,7 @@ func (c *Coordinator) Complete(ctx context.Context) (int64, error) {
 	c.inflight = nil
 	if err := c.deps.Store.Store(ctx, cp); err != nil {
 		c.deps.Observer.Observe(Event{Kind: "abort-checkpoint", Subtask: -1, Checkpoint: f.id, Detail: "store failed"})
-		return 0, fmt.Errorf("coordinator: store checkpoint %d: %w", f.id, err)
+		return 0, fmt.Errorf("coordinator: store checkpoint %d: %w: %w", f.id, ErrCheckpointAborted, err)
 	}
 	c.deps.Observer.Observe(Event{Kind: "checkpoint-stored", Subtask: -1, Checkpoint: f.id})
 	if c.deps.Crasher.ShouldCrash(CrashSite{Point: CrashAfterCheckpointStored, Checkpoint: f.id, Subtask: -1}) {

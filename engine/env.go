@@ -65,6 +65,11 @@ var ErrCrashed = errors.New("process crashed at crash point")
 // not report success.
 var ErrTransactionLost = errors.New("pending transaction of a completed checkpoint could not be committed: data lost")
 
+// ErrCheckpointAborted marks a checkpoint that will never complete (its
+// store write failed, or it was declined): the job goes on, and the pending
+// transactions of that checkpoint are committed with a later one.
+var ErrCheckpointAborted = errors.New("checkpoint aborted")
+
 func crashErr(site CrashSite) error {
 	return fmt.Errorf("%w: %s (checkpoint %d, subtask %d)", ErrCrashed, site.Point, site.Checkpoint, site.Subtask)
 }

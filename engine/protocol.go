@@ -66,9 +66,9 @@ const (
 	// the resumed ones too, and fails on ProducerFenced when it resumes
 	// them again after a second restore (FLINK-8086).
 	BugInitResumedSlots Bug = "init-resumed-slots"
-	// BugShortTxnTimeout: transaction.timeout.ms shorter than the
-	// checkpoint interval, with failures after the timeout ignored
-	// (FLINK-7784).
+	// BugShortTxnTimeout: transaction.timeout.ms (3 checkpoint intervals)
+	// shorter than checkpoint interval plus recovery time, with failures
+	// after the timeout ignored (FLINK-7784).
 	BugShortTxnTimeout Bug = "short-txn-timeout"
 	// BugNoAbortWithoutCheckpoint: lingering transactions are aborted only
 	// when a checkpoint is restored (FLINK-23854).
@@ -127,7 +127,7 @@ func Protocols() []Protocol {
 		bad("flink-8086-fenced-recommit", BugInitResumedSlots,
 			"FLINK-8086: recovery re-initialises resumed ids too; after a double restore the re-commit gets ProducerFenced and the job fails instead of recognising the committed transaction"),
 		bad("flink-7784-txn-timeout", BugShortTxnTimeout,
-			"FLINK-7784: transaction.timeout.ms shorter than checkpoint interval plus recovery, and failures after the timeout ignored: the broker aborts pre-committed data, silently"),
+			"FLINK-7784: transaction.timeout.ms (3 checkpoint intervals) shorter than checkpoint interval plus recovery time, and commit failures after the timeout ignored: the broker aborts pre-committed data during an outage, silently"),
 		bad("flink-23854-lingering-txn", BugNoAbortWithoutCheckpoint,
 			"FLINK-23854: lingering transactions are not aborted after a failure before the first checkpoint: the open transaction pins the last stable offset and read_committed readers stall"),
 		bad("flink-35749-swallowed-send-error", BugSwallowSendError,

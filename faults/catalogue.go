@@ -32,6 +32,11 @@ type Info struct {
 	OptIn bool
 }
 
+// IsCrash reports whether the fault is a crash point: it fires the Hit-th
+// time the job reaches that point. Every other fault fires at the Hit-th
+// checkpoint the run triggers.
+func (f Info) IsCrash() bool { return f.Kind == KindCrash }
+
 // Catalogue lists every fault in a stable order.
 func Catalogue() []Info {
 	crash := map[engine.CrashPoint]string{
@@ -49,20 +54,22 @@ func Catalogue() []Info {
 		out = append(out, Info{Name: string(p), Kind: KindCrash, Description: crash[p], Implemented: true})
 	}
 	out = append(out,
-		Info{"lost-ack-produce", KindBroker, "a Produce is applied by the broker, its answer never arrives", false, false},
-		Info{"lost-ack-endtxn", KindBroker, "an EndTxn is applied by the broker, its answer never arrives", false, false},
-		Info{"lost-ack-txn-offset-commit", KindBroker, "a TxnOffsetCommit is applied, its answer never arrives", false, false},
-		Info{"not-coordinator", KindBroker, "transaction or group coordinator answers NOT_COORDINATOR", false, false},
-		Info{"coordinator-loading", KindBroker, "coordinator answers COORDINATOR_LOAD_IN_PROGRESS", false, false},
-		Info{"concurrent-transactions", KindBroker, "InitProducerID or AddPartitions answers CONCURRENT_TRANSACTIONS", false, false},
+		Info{"lost-ack-produce", KindBroker, "a Produce is applied by the broker, its answer never arrives (twice: kgo retries once)", true, false},
+		Info{"lost-ack-endtxn", KindBroker, "an EndTxn is applied by the broker, its answer never arrives (twice: kgo retries once)", true, false},
+		Info{"lost-ack-txn-offset-commit", KindBroker, "a TxnOffsetCommit is applied, its answer never arrives (twice)", true, false},
+		Info{"not-coordinator", KindBroker, "the transaction and group coordinator answer NOT_COORDINATOR a few times", true, false},
+		Info{"coordinator-loading", KindBroker, "the coordinator answers COORDINATOR_LOAD_IN_PROGRESS a few times", true, false},
+		Info{"concurrent-transactions", KindBroker, "InitProducerID and AddPartitionsToTxn answer CONCURRENT_TRANSACTIONS a few times", true, false},
+		Info{"endtxn-rejected", KindBroker, "an EndTxn is rejected with UNKNOWN_SERVER_ERROR before the broker applies it: the commit fails", true, false},
+		Info{"produce-rejected", KindBroker, "a Produce to the output topic is rejected with INVALID_RECORD: an asynchronous send fails", true, false},
 		Info{"leader-move", KindBroker, "a partition leader moves to another broker", false, false},
 		Info{"coordinator-move", KindBroker, "transaction and group coordinators move", false, false},
 		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir (kfake loses in-flight transactions on a hard crash, unlike Kafka)", false, false},
-		Info{"outage-beyond-txn-timeout", KindTime, "the job is down longer than transaction.timeout.ms: the broker aborts pending transactions (breaks the protocol's assumption)", false, true},
-		Info{"outage-beyond-txn-id-expiry", KindTime, "the job is down longer than transactional.id.expiration.ms (breaks the protocol's assumption)", false, true},
-		Info{"checkpoint-timeout", KindTime, "a checkpoint does not complete in time and is aborted", false, false},
+		Info{"outage-beyond-txn-timeout", KindTime, "the job dies after a checkpoint is stored and stays down longer than transaction.timeout.ms: the broker aborts the pending transaction (breaks the protocol's assumption; the loss must be loud)", true, true},
+		Info{"outage-beyond-txn-id-expiry", KindTime, "the job dies after a checkpoint is stored and stays down longer than transactional.id.expiration.ms (breaks the protocol's assumption; the loss must be loud)", true, true},
+		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", true, false},
 		Info{"zombie", KindZombie, "the old job keeps running after its replacement started and must be fenced", false, false},
-		Info{"checkpoint-write-lost", KindStore, "the checkpoint store loses a checkpoint's write: it never completes", false, false},
+		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", true, false},
 	)
 	return out
 }
@@ -101,7 +108,7 @@ func Resolve(list string) ([]string, error) {
 				matched = true
 			}
 		}
-		if !matched && !slices.Contains(Groups, item) && item != string(KindZombie) && item != string(KindStore) {
+		if !matched && !slices.Contains(Groups, item) {
 			return nil, fmt.Errorf("unknown fault %q (see 'simrun list faults')", item)
 		}
 	}

@@ -45,13 +45,16 @@ func (w Workload) Validate() error {
 	return nil
 }
 
-// Op is one planned fault. For a crash point, it fires the Hit-th time
-// (1-based, counted over the whole run) the job reaches that point; the job
-// then stays down for RestartDelayMS of virtual time.
+// Op is one planned fault. A crash point fires the Hit-th time (1-based,
+// counted over the whole run) the job reaches that point; the job then stays
+// down for RestartDelayMS of virtual time. Every other fault fires at the
+// Hit-th checkpoint the run triggers; Count is how many requests a broker
+// fault affects (0: the fault's default).
 type Op struct {
 	Fault          string `json:"fault"`
 	Hit            int    `json:"hit"`
 	RestartDelayMS int    `json:"restart_delay_ms"`
+	Count          int    `json:"count,omitempty"`
 }
 
 // Plan is a replayable scenario: protocol, seed, workload and faults.
@@ -84,6 +87,8 @@ func (p Plan) Validate() error {
 			return fmt.Errorf("plan fault %d (%s): hit must be at least 1, got %d", i, op.Fault, op.Hit)
 		case op.RestartDelayMS < 0:
 			return fmt.Errorf("plan fault %d (%s): restart_delay_ms must not be negative", i, op.Fault)
+		case op.Count < 0 || op.Count > 1000:
+			return fmt.Errorf("plan fault %d (%s): count must be 0..1000, got %d", i, op.Fault, op.Count)
 		}
 	}
 	return nil
@@ -127,17 +132,29 @@ func ReadPlan(path string) (Plan, error) {
 	return p, nil
 }
 
-// crashWeights favour the window between a checkpoint's snapshot and its
-// commit, where exactly-once protocols break.
-var crashWeights = map[string]int{
-	"crash-before-snapshot":         1,
-	"crash-after-source-snapshot":   2,
-	"crash-after-precommit":         4,
-	"crash-after-ack":               3,
-	"crash-after-checkpoint-stored": 4,
-	"crash-mid-commit":              2,
-	"crash-after-commit":            3,
-	"crash-during-recovery":         2,
+// weights favour the window between a checkpoint's snapshot and its commit,
+// where exactly-once protocols break; other faults are rarer.
+var weights = map[string]int{
+	"crash-before-snapshot":         2,
+	"crash-after-source-snapshot":   4,
+	"crash-after-precommit":         8,
+	"crash-after-ack":               6,
+	"crash-after-checkpoint-stored": 8,
+	"crash-mid-commit":              4,
+	"crash-after-commit":            6,
+	"crash-during-recovery":         4,
+	"lost-ack-produce":              2,
+	"lost-ack-endtxn":               3,
+	"lost-ack-txn-offset-commit":    2,
+	"not-coordinator":               2,
+	"coordinator-loading":           2,
+	"concurrent-transactions":       2,
+	"endtxn-rejected":               3,
+	"produce-rejected":              3,
+	"outage-beyond-txn-timeout":     4,
+	"outage-beyond-txn-id-expiry":   4,
+	"checkpoint-timeout":            3,
+	"checkpoint-write-lost":         3,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is
@@ -146,7 +163,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism int
 	var pool []string
 	total := 0
 	for _, name := range enabled {
-		if w, ok := crashWeights[name]; ok {
+		if w, ok := weights[name]; ok {
 			pool = append(pool, name)
 			total += w
 		}
@@ -160,11 +177,11 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism int
 		x := rng.IntN(total)
 		name := pool[len(pool)-1]
 		for _, c := range pool {
-			if x < crashWeights[c] {
+			if x < weights[c] {
 				name = c
 				break
 			}
-			x -= crashWeights[c]
+			x -= weights[c]
 		}
 		span := max(1, checkpoints)
 		switch name {
@@ -173,7 +190,11 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism int
 		case "crash-before-snapshot", "crash-after-source-snapshot", "crash-after-precommit", "crash-after-commit":
 			span *= parallelism // reached once per subtask
 		}
-		ops = append(ops, Op{Fault: name, Hit: 1 + rng.IntN(span), RestartDelayMS: rng.IntN(2000)})
+		op := Op{Fault: name, Hit: 1 + rng.IntN(span)}
+		if info, _ := Lookup(name); info.IsCrash() {
+			op.RestartDelayMS = rng.IntN(2000)
+		}
+		ops = append(ops, op)
 	}
 	slices.SortStableFunc(ops, func(a, b Op) int { return a.Hit - b.Hit })
 	return ops

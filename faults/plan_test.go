@@ -110,11 +110,11 @@ func TestParsePlanRejects(t *testing.T) {
 			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "crash" })
 		}, []string{"plan fault 0", `unknown fault "crash"`}},
 		{"catalogue fault not implemented", func(t *testing.T) []byte {
-			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "lost-ack-endtxn" })
-		}, []string{"plan fault 0", `fault "lost-ack-endtxn" is not implemented yet`}},
-		{"opt-in fault not implemented", func(t *testing.T) []byte {
-			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "outage-beyond-txn-timeout" })
-		}, []string{`fault "outage-beyond-txn-timeout" is not implemented yet`}},
+			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "zombie" })
+		}, []string{"plan fault 0", `fault "zombie" is not implemented yet`}},
+		{"count out of range", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["count"] = -2 })
+		}, []string{"count must be 0..1000, got -2"}},
 		{"hit 0", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { op(m, 1)["hit"] = 0 })
 		}, []string{"plan fault 1 (crash-mid-commit)", "hit must be at least 1, got 0"}},
@@ -233,7 +233,12 @@ func TestResolve(t *testing.T) {
 	}
 	require.NotContains(t, got, "outage-beyond-txn-timeout")
 	require.NotContains(t, got, "outage-beyond-txn-id-expiry")
-	require.NotContains(t, got, "lost-ack-produce")
+	require.Contains(t, got, "lost-ack-produce")
+	require.NotContains(t, got, "zombie", "not implemented yet")
+	// Opt-in faults are used only when named.
+	got, err = faults.Resolve("outage-beyond-txn-timeout,crash-after-ack")
+	require.NoError(t, err)
+	require.Equal(t, []string{"crash-after-ack", "outage-beyond-txn-timeout"}, got)
 
 	// Names come back in catalogue order, deduplicated, spaces trimmed.
 	got, err = faults.Resolve(" crash-after-commit ,crash-before-snapshot,,crash-after-commit")
@@ -247,11 +252,8 @@ func TestResolve(t *testing.T) {
 	for _, tc := range []struct{ list, msg string }{
 		{"crash-after-lunch", `unknown fault "crash-after-lunch"`},
 		{"crash,bogus", `unknown fault "bogus"`},
-		{"lost-ack-produce", `fault "lost-ack-produce" is in the catalogue but not implemented yet`},
+		{"leader-move", `fault "leader-move" is in the catalogue but not implemented yet`},
 		{"crash,zombie", `fault "zombie" is in the catalogue but not implemented yet`},
-		{"outage-beyond-txn-timeout", `fault "outage-beyond-txn-timeout" is in the catalogue but not implemented yet`},
-		{"broker", `--faults "broker" selects no implemented fault`},
-		{"time", `selects no implemented fault`},
 		{"", `selects no implemented fault`},
 	} {
 		got, err := faults.Resolve(tc.list)
@@ -332,16 +334,23 @@ func TestRandomFaults(t *testing.T) {
 	// Points reached once per subtask draw hits beyond the checkpoint count.
 	require.Greater(t, maxHit["crash-after-precommit"], checkpoints, "%v", maxHit)
 
-	// Only enabled names; non-crash names in the enabled list are ignored.
+	// Only enabled names; names without an injector (not implemented) are
+	// ignored; non-crash faults fire at a checkpoint and have no downtime.
+	drawn := map[string]bool{}
 	for seed := range uint64(50) {
 		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, seed)), []string{"zombie", "crash-after-ack", "lost-ack-produce"}, 4, 1)
 		require.NotEmpty(t, ops)
 		for _, o := range ops {
-			require.Equal(t, "crash-after-ack", o.Fault)
+			require.Contains(t, []string{"crash-after-ack", "lost-ack-produce"}, o.Fault)
+			drawn[o.Fault] = true
 			require.GreaterOrEqual(t, o.Hit, 1)
 			require.LessOrEqual(t, o.Hit, 4)
+			if o.Fault == "lost-ack-produce" {
+				require.Zero(t, o.RestartDelayMS)
+			}
 		}
 	}
+	require.Len(t, drawn, 2)
 
 	// No checkpoints: hits still start at 1.
 	for seed := range uint64(50) {
@@ -351,7 +360,7 @@ func TestRandomFaults(t *testing.T) {
 	}
 
 	// No crash fault enabled: nothing to draw.
-	for _, en := range [][]string{nil, {}, {"lost-ack-produce", "zombie", "checkpoint-write-lost"}, {"crash", "all"}} {
+	for _, en := range [][]string{nil, {}, {"zombie", "leader-move"}, {"crash", "all"}} {
 		require.Nil(t, faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), en, checkpoints, parallelism), "%v", en)
 	}
 }

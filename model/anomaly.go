@@ -39,12 +39,13 @@ func AnomalyNames() []string {
 }
 
 // Allowed returns the anomaly kinds a delivery guarantee permits:
-// "exactly-once" none, "at-least-once" duplicates, "none" loss, duplicates
-// and reordering.
+// "exactly-once" none; "at-least-once" duplicates and reordering (a failed
+// asynchronous send is replayed after later records of its partition became
+// visible); "none" also loss.
 func Allowed(guarantee string) map[string]bool {
 	switch guarantee {
 	case "at-least-once":
-		return map[string]bool{Duplicate: true}
+		return map[string]bool{Duplicate: true, Reordered: true}
 	case "none":
 		return map[string]bool{Lost: true, Duplicate: true, SilentLoss: true, Reordered: true}
 	}

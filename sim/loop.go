@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing/synctest"
 	"time"
 
@@ -54,7 +55,9 @@ func (s *scheduler) fail(err error) {
 	switch {
 	case errors.Is(err, engine.ErrCrashed):
 		op := s.crasher.last
-		s.res.Crashes[op.Fault]++
+		if info, _ := faults.Lookup(op.Fault); info.IsCrash() {
+			s.res.Crashes[op.Fault]++
+		}
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "crash", Subtask: -1, Detail: fmt.Sprintf("%s hit=%d down=%dms", op.Fault, op.Hit, op.RestartDelayMS)})
 		s.sleep(time.Duration(op.RestartDelayMS) * time.Millisecond)
@@ -94,6 +97,7 @@ func (s *scheduler) step() error {
 		if err != nil {
 			return err
 		}
+		s.injector.onTrigger(id)
 		if done && s.finalID == 0 {
 			s.finalID = id
 		}
@@ -179,7 +183,15 @@ func (s *scheduler) deliverBarrier() error {
 	if err != nil || !all {
 		return err
 	}
+	if id == s.injector.doomed {
+		coord.Abort("timed out (injected)")
+		return nil
+	}
 	if _, err := coord.Complete(s.ctx); err != nil {
+		if errors.Is(err, engine.ErrCheckpointAborted) && !errors.Is(err, engine.ErrCrashed) {
+			s.tr.Observe(engine.Event{Kind: "checkpoint-failed", Subtask: -1, Checkpoint: id, Detail: "store write failed"})
+			return nil
+		}
 		return err
 	}
 	s.res.Checkpoints++
@@ -203,7 +215,7 @@ func (s *scheduler) deliverNotification() error {
 		}
 	}
 	s.notifies = append(s.notifies[:i], s.notifies[i+1:]...)
-	if !s.crasher.exhausted() && s.rng.IntN(8) == 0 && n.id != s.finalID {
+	if !s.faultsExhausted() && s.rng.IntN(8) == 0 && n.id != s.finalID {
 		s.tr.Observe(engine.Event{Kind: "notification-lost", Subtask: n.subtask, Checkpoint: n.id})
 		return nil
 	}
@@ -214,6 +226,10 @@ func (s *scheduler) deliverNotification() error {
 		s.finalDone = true
 	}
 	return nil
+}
+
+func (s *scheduler) faultsExhausted() bool {
+	return s.crasher.exhausted() && s.injector.exhausted()
 }
 
 func (s *scheduler) notificationPending(id int64) bool {
@@ -240,14 +256,20 @@ func (s *scheduler) sleep(d time.Duration) {
 
 // planCrasher fires the plan's crash ops at their hit counts.
 type planCrasher struct {
-	ops   []faults.Op
-	fired []bool
-	hits  map[engine.CrashPoint]int
-	last  *faults.Op
+	ops    []faults.Op
+	fired  []bool
+	hits   map[engine.CrashPoint]int
+	last   *faults.Op
+	outage *faults.Op // an armed outage fault, fired at the next stored checkpoint
 }
 
 func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
 	c.hits[site.Point]++
+	if c.outage != nil && site.Point == engine.CrashAfterCheckpointStored {
+		c.last, c.outage = c.outage, nil
+		synctest.Wait()
+		return true
+	}
 	for i, op := range c.ops {
 		if !c.fired[i] && op.Fault == string(site.Point) && op.Hit == c.hits[site.Point] {
 			c.fired[i] = true
@@ -262,10 +284,5 @@ func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
 }
 
 func (c *planCrasher) exhausted() bool {
-	for _, f := range c.fired {
-		if !f {
-			return false
-		}
-	}
-	return true
+	return c.outage == nil && !slices.Contains(c.fired, false)
 }

@@ -57,6 +57,7 @@ type Result struct {
 	Check       model.Result    `json:"check"`
 	Violations  []model.Anomaly `json:"violations,omitempty"`
 	Crashes     map[string]int  `json:"crashes"`
+	Faults      map[string]int  `json:"faults"` // non-crash faults fired
 	Checkpoints int             `json:"checkpoints"`
 	Restarts    int             `json:"restarts"`
 	LoudFailure string          `json:"loud_failure,omitempty"`
@@ -98,7 +99,7 @@ func PlanFor(opts Options) (faults.Plan, error) {
 
 func run(opts Options) (res Result) {
 	tr := newTrace(opts.Trace, opts.KeepEvents)
-	res = Result{Protocol: opts.Protocol, Seed: opts.Seed, Crashes: map[string]int{}}
+	res = Result{Protocol: opts.Protocol, Seed: opts.Seed, Crashes: map[string]int{}, Faults: map[string]int{}}
 	defer func() {
 		res.TraceHash = tr.hash()
 		res.VirtualTime = tr.now().Sub(tr.start)
@@ -119,9 +120,10 @@ func run(opts Options) (res Result) {
 	s := &scheduler{
 		opts: opts, plan: plan, proto: proto, tr: tr,
 		rng:   newRNG(opts.Seed, "schedule"),
-		store: &engine.MemoryStore{},
+		store: &faultyStore{},
 		res:   &res,
 	}
+	s.injector = newInjector(s, plan.Faults)
 	s.now = tr.start
 	tr.now = func() time.Time { return s.now }
 	s.crasher = &planCrasher{ops: plan.Faults, fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{}}
@@ -148,14 +150,15 @@ func guaranteeName(g engine.Guarantee) string {
 // scheduler owns one scenario's state. It runs on the bubble's main
 // goroutine and is the only caller of the engine's step functions.
 type scheduler struct {
-	opts    Options
-	plan    faults.Plan
-	proto   engine.Protocol
-	tr      *trace
-	rng     *rand.Rand
-	store   *engine.MemoryStore
-	crasher *planCrasher
-	res     *Result
+	opts     Options
+	plan     faults.Plan
+	proto    engine.Protocol
+	tr       *trace
+	rng      *rand.Rand
+	store    *faultyStore
+	crasher  *planCrasher
+	injector *injector
+	res      *Result
 
 	// now is the scheduler's logical clock: the bubble's start plus every
 	// sleep the scheduler took. Goroutines inside kgo and kfake may let the
@@ -188,7 +191,8 @@ type notification struct {
 func (s *scheduler) runCluster() model.Observation {
 	var obs model.Observation
 	vnet := &kfake.VirtualNetwork{}
-	cluster, err := kfake.NewCluster(kfake.ListenFn(vnet.Listen), kfake.Ports(brokerPort), kfake.NumBrokers(1))
+	cluster, err := kfake.NewCluster(kfake.ListenFn(vnet.Listen), kfake.Ports(brokerPort), kfake.NumBrokers(1),
+		kfake.BrokerConfigs(map[string]string{"transactional.id.expiration.ms": fmt.Sprint(txnIDExpiration.Milliseconds())}))
 	if err != nil {
 		obs.HarnessError = fmt.Sprintf("start kfake: %v", err)
 		return obs
@@ -197,9 +201,11 @@ func (s *scheduler) runCluster() model.Observation {
 	ctx, cancel := context.WithTimeout(context.Background(), livenessBound)
 	defer cancel()
 	s.ctx = ctx
+	s.injector.cluster, s.injector.store = cluster, s.store
+	s.injector.lostAcks = faults.NewLostAcks(vnet.DialContext)
 	s.clientOpts = []kgo.Opt{
 		kgo.SeedBrokers(fmt.Sprintf("localhost:%d", brokerPort)),
-		kgo.Dialer(vnet.DialContext),
+		kgo.Dialer(s.injector.lostAcks.DialContext),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Telemetry requests come from the client's own goroutine and race
 		// the job's requests for a connection: keep them out.

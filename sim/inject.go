@@ -1,0 +1,144 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+)
+
+const (
+	// txnIDExpiration is the broker's transactional.id.expiration.ms in
+	// scenarios: long against a run, short enough for an outage to pass it.
+	txnIDExpiration = 10 * time.Minute
+	// engineTxnTimeout is the sink's transaction.timeout.ms (the engine's
+	// default).
+	engineTxnTimeout = time.Minute
+)
+
+// injector fires the plan's non-crash faults: broker faults through kfake
+// and the lost-ack dialer, time faults and store faults. Each fires at the
+// Hit-th checkpoint the run triggers.
+type injector struct {
+	s        *scheduler
+	cluster  *kfake.Cluster
+	lostAcks *faults.LostAcks
+	store    *faultyStore
+	ops      []faults.Op
+	fired    []bool
+	triggers int
+	// doomed is the checkpoint that will time out: it is aborted when its
+	// last acknowledgement arrives.
+	doomed int64
+}
+
+func newInjector(s *scheduler, ops []faults.Op) *injector {
+	in := &injector{s: s}
+	for _, op := range ops {
+		if info, _ := faults.Lookup(op.Fault); !info.IsCrash() {
+			in.ops = append(in.ops, op)
+		}
+	}
+	in.fired = make([]bool, len(in.ops))
+	return in
+}
+
+func (in *injector) exhausted() bool { return !slices.Contains(in.fired, false) }
+
+// onTrigger is called when checkpoint id is triggered.
+func (in *injector) onTrigger(id int64) {
+	in.triggers++
+	for i, op := range in.ops {
+		if in.fired[i] || op.Hit != in.triggers {
+			continue
+		}
+		in.fired[i] = true
+		in.s.res.Faults[op.Fault]++
+		in.s.tr.Observe(engine.Event{Kind: "fault", Subtask: -1, Checkpoint: id, Detail: fmt.Sprintf("%s hit=%d", op.Fault, op.Hit)})
+		in.fire(op, id)
+	}
+}
+
+func count(op faults.Op, def int) int {
+	if op.Count > 0 {
+		return op.Count
+	}
+	return def
+}
+
+func (in *injector) fire(op faults.Op, id int64) {
+	keys := func(ks ...kmsg.Key) []kmsg.Key { return ks }
+	switch op.Fault {
+	case "lost-ack-produce":
+		in.arm(int16(kmsg.Produce), count(op, 2))
+	case "lost-ack-endtxn":
+		in.arm(int16(kmsg.EndTxn), count(op, 2))
+	case "lost-ack-txn-offset-commit":
+		in.arm(int16(kmsg.TxnOffsetCommit), count(op, 2))
+	case "not-coordinator":
+		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn, kmsg.AddPartitionsToTxn, kmsg.InitProducerID, kmsg.OffsetCommit, kmsg.TxnOffsetCommit),
+			Err: kerr.NotCoordinator, Count: count(op, 3)})
+	case "coordinator-loading":
+		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn, kmsg.InitProducerID, kmsg.OffsetFetch, kmsg.OffsetCommit, kmsg.TxnOffsetCommit),
+			Err: kerr.CoordinatorLoadInProgress, Count: count(op, 3)})
+	case "concurrent-transactions":
+		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.InitProducerID, kmsg.AddPartitionsToTxn),
+			Err: kerr.ConcurrentTransactions, Count: count(op, 3)})
+	case "endtxn-rejected":
+		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn), Err: kerr.UnknownServerError, Count: count(op, 1)})
+	case "produce-rejected":
+		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.Produce), Topic: outputTopic, Err: kerr.InvalidRecord, Count: count(op, 1)})
+	case "checkpoint-timeout":
+		in.doomed = id
+	case "checkpoint-write-lost":
+		in.store.failNext += count(op, 1)
+	case "outage-beyond-txn-timeout":
+		in.s.crasher.armOutage(op, engineTxnTimeout+10*time.Second)
+	case "outage-beyond-txn-id-expiry":
+		in.s.crasher.armOutage(op, txnIDExpiration+engineTxnTimeout+time.Minute)
+	default:
+		panic("sim: fault without an injector: " + op.Fault) // Validate admits only implemented faults
+	}
+}
+
+func (in *injector) arm(key int16, shots int) {
+	for range shots {
+		in.lostAcks.Arm(key)
+	}
+}
+
+// faultyStore wraps the durable store; a checkpoint-write-lost fault makes
+// the next writes fail.
+type faultyStore struct {
+	engine.MemoryStore
+	failNext int
+}
+
+var errWriteLost = errors.New("checkpoint store write lost (injected)")
+
+func (f *faultyStore) Store(ctx context.Context, cp engine.Checkpoint) error {
+	if f.failNext > 0 {
+		f.failNext--
+		return errWriteLost
+	}
+	return f.MemoryStore.Store(ctx, cp)
+}
+
+// armOutage makes the job die at the next crash-after-checkpoint-stored and
+// stay down for d: the stored checkpoint's transactions are pending through
+// the whole outage.
+func (c *planCrasher) armOutage(op faults.Op, d time.Duration) {
+	c.outage = &faults.Op{Fault: op.Fault, Hit: op.Hit, RestartDelayMS: int(d / time.Millisecond)}
+}
+
+// settle lets every goroutine the fault disturbed reach a blocking point.
+func settle() { synctest.Wait() }
