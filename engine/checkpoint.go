@@ -44,7 +44,9 @@ type SubtaskSnapshot struct {
 	Offsets []PartitionOffset   `json:"offsets"`
 	Counts  []KeyCount          `json:"counts"`
 	Pending []TransactionHolder `json:"pending"`
-	Slots   []int               `json:"slots"` // transactional-id slots referenced by this snapshot
+	// NextTransaction is the number of the transactional id the sink
+	// opened after this snapshot: ids from it upward may be lingering.
+	NextTransaction int64 `json:"next_transaction"`
 }
 
 // Checkpoint is a completed, durably stored checkpoint.

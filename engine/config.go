@@ -29,10 +29,6 @@ type Config struct {
 	StartupMode      StartupMode
 	// TransactionTimeout is transaction.timeout.ms of the sink's producers.
 	TransactionTimeout time.Duration
-	// TransactionalIDPoolSize is how many transactional ids each sink
-	// subtask may use. A slot is reused only after a completed checkpoint
-	// no longer references it.
-	TransactionalIDPoolSize int
 	// ClientOpts are added to every Kafka client (seed brokers, dialer).
 	ClientOpts []kgo.Opt
 
@@ -64,9 +60,6 @@ func (c *Config) validate() error {
 	}
 	if c.Protocol.Has(BugShortTxnTimeout) {
 		c.TransactionTimeout = 3 * c.checkpointInterval
-	}
-	if c.TransactionalIDPoolSize == 0 {
-		c.TransactionalIDPoolSize = 5 // Flink's kafkaProducersPoolSize
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func (j *Job) openSubtask(ctx context.Context, i int, snap SubtaskSnapshot, from
 	var err error
 	// The sink recovers first: its pending transactions must be committed
 	// before anything new is written.
-	if st.sink, err = openSink(ctx, &j.cfg, i, j.admin, snap.Pending, snap.Slots, fromCheckpoint, j.deps); err != nil {
+	if st.sink, err = openSink(ctx, &j.cfg, i, j.admin, snap.Pending, snap.NextTransaction, fromCheckpoint, j.deps); err != nil {
 		return nil, err
 	}
 	if st.source, err = openSource(ctx, &j.cfg, i, j.admin, snap.Offsets, fromCheckpoint, j.deps.Observer); err != nil {
@@ -193,11 +193,11 @@ func (s *Subtask) Checkpoint(ctx context.Context, id int64) (SubtaskSnapshot, er
 	if s.job.deps.Crasher.ShouldCrash(site(CrashAfterSourceSnapshot)) {
 		return SubtaskSnapshot{}, crashErr(site(CrashAfterSourceSnapshot))
 	}
-	pending, slots, err := s.sink.precommit(ctx, id)
+	pending, next, err := s.sink.precommit(ctx, id)
 	if err != nil {
 		return SubtaskSnapshot{}, err
 	}
-	snap.Pending, snap.Slots = pending, slots
+	snap.Pending, snap.NextTransaction = pending, next
 	s.job.deps.Observer.Observe(Event{Kind: "snapshot", Subtask: s.index, Checkpoint: id})
 	if s.job.deps.Crasher.ShouldCrash(site(CrashAfterPrecommit)) {
 		return SubtaskSnapshot{}, crashErr(site(CrashAfterPrecommit))

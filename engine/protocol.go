@@ -58,9 +58,9 @@ const (
 	// BugIgnoreCommitFailure: a failed commit in notifyCheckpointComplete is
 	// logged and the transaction dropped from the pending set.
 	BugIgnoreCommitFailure Bug = "ignore-commit-failure"
-	// BugReuseReferencedSlot: a transactional id is reused as soon as its
-	// transaction committed, while the last completed checkpoint still
-	// references it (FLINK-8132).
+	// BugReuseReferencedSlot: transactional ids come from a fixed pool and
+	// are reused while the last completed checkpoint still references them
+	// (FLINK-8132).
 	BugReuseReferencedSlot Bug = "reuse-referenced-slot"
 	// BugInitResumedSlots: recovery re-initialises every transactional id,
 	// the resumed ones too, and fails on ProducerFenced when it resumes

@@ -18,30 +18,31 @@ const fireAndForgetLinger = 20 * time.Millisecond
 
 // txnSink is the two-phase-commit Kafka sink (FlinkKafkaProducer with
 // Semantic.EXACTLY_ONCE). Each checkpoint epoch writes into one Kafka
-// transaction on a transactional id taken from this subtask's pool of slots
-// "<job>-<subtask>-<slot>".
+// transaction.
 //
-// Slot reuse rule: a slot is free only when no pending transaction uses it
-// and the last completed checkpoint does not reference it. Otherwise a
-// restore from that checkpoint would resume-commit the old epoch while a
-// newer transaction is open on the same id (fenced, or worse).
+// Transactional ids are "<job>-<subtask>-<n>" with n increasing and never
+// reused, and each id is initialised when its transaction begins, so the
+// ids a subtask used are contiguous. A restored pending transaction can then
+// never share its id with a newer open transaction (which would make its
+// resume-commit fenced, or with a pre-KIP-890 broker commit the wrong data),
+// and recovery finds every lingering transaction by initialising ids upward
+// from the state's next id until one is fresh (epoch 0), as Flink's KafkaSink
+// does. Flink 1.7's fixed pool of ids instead exhausts when checkpoints keep
+// failing ("too many ongoing snapshots"); this harness found that as a
+// stall under repeated checkpoint timeouts.
 type txnSink struct {
 	cfg     *Config
 	subtask int
 	deps    Deps
-	admin   *kgo.Client         // the job's non-transactional client: raw EndTxn and InitProducerID
-	clients map[int]*kgo.Client // slot → transactional producer
+	admin   *kgo.Client // the job's non-transactional client: raw EndTxn and InitProducerID
+	next    int64       // the number of the next transactional id
 
-	current     *openTxn
-	pending     []pendingTxn
-	snapshotted map[int64][]int // checkpoint → slots its snapshot references
-	// completedSlots are the slots referenced by the last completed
-	// checkpoint this subtask knows of (restored or notified).
-	completedSlots []int
+	current *openTxn
+	pending []pendingTxn
 }
 
 type openTxn struct {
-	slot    int
+	id      int64
 	client  *kgo.Client
 	records int
 	errs    sendErrors
@@ -49,32 +50,26 @@ type openTxn struct {
 
 type pendingTxn struct {
 	holder TransactionHolder
-	slot   int
 	client *kgo.Client
 }
 
-func (s *txnSink) transactionalID(slot int) string {
-	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, s.subtask, slot)
-}
+// poolSize is the size of the id pool the flink-8132 variant reuses.
+const poolSize = 5
 
-func (s *txnSink) slotOf(txnID string) (int, bool) {
-	for slot := 0; slot < s.cfg.TransactionalIDPoolSize; slot++ {
-		if s.transactionalID(slot) == txnID {
-			return slot, true
-		}
+func (s *txnSink) transactionalID(n int64) string {
+	if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
+		n %= poolSize
 	}
-	return 0, false
+	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, s.subtask, n)
 }
 
-func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, restoredSlots []int, fromCheckpoint bool, deps Deps) (*txnSink, error) {
-	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin,
-		clients: map[int]*kgo.Client{}, snapshotted: map[int64][]int{},
-		completedSlots: slices.Clone(restoredSlots)}
+func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next int64, fromCheckpoint bool, deps Deps) (*txnSink, error) {
+	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, next: next}
 	if err := s.recover(ctx, restored, fromCheckpoint); err != nil {
 		s.abandon()
 		return nil, err
 	}
-	if err := s.beginTransaction(); err != nil {
+	if err := s.beginTransaction(ctx); err != nil {
 		s.abandon()
 		return nil, err
 	}
@@ -82,8 +77,8 @@ func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Clien
 }
 
 // recover is the sink's initializeState: resume-commit every pending
-// transaction of the restored state, then abort lingering transactions on
-// every slot of this subtask that the state does not reference.
+// transaction of the restored state, then abort the lingering transactions
+// a dead attempt may have left on the ids from the state's next id upward.
 func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fromCheckpoint bool) error {
 	var checkpoint int64
 	for _, h := range restored {
@@ -95,22 +90,38 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 			return err
 		}
 	}
-	if s.deps.Crasher.ShouldCrash(CrashSite{Point: CrashDuringRecovery, Checkpoint: checkpoint, Subtask: s.subtask}) {
-		return crashErr(CrashSite{Point: CrashDuringRecovery, Checkpoint: checkpoint, Subtask: s.subtask})
+	site := CrashSite{Point: CrashDuringRecovery, Checkpoint: checkpoint, Subtask: s.subtask}
+	if s.deps.Crasher.ShouldCrash(site) {
+		return crashErr(site)
+	}
+	if s.cfg.Protocol.Has(BugInitResumedSlots) {
+		for _, h := range restored {
+			if _, err := s.initProducerID(ctx, h.TransactionalID); err != nil {
+				return fmt.Errorf("sink %d: re-initialise %s: %w", s.subtask, h.TransactionalID, err)
+			}
+		}
 	}
 	if !fromCheckpoint && s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
 		return nil
 	}
-	for slot := 0; slot < s.cfg.TransactionalIDPoolSize; slot++ {
-		if slices.Contains(s.completedSlots, slot) && !s.cfg.Protocol.Has(BugInitResumedSlots) {
+	limit := s.next + 1<<20 // a backstop; ids are probed until a fresh one
+	if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
+		limit = s.next + poolSize
+	}
+	for n := s.next; n < limit; n++ {
+		id := s.transactionalID(n)
+		if s.cfg.Protocol.Has(BugReuseReferencedSlot) && slices.ContainsFunc(restored, func(h TransactionHolder) bool { return h.TransactionalID == id }) {
 			continue
 		}
-		// InitProducerID on the id aborts whatever a dead process left
-		// open, as creating a producer for it would, without the client.
-		if err := s.initProducerID(ctx, slot); err != nil {
-			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, s.transactionalID(slot), err)
+		// InitProducerID aborts whatever a dead attempt left open on the id.
+		epoch, err := s.initProducerID(ctx, id)
+		if err != nil {
+			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
 		}
-		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: s.transactionalID(slot)})
+		if epoch == 0 {
+			break // a fresh id: no attempt got this far
+		}
+		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id})
 	}
 	return nil
 }
@@ -121,11 +132,7 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) error {
 	commit := !s.cfg.Protocol.Has(BugAbortOnRecovery)
 	if s.cfg.Protocol.Has(BugInitBeforeResume) {
-		if slot, ok := s.slotOf(h.TransactionalID); ok {
-			if cl, err := s.client(slot); err == nil {
-				_, _, _ = cl.ProducerID(ctx)
-			}
-		}
+		_, _ = s.initProducerID(ctx, h.TransactionalID)
 	}
 	req := kmsg.NewPtrEndTxnRequest()
 	req.TransactionalID = h.TransactionalID
@@ -159,56 +166,47 @@ func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) er
 	return fmt.Errorf("sink %d: resume %s: %w", s.subtask, h.TransactionalID, err)
 }
 
-func (s *txnSink) initProducerID(ctx context.Context, slot int) error {
+// initProducerID sends InitProducerID for a transactional id and returns
+// the epoch it got: 0 for an id never used before.
+func (s *txnSink) initProducerID(ctx context.Context, id string) (int16, error) {
 	req := kmsg.NewPtrInitProducerIDRequest()
-	id := s.transactionalID(slot)
 	req.TransactionalID = &id
 	req.TransactionTimeoutMillis = int32(s.cfg.TransactionTimeout.Milliseconds())
 	req.ProducerID, req.ProducerEpoch = -1, -1
 	resp, err := req.RequestWith(ctx, s.admin)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return kerr.ErrorForCode(resp.ErrorCode)
+	return resp.ProducerEpoch, kerr.ErrorForCode(resp.ErrorCode)
 }
 
-func (s *txnSink) client(slot int) (*kgo.Client, error) {
-	if cl, ok := s.clients[slot]; ok {
-		return cl, nil
-	}
+// beginTransaction opens the next epoch's transaction on the next id. The
+// producer is initialised now, not at its first record, so the ids used are
+// contiguous even when a transaction stays empty.
+func (s *txnSink) beginTransaction(ctx context.Context) error {
+	n := s.next
+	s.next++
+	id := s.transactionalID(n)
 	opts := append(slices.Clone(s.cfg.ClientOpts),
-		kgo.TransactionalID(s.transactionalID(slot)),
+		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("sink %d: %w", s.subtask, err)
+		return fmt.Errorf("sink %d: %w", s.subtask, err)
 	}
-	s.clients[slot] = cl
-	return cl, nil
-}
-
-// beginTransaction opens the next epoch's transaction on the lowest free slot.
-func (s *txnSink) beginTransaction() error {
-	for slot := 0; slot < s.cfg.TransactionalIDPoolSize; slot++ {
-		referenced := slices.Contains(s.completedSlots, slot) && !s.cfg.Protocol.Has(BugReuseReferencedSlot)
-		if referenced || slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.slot == slot }) {
-			continue
-		}
-		cl, err := s.client(slot)
-		if err != nil {
-			return err
-		}
-		if err := cl.BeginTransaction(); err != nil {
-			return fmt.Errorf("sink %d: begin %s: %w", s.subtask, s.transactionalID(slot), err)
-		}
-		s.current = &openTxn{slot: slot, client: cl}
-		s.deps.Observer.Observe(Event{Kind: "begin-transaction", Subtask: s.subtask, TxnID: s.transactionalID(slot)})
-		return nil
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		cl.Close()
+		return fmt.Errorf("sink %d: init %s: %w", s.subtask, id, err)
 	}
-	return fmt.Errorf("sink %d: all %d transactional ids are pending or referenced by the last completed checkpoint",
-		s.subtask, s.cfg.TransactionalIDPoolSize)
+	if err := cl.BeginTransaction(); err != nil {
+		cl.Close()
+		return fmt.Errorf("sink %d: begin %s: %w", s.subtask, id, err)
+	}
+	s.current = &openTxn{id: n, client: cl}
+	s.deps.Observer.Observe(Event{Kind: "begin-transaction", Subtask: s.subtask, TxnID: id})
+	return nil
 }
 
 func (s *txnSink) write(ctx context.Context, r *kgo.Record) {
@@ -219,52 +217,56 @@ func (s *txnSink) write(ctx context.Context, r *kgo.Record) {
 
 // precommit flushes the open transaction, records it as pending under the
 // checkpoint id and opens the next one.
-func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]TransactionHolder, []int, error) {
+func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]TransactionHolder, int64, error) {
 	cur := s.current
 	if err := cur.client.Flush(ctx); err != nil {
-		return nil, nil, fmt.Errorf("sink %d: flush: %w", s.subtask, err)
+		return nil, 0, fmt.Errorf("sink %d: flush: %w", s.subtask, err)
 	}
 	if err := cur.errs.take(); err != nil && !s.cfg.Protocol.Has(BugSwallowSendError) {
-		return nil, nil, fmt.Errorf("sink %d: send: %w", s.subtask, err)
+		return nil, 0, fmt.Errorf("sink %d: send: %w", s.subtask, err)
 	}
-	txnID := s.transactionalID(cur.slot)
+	txnID := s.transactionalID(cur.id)
 	alreadyPending := slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.client == cur.client })
 	if cur.records == 0 && !s.cfg.Protocol.Has(BugCommitEmptyTransaction) {
 		// Nothing to commit: end the empty transaction now (kgo sends no
 		// EndTxn for it) and keep nothing pending.
 		if err := cur.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			return nil, nil, fmt.Errorf("sink %d: end empty %s: %w", s.subtask, txnID, err)
+			return nil, 0, fmt.Errorf("sink %d: end empty %s: %w", s.subtask, txnID, err)
 		}
+		cur.client.Close()
 	} else {
 		pid, epoch, err := cur.client.ProducerID(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("sink %d: producer id of %s: %w", s.subtask, txnID, err)
+			return nil, 0, fmt.Errorf("sink %d: producer id of %s: %w", s.subtask, txnID, err)
 		}
 		h := TransactionHolder{Checkpoint: checkpoint, TransactionalID: txnID, ProducerID: pid, Epoch: epoch}
-		s.pending = append(s.pending, pendingTxn{holder: h, slot: cur.slot, client: cur.client})
+		s.pending = append(s.pending, pendingTxn{holder: h, client: cur.client})
 		s.deps.Observer.Observe(Event{Kind: "precommit", Subtask: s.subtask, Checkpoint: checkpoint,
 			TxnID: txnID, Epoch: epoch, Detail: fmt.Sprintf("records=%d", cur.records)})
 		if s.cfg.Protocol.Has(BugCommitOnSnapshot) {
 			if err := s.commit(ctx, checkpoint); err != nil {
-				return nil, nil, err
+				return nil, 0, err
 			}
 		}
 	}
 	holders := make([]TransactionHolder, 0, len(s.pending))
-	var slots []int
 	for _, p := range s.pending {
 		holders = append(holders, p.holder)
-		slots = append(slots, p.slot)
 	}
-	s.snapshotted[checkpoint] = slots
 	if s.cfg.Protocol.Has(BugTxnAcrossCheckpoints) && cur.records > 0 || alreadyPending {
 		// The bug: keep writing into the pre-committed transaction.
-		return holders, slots, nil
+		return holders, s.next - 1, nil
 	}
-	if err := s.beginTransaction(); err != nil {
-		return nil, nil, err
+	if s.current != cur {
+		// commit-on-snapshot: committing the open transaction began the next.
+		return holders, s.current.id, nil
 	}
-	return holders, slots, nil
+	if err := s.beginTransaction(ctx); err != nil {
+		return nil, 0, err
+	}
+	// The transaction just begun is the first a restore from this
+	// checkpoint may find lingering.
+	return holders, s.current.id, nil
 }
 
 // commit commits every pending transaction with checkpoint id ≤ checkpoint:
@@ -292,25 +294,21 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 				_ = p.client.EndTransaction(ctx, kgo.TryAbort)
 			}
 			ended[p.client] = true
+			if s.current == nil || p.client != s.current.client {
+				p.client.Close() // its transaction is over; the id is never used again
+			}
 		}
 		s.deps.Observer.Observe(Event{Kind: kind, Subtask: s.subtask, Checkpoint: p.holder.Checkpoint,
 			TxnID: p.holder.TransactionalID, Epoch: p.holder.Epoch})
 		s.pending = s.pending[1:]
 	}
-	if s.cfg.Protocol.Has(BugTxnAcrossCheckpoints) && s.current != nil && ended[s.current.client] {
+	if s.current != nil && ended[s.current.client] {
 		// Only with txn-across-checkpoints: the open transaction was the
 		// one just committed.
+		s.current.client.Close()
 		s.current = nil
-		if err := s.beginTransaction(); err != nil {
+		if err := s.beginTransaction(ctx); err != nil {
 			return err
-		}
-	}
-	if slots, ok := s.snapshotted[checkpoint]; ok {
-		s.completedSlots = slots
-	}
-	for id := range s.snapshotted {
-		if id <= checkpoint {
-			delete(s.snapshotted, id)
 		}
 	}
 	return nil
@@ -321,7 +319,7 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 func (s *txnSink) finish(context.Context) error {
 	if s.current != nil && s.current.records > 0 {
 		return fmt.Errorf("sink %d: stop with %d records in the open transaction %s; take a checkpoint first",
-			s.subtask, s.current.records, s.transactionalID(s.current.slot))
+			s.subtask, s.current.records, s.transactionalID(s.current.id))
 	}
 	return nil
 }
@@ -329,9 +327,10 @@ func (s *txnSink) finish(context.Context) error {
 func (s *txnSink) abandon() {
 	// Close sends nothing for an open transaction: it stays Ongoing on the
 	// broker, exactly what a killed process leaves behind.
-	for slot := 0; slot < s.cfg.TransactionalIDPoolSize; slot++ {
-		if cl, ok := s.clients[slot]; ok {
-			dropClient(cl)
-		}
+	for _, p := range s.pending {
+		dropClient(p.client)
+	}
+	if s.current != nil && !slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.client == s.current.client }) {
+		dropClient(s.current.client)
 	}
 }

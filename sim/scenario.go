@@ -203,7 +203,14 @@ func (s *scheduler) runCluster() model.Observation {
 	s.ctx = ctx
 	s.injector.cluster, s.injector.store = cluster, s.store
 	s.injector.lostAcks = faults.NewLostAcks(vnet.DialContext)
+	clients := newClientTracker()
+	defer func() {
+		if n := clients.closeAll(); n > 0 {
+			s.tr.Observe(engine.Event{Kind: "clients-leaked", Subtask: -1, Detail: fmt.Sprintf("closed %d clients the engine left open", n)})
+		}
+	}()
 	s.clientOpts = []kgo.Opt{
+		kgo.WithHooks(clients),
 		kgo.SeedBrokers(fmt.Sprintf("localhost:%d", brokerPort)),
 		kgo.Dialer(s.injector.lostAcks.DialContext),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
