@@ -123,7 +123,7 @@ func Protocols() []Protocol {
 		bad("ignore-commit-failure", BugIgnoreCommitFailure,
 			"a failed commit in notifyCheckpointComplete is logged and dropped instead of failing the job: the transaction is never committed"),
 		bad("flink-8132-reuse-txn-id", BugReuseReferencedSlot,
-			"FLINK-8132: transactional ids reused from the pool without waiting for a checkpoint that no longer references them; recovery then resumes the wrong epoch of the id"),
+			"FLINK-8132: transactional ids reused from a pool (of 2) as soon as the id comes round again, while a pending or restorable transaction still uses it: the new producer aborts it, or recovery resumes the wrong epoch of the id"),
 		bad("flink-8086-fenced-recommit", BugInitResumedSlots,
 			"FLINK-8086: recovery re-initialises resumed ids too; after a double restore the re-commit gets ProducerFenced and the job fails instead of recognising the committed transaction"),
 		bad("flink-7784-txn-timeout", BugShortTxnTimeout,

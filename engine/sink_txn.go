@@ -51,10 +51,12 @@ type openTxn struct {
 type pendingTxn struct {
 	holder TransactionHolder
 	client *kgo.Client
+	empty  bool // only the flink-31363 variant keeps empty transactions pending
 }
 
-// poolSize is the size of the id pool the flink-8132 variant reuses.
-const poolSize = 5
+// poolSize is the size of the id pool the flink-8132 variant reuses: an id
+// comes back as soon as the transaction after next begins.
+const poolSize = 2
 
 func (s *txnSink) transactionalID(n int64) string {
 	if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
@@ -79,7 +81,7 @@ func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Clien
 // recover is the sink's initializeState: resume-commit every pending
 // transaction of the restored state, then abort the lingering transactions
 // a dead attempt may have left on the ids from the state's next id upward.
-func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fromCheckpoint bool) error {
+func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fromCheckpoint bool) (err error) {
 	var checkpoint int64
 	for _, h := range restored {
 		checkpoint = max(checkpoint, h.Checkpoint)
@@ -90,6 +92,8 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 			return err
 		}
 	}
+	// The crash point is consulted twice: between resuming and aborting,
+	// and once recovery is done, so a second restore meets both states.
 	site := CrashSite{Point: CrashDuringRecovery, Checkpoint: checkpoint, Subtask: s.subtask}
 	if s.deps.Crasher.ShouldCrash(site) {
 		return crashErr(site)
@@ -101,6 +105,11 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 			}
 		}
 	}
+	defer func() {
+		if err == nil && s.deps.Crasher.ShouldCrash(site) {
+			err = crashErr(site)
+		}
+	}()
 	if !fromCheckpoint && s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
 		return nil
 	}
@@ -114,9 +123,9 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 			continue
 		}
 		// InitProducerID aborts whatever a dead attempt left open on the id.
-		epoch, err := s.initProducerID(ctx, id)
-		if err != nil {
-			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
+		epoch, ierr := s.initProducerID(ctx, id)
+		if ierr != nil {
+			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, ierr)
 		}
 		if epoch == 0 {
 			break // a fresh id: no attempt got this far
@@ -240,7 +249,7 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]Transactio
 			return nil, 0, fmt.Errorf("sink %d: producer id of %s: %w", s.subtask, txnID, err)
 		}
 		h := TransactionHolder{Checkpoint: checkpoint, TransactionalID: txnID, ProducerID: pid, Epoch: epoch}
-		s.pending = append(s.pending, pendingTxn{holder: h, client: cur.client})
+		s.pending = append(s.pending, pendingTxn{holder: h, client: cur.client, empty: cur.records == 0})
 		s.deps.Observer.Observe(Event{Kind: "precommit", Subtask: s.subtask, Checkpoint: checkpoint,
 			TxnID: txnID, Epoch: epoch, Detail: fmt.Sprintf("records=%d", cur.records)})
 		if s.cfg.Protocol.Has(BugCommitOnSnapshot) {
@@ -284,6 +293,17 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 			return crashErr(CrashSite{Point: CrashMidCommit, Checkpoint: checkpoint, Subtask: s.subtask})
 		}
 		kind := "commit"
+		if s.cfg.Protocol.Has(BugCommitEmptyTransaction) && p.empty {
+			// The bug: the committer resumes every pending transaction by
+			// producer id and epoch, the empty one too, and fails the job
+			// when the broker answers INVALID_TXN_STATE.
+			if err := s.resumeTransaction(ctx, p.holder); err != nil {
+				return err
+			}
+			p.client.Close()
+			s.pending = s.pending[1:]
+			continue
+		}
 		if !ended[p.client] {
 			if err := p.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
 				if !ignoreFailures {

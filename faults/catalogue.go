@@ -47,7 +47,7 @@ func Catalogue() []Info {
 		engine.CrashAfterCheckpointStored: "dies after the checkpoint is stored, before any notifyCheckpointComplete",
 		engine.CrashMidCommit:             "dies after committing some pending transactions, not all",
 		engine.CrashAfterCommit:           "dies after committing the transactions, before the offsets go to the group",
-		engine.CrashDuringRecovery:        "dies while restoring: after resuming pending transactions, before aborting lingering ones",
+		engine.CrashDuringRecovery:        "dies while restoring: after resuming pending transactions (odd hits) or after aborting lingering ones (even hits)",
 	}
 	var out []Info
 	for _, p := range engine.CrashPoints() {

@@ -185,8 +185,10 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism int
 		}
 		span := max(1, checkpoints)
 		switch name {
-		case "crash-mid-commit", "crash-during-recovery":
+		case "crash-mid-commit":
 			span = 3
+		case "crash-during-recovery":
+			span = 4 // consulted twice per restore
 		case "crash-before-snapshot", "crash-after-source-snapshot", "crash-after-precommit", "crash-after-commit":
 			span *= parallelism // reached once per subtask
 		}
