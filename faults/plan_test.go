@@ -297,7 +297,7 @@ func TestRandomFaults(t *testing.T) {
 		"crash-after-checkpoint-stored": checkpoints,
 		"crash-mid-commit":              3,
 		"crash-after-commit":            checkpoints * parallelism,
-		"crash-during-recovery":         3,
+		"crash-during-recovery":         4,
 	}
 	lengths := map[int]bool{}
 	names := map[string]bool{}
