@@ -305,7 +305,11 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 			continue
 		}
 		if !ended[p.client] {
-			if err := p.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			err := p.client.Flush(ctx) // a no-op unless the transaction is still written to (txn-across-checkpoints)
+			if err == nil {
+				err = p.client.EndTransaction(ctx, kgo.TryCommit)
+			}
+			if err != nil {
 				if !ignoreFailures {
 					return fmt.Errorf("sink %d: commit %s (checkpoint %d): %w", s.subtask, p.holder.TransactionalID, p.holder.Checkpoint, err)
 				}

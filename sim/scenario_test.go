@@ -22,8 +22,11 @@ func crashFaults(t testing.TB) []string {
 	return fs
 }
 
+// options is a default scenario with every fault of "all" enabled.
 func options(t testing.TB, protocol string, seed uint64) Options {
-	return Options{Protocol: protocol, Seed: seed, Workload: faults.DefaultWorkload(), Faults: crashFaults(t)}
+	fs, err := faults.Resolve("all")
+	require.NoError(t, err)
+	return Options{Protocol: protocol, Seed: seed, Workload: faults.DefaultWorkload(), Faults: fs}
 }
 
 // campaign runs n scenarios of protocol and sums their anomaly counts.
@@ -45,7 +48,7 @@ func campaign(t *testing.T, protocol string, base uint64, n int) (counts map[str
 	return counts, violating, crashes
 }
 
-func TestCorrectProtocolIsExactlyOnceUnderCrashes(t *testing.T) {
+func TestCorrectProtocolIsExactlyOnceUnderFaults(t *testing.T) {
 	counts, violating, crashes := campaign(t, "two-phase-commit", 101, *simRuns)
 	for _, r := range violating {
 		t.Errorf("seed %d: %v (plan %+v)", r.Seed, r.Violations, r.Plan.Faults)
