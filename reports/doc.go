@@ -1,0 +1,19 @@
+// Package reports turns the results of a campaign (or of the gate) into
+// files people and CI systems read: report.json (the machine-readable
+// record, schema in docs/report-schema.md), summary.md (a few lines for a CI
+// step summary), junit.xml (one test case per protocol × fault group) and
+// index.html (a self-contained page with a per-task timeline of every
+// failing scenario, a sample of clean ones, and charts).
+//
+// It owns: the report's data model and schema version, the Builder that
+// accumulates finished runs, Merge (shard reports into one), Write/Read
+// (atomic file output), and the renderers. A report is a pure function of
+// its runs: aggregates are recomputed from the per-run rows, so merging the
+// shards of a campaign gives the report of the unsharded campaign.
+//
+// Everything taken from a trace or a record is untrusted text: the HTML is
+// rendered with html/template only, never by string concatenation.
+//
+// reports may import sim, model, faults and engine; it must not import cmd
+// (the CLI imports reports, never the other way round).
+package reports

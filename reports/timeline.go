@@ -1,0 +1,743 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/sim"
+)
+
+// Shapes of an SVG drawing. Every string field is plain text that the
+// template escapes; numbers are geometry.
+type svgRect struct {
+	X, Y, W, H   float64
+	Class, Title string
+}
+
+type svgLine struct {
+	X1, Y1, X2, Y2 float64
+	Class, Title   string
+}
+
+type svgText struct {
+	X, Y         float64
+	Class, Text  string
+	Anchor, Hint string
+}
+
+type svgPoly struct {
+	Points       string
+	Class, Title string
+}
+
+type laneView struct {
+	Label  string
+	Y, H   float64
+	LabelY float64
+	Class  string
+	// Rows label the rows of the lane, right-aligned.
+	Rows []svgText
+}
+
+// timelineView is one run's timeline, laid out for the template.
+type timelineView struct {
+	ID        string
+	Timeline  Timeline
+	Title     string
+	Plan      string
+	Counts    string
+	LabelW    float64
+	W, H      float64
+	Lanes     []laneView
+	Bands     []svgRect
+	Grid      []svgLine
+	Bars      []svgRect
+	Ticks     []svgRect
+	Marks     []svgPoly
+	Links     []svgLine
+	Highlight []svgRect
+	Texts     []svgText
+	Records   []recordRow
+	MoreRecs  int
+	Notes     []string
+}
+
+// recordRow is one anomalous record, or a run of them that share their
+// story, in the table under a timeline.
+type recordRow struct {
+	Kind, Record, Key, Value string
+	Entered, Left            []string
+	partition                int32
+	from, to                 int64
+}
+
+// groupRecords sorts the rows and merges consecutive offsets of one
+// partition that have the same anomaly, no key or value shown, and the same
+// entries and exits.
+func groupRecords(rows []recordRow) []recordRow {
+	slices.SortStableFunc(rows, func(a, b recordRow) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.partition, b.partition), cmp.Compare(a.from, b.from))
+	})
+	var out []recordRow
+	for _, r := range rows {
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			if last.Kind == r.Kind && last.partition == r.partition && last.to+1 == r.from &&
+				last.Key == "" && last.Value == "" && r.Key == "" && r.Value == "" &&
+				slices.Equal(last.Entered, r.Entered) && slices.Equal(last.Left, r.Left) {
+				last.to = r.from
+				last.Record = fmt.Sprintf("%d/%d – %d/%d (%d records)", last.partition, last.from, last.partition, last.to, last.to-last.from+1)
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Lane geometry (pixels).
+const (
+	tlAxisH    = 34.0
+	tlCoordH   = 40.0
+	tlBrokerH  = 26.0
+	tlSubtaskH = 66.0
+	tlLabelW   = 150.0
+	tlMinW     = 1000.0
+	tlMaxW     = 6000.0
+	tlPxPerMS  = 1.0
+	// tlDownW is the width of a compressed stretch of downtime.
+	tlDownW = 70.0
+	// tlCompress: downtime longer than this is drawn compressed.
+	tlCompress = 150
+	tlPadRight = 140.0
+	// rows inside a subtask lane
+	rowTicks   = 4.0  // process events, 14 high
+	rowMarks   = 25.0 // snapshots, acks, restores (centre)
+	rowOpen    = 33.0 // open transaction bar, 11 high
+	rowPending = 50.0 // pre-committed transaction bar, 11 high
+	barH       = 11.0
+)
+
+// txnBar is one transaction of a subtask, from begin to its end.
+type txnBar struct {
+	subtask     int
+	txn         string
+	checkpoint  int64
+	start       int64
+	precommit   int64 // -1 until pre-committed
+	end         int64 // -1 while open
+	endKind     string
+	detail      string
+	fate        string // what became of it after a crash
+	fateAt      int64
+	fateKind    string // committed, aborted, failed
+	processed   []int  // indexes of process events it holds
+	precommitMs string // records=N of the precommit
+}
+
+func (b *txnBar) endedBy() string {
+	switch b.endKind {
+	case "commit":
+		return fmt.Sprintf("committed (checkpoint %d) at %s", b.checkpoint, fmtMS(b.end))
+	case "commit-failed":
+		return fmt.Sprintf("commit of checkpoint %d FAILED (ignored) at %s", b.checkpoint, fmtMS(b.end))
+	case "cut":
+		s := fmt.Sprintf("cut by %s at %s", b.detail, fmtMS(b.end))
+		if b.fate != "" {
+			s += "; " + b.fate
+		}
+		return s
+	case "dangling":
+		return fmt.Sprintf("still open at the end (%s)", fmtMS(b.end))
+	}
+	return b.endKind
+}
+
+// left says whether the transaction's records became visible, and when.
+func (b *txnBar) left() (bool, int64, string) {
+	switch {
+	case b.endKind == "commit":
+		return true, b.end, b.endedBy()
+	case b.fateKind == "committed":
+		return true, b.fateAt, b.endedBy()
+	}
+	return false, b.end, b.endedBy()
+}
+
+type procEvent struct {
+	idx       int
+	t         int64
+	subtask   int
+	partition int32
+	from, n   int64
+	bar       *txnBar
+}
+
+// layoutTimeline turns a run's trace into shapes: lanes for the
+// coordinator, the broker and each subtask; checkpoints, transactions,
+// crashes and restarts; the records of its anomalies where they entered
+// and where they should have left.
+func layoutTimeline(tl Timeline, id string) timelineView {
+	v := timelineView{ID: id, Timeline: tl, LabelW: tlLabelW}
+	v.Title = fmt.Sprintf("%s — run %d, seed %d", tl.Protocol, tl.Run, tl.Seed)
+	events := tl.Events
+	end := tl.VirtualMS
+	parallelism := max(1, tl.Parallelism)
+	for _, e := range events {
+		end = max(end, e.T)
+		parallelism = max(parallelism, e.Subtask+1)
+	}
+	end = max(end, 1)
+	ts := newTimeScale(events, end)
+	x := ts.x
+	v.W = ts.width + tlPadRight
+
+	// Lanes.
+	y := tlAxisH
+	coordY := y
+	v.Lanes = append(v.Lanes, laneView{Label: "coordinator", Y: y, H: tlCoordH, Class: "lane-coord",
+		Rows: []svgText{{X: tlLabelW - 6, Y: y + 32, Text: "checkpoints · crashes"}}})
+	y += tlCoordH
+	brokerY := y
+	v.Lanes = append(v.Lanes, laneView{Label: "broker", Y: y, H: tlBrokerH, Class: "lane-broker",
+		Rows: []svgText{{X: tlLabelW - 6, Y: y + 17, Text: "faults"}}})
+	y += tlBrokerH
+	subY := make([]float64, parallelism)
+	for i := range parallelism {
+		subY[i] = y
+		v.Lanes = append(v.Lanes, laneView{Label: fmt.Sprintf("subtask %d", i), Y: y, H: tlSubtaskH, Class: "lane-sub",
+			Rows: []svgText{{X: tlLabelW - 6, Y: y + rowTicks + 11, Text: "records"}, {X: tlLabelW - 6, Y: y + rowMarks + 4, Text: "steps"},
+				{X: tlLabelW - 6, Y: y + rowOpen + 9, Text: "open txn"}, {X: tlLabelW - 6, Y: y + rowPending + 9, Text: "pre-committed"}}})
+		y += tlSubtaskH
+	}
+	v.H = y + 6
+	for i := range v.Lanes {
+		v.Lanes[i].LabelY = v.Lanes[i].Y + 15
+	}
+	laneY := func(subtask int) float64 {
+		if subtask >= 0 && subtask < parallelism {
+			return subY[subtask]
+		}
+		return coordY
+	}
+
+	// Axis: ticks in the stretches drawn to scale, a label on compressed
+	// downtime.
+	step := niceStep(90 / ts.scale)
+	lastLabel := math.Inf(-1)
+	for _, sg := range ts.segs {
+		if sg.compressed {
+			v.Texts = append(v.Texts, svgText{X: sg.x0 + 4, Y: 11, Class: "axis-break", Text: "≈ " + fmtMS(sg.t1-sg.t0) + " down",
+				Hint: fmt.Sprintf("%s to %s: the job was down; drawn compressed", fmtMS(sg.t0), fmtMS(sg.t1))})
+			lastLabel = sg.x1
+			continue
+		}
+		for t := (sg.t0 + step - 1) / step * step; t <= sg.t1; t += step {
+			if x(t)-lastLabel < 48 {
+				continue
+			}
+			lastLabel = x(t)
+			v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 6, X2: x(t), Y2: v.H, Class: "axis-grid"})
+			v.Texts = append(v.Texts, svgText{X: x(t) + 2, Y: 11, Class: "axis-label", Text: fmtMS(t)})
+		}
+	}
+
+	// Anomalous records, by input partition, sorted by offset.
+	type hit struct {
+		offset int64
+		kind   string
+		row    int
+	}
+	hits := map[int32][]hit{}
+	for _, a := range tl.Anomalies {
+		if a.Record == nil {
+			continue
+		}
+		row := len(v.Records)
+		v.Records = append(v.Records, recordRow{Kind: a.Kind, Record: fmt.Sprintf("%d/%d", a.Record.Partition, a.Record.Offset),
+			Key: a.Record.Key, Value: a.Record.Value, partition: a.Record.Partition, from: a.Record.Offset, to: a.Record.Offset})
+		hits[a.Record.Partition] = append(hits[a.Record.Partition], hit{a.Record.Offset, a.Kind, row})
+	}
+	for p := range hits {
+		slices.SortFunc(hits[p], func(a, b hit) int { return cmp.Compare(a.offset, b.offset) })
+	}
+	v.MoreRecs = tl.MoreAnomalies
+
+	// Walk the trace.
+	open := map[int]*txnBar{}
+	pending := map[int][]*txnBar{}
+	var bars, orphans []*txnBar
+	var procs []procEvent
+	downSince := int64(-1)
+	downWhy := ""
+	cutAll := func(t int64, why string) {
+		for s := range parallelism {
+			if b := open[s]; b != nil {
+				b.end, b.endKind, b.detail = t, "cut", why
+				orphans = append(orphans, b)
+			}
+			for _, b := range pending[s] {
+				b.end, b.endKind, b.detail = t, "cut", why
+				orphans = append(orphans, b)
+			}
+		}
+		open, pending = map[int]*txnBar{}, map[int][]*txnBar{}
+	}
+	resolve := func(subtask int, txn string, t int64, kind, text string) bool {
+		for i := len(orphans) - 1; i >= 0; i-- {
+			b := orphans[i]
+			if b.subtask == subtask && b.txn == txn && b.fate == "" && b.precommit >= 0 {
+				b.fate, b.fateAt, b.fateKind = text, t, kind
+				return true
+			}
+		}
+		return false
+	}
+	mark := func(subtask int, t int64, shape, class, title string) {
+		cy := laneY(subtask) + rowMarks
+		if subtask < 0 || subtask >= parallelism {
+			cy = coordY + tlCoordH/2
+		}
+		v.Marks = append(v.Marks, svgPoly{Points: shapePoints(shape, x(t), cy, 5), Class: class, Title: title})
+	}
+	fullLine := func(t int64, class, title string) {
+		v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 8, X2: x(t), Y2: v.H, Class: class, Title: title})
+	}
+	for i, e := range events {
+		title := eventTitle(e)
+		switch e.Kind {
+		case "process":
+			n, _ := strconv.ParseInt(strings.TrimPrefix(e.Detail, "n="), 10, 64)
+			pe := procEvent{idx: i, t: e.T, subtask: e.Subtask, partition: e.Partition, from: e.Offset, n: max(1, n), bar: open[e.Subtask]}
+			if pe.bar != nil {
+				pe.bar.processed = append(pe.bar.processed, len(procs))
+			}
+			procs = append(procs, pe)
+		case "begin-transaction":
+			b := &txnBar{subtask: e.Subtask, txn: e.TxnID, start: e.T, precommit: -1, end: -1}
+			if old := open[e.Subtask]; old != nil { // a begin without a pre-commit: the old one is gone
+				old.end, old.endKind = e.T, "dangling"
+			}
+			open[e.Subtask] = b
+			bars = append(bars, b)
+		case "precommit":
+			b := open[e.Subtask]
+			if b == nil {
+				b = &txnBar{subtask: e.Subtask, txn: e.TxnID, start: e.T, end: -1}
+				bars = append(bars, b)
+			}
+			b.precommit, b.checkpoint, b.precommitMs = e.T, e.Checkpoint, e.Detail
+			delete(open, e.Subtask)
+			pending[e.Subtask] = append(pending[e.Subtask], b)
+			mark(e.Subtask, e.T, "tri-down", "m-precommit", title)
+		case "commit", "commit-failure-ignored":
+			kind := "commit"
+			if e.Kind != "commit" {
+				kind = "commit-failed"
+			}
+			ps := pending[e.Subtask]
+			j := slices.IndexFunc(ps, func(b *txnBar) bool { return b.checkpoint == e.Checkpoint && b.txn == e.TxnID })
+			if j < 0 {
+				j = slices.IndexFunc(ps, func(b *txnBar) bool { return b.checkpoint == e.Checkpoint })
+			}
+			if j >= 0 {
+				b := ps[j]
+				b.end, b.endKind = e.T, kind
+				pending[e.Subtask] = slices.Delete(ps, j, j+1)
+			} else if b := open[e.Subtask]; b != nil && b.txn == e.TxnID {
+				b.precommit, b.checkpoint, b.end, b.endKind = e.T, e.Checkpoint, e.T, kind
+				delete(open, e.Subtask)
+			} else {
+				mark(e.Subtask, e.T, "check", "m-"+kind, title)
+			}
+		case "resume-transaction":
+			outcome := strings.Fields(e.Detail + " ?")[0]
+			kind := map[string]string{"committed": "committed", "aborted": "aborted"}[outcome]
+			if kind == "" {
+				kind = "failed"
+			}
+			resolve(e.Subtask, e.TxnID, e.T, kind, fmt.Sprintf("resumed at %s: %s", fmtMS(e.T), e.Detail))
+			class := "m-resume-ok"
+			if kind != "committed" {
+				class = "m-resume-bad"
+			}
+			mark(e.Subtask, e.T, "check", class, title)
+		case "abort-lingering":
+			if resolve(e.Subtask, e.TxnID, e.T, "aborted", fmt.Sprintf("aborted as lingering at %s", fmtMS(e.T))) {
+				mark(e.Subtask, e.T, "x", "m-abort", title)
+			} else {
+				mark(e.Subtask, e.T, "x", "m-abort-noop", title)
+			}
+		case "snapshot":
+			mark(e.Subtask, e.T, "diamond", "m-snapshot", title)
+		case "ack":
+			mark(e.Subtask, e.T, "circle", "m-ack", title)
+		case "notification-lost":
+			mark(e.Subtask, e.T, "circle", "m-lost-notify", title)
+		case "source-start":
+			mark(e.Subtask, e.T, "tri-right", "m-source", title)
+		case "group-offsets-commit":
+			mark(e.Subtask, e.T, "square", "m-group", title)
+		case "trigger-checkpoint":
+			fullLine(e.T, "cp-line", title)
+			v.Texts = append(v.Texts, svgText{X: x(e.T) + 2, Y: 26, Class: "cp-label", Text: fmt.Sprintf("cp%d", e.Checkpoint), Hint: title})
+		case "fault":
+			name, _, _ := strings.Cut(e.Detail, " ")
+			info, _ := faults.Lookup(name)
+			if info.Kind == faults.KindBroker {
+				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("bolt", x(e.T), brokerY+tlBrokerH/2, 7), Class: "m-broker", Title: title})
+				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: brokerY + 17, Class: "fault-label", Text: name, Hint: title})
+			} else {
+				mark(-1, e.T, "bolt", "m-fault", title)
+				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: coordY + tlCoordH - 6, Class: "fault-label", Text: name, Hint: title})
+			}
+		case "checkpoint-failed":
+			mark(-1, e.T, "x", "m-cp-abort", title)
+		case "checkpoint-stored":
+			mark(-1, e.T, "square", "m-stored", title)
+		case "abort-checkpoint":
+			mark(-1, e.T, "x", "m-cp-abort", title)
+		case "restore":
+			if downSince >= 0 {
+				v.Bands = append(v.Bands, svgRect{X: x(downSince), Y: tlAxisH, W: math.Max(1, x(e.T)-x(downSince)), H: v.H - tlAxisH,
+					Class: "down", Title: fmt.Sprintf("job down %s → %s (%s) after %s", fmtMS(downSince), fmtMS(e.T), fmtMS(e.T-downSince), downWhy)})
+				downSince = -1
+			}
+			mark(-1, e.T, "tri-up", "m-restore", title)
+		case "crash", "job-failure", "loud-failure":
+			class := map[string]string{"crash": "crash-line", "job-failure": "fail-line", "loud-failure": "loud-line"}[e.Kind]
+			fullLine(e.T, class, title)
+			label := e.Kind
+			if e.Kind == "crash" {
+				label, _, _ = strings.Cut(e.Detail, " ")
+			}
+			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + label, Hint: title})
+			if e.Kind != "loud-failure" {
+				cutAll(e.T, e.Kind+" "+e.Detail)
+				downSince, downWhy = e.T, e.Kind+" "+e.Detail
+			}
+		default:
+			if isBrokerEvent(e) {
+				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("bolt", x(e.T), brokerY+tlBrokerH/2, 6), Class: "m-broker", Title: title})
+			} else {
+				mark(e.Subtask, e.T, "circle", "m-other", title)
+			}
+		}
+	}
+	last := end
+	for s := range parallelism {
+		if b := open[s]; b != nil {
+			b.end, b.endKind = last, "dangling"
+		}
+		for _, b := range pending[s] {
+			b.end, b.endKind = last, "dangling"
+		}
+	}
+	if downSince >= 0 {
+		v.Bands = append(v.Bands, svgRect{X: x(downSince), Y: tlAxisH, W: math.Max(1, x(last)-x(downSince)), H: v.H - tlAxisH,
+			Class: "down", Title: "job down from " + fmtMS(downSince) + " to the end after " + downWhy})
+	}
+
+	// Transactions.
+	for _, b := range bars {
+		ly := laneY(b.subtask)
+		name := fmt.Sprintf("transaction %s (subtask %d)", b.txn, b.subtask)
+		openEnd := b.end
+		if b.precommit >= 0 {
+			openEnd = b.precommit
+		}
+		v.Bars = append(v.Bars, svgRect{X: x(b.start), Y: ly + rowOpen, W: math.Max(1.5, x(openEnd)-x(b.start)), H: barH, Class: "txn-open",
+			Title: fmt.Sprintf("%s: open %s → %s, %d process steps", name, fmtMS(b.start), fmtMS(openEnd), len(b.processed))})
+		if b.precommit < 0 {
+			if b.endKind == "cut" {
+				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("x", x(b.end), ly+rowOpen+barH/2, 4), Class: "m-cut", Title: name + " " + b.endedBy()})
+			}
+			continue
+		}
+		class := "txn-pending txn-" + b.endKind
+		v.Bars = append(v.Bars, svgRect{X: x(b.precommit), Y: ly + rowPending, W: math.Max(2.5, x(b.end)-x(b.precommit)), H: barH, Class: class,
+			Title: fmt.Sprintf("%s: pre-committed for checkpoint %d at %s (%s), %s", name, b.checkpoint, fmtMS(b.precommit), b.precommitMs, b.endedBy())})
+		shape, mclass := "check", "m-commit"
+		switch b.endKind {
+		case "commit-failed":
+			shape, mclass = "x", "m-abort"
+		case "cut":
+			shape, mclass = "x", "m-cut"
+		case "dangling":
+			shape, mclass = "circle", "m-dangling"
+		}
+		v.Marks = append(v.Marks, svgPoly{Points: shapePoints(shape, x(b.end), ly+rowPending+barH/2, 5), Class: mclass, Title: name + ": " + b.endedBy()})
+		if b.fate != "" {
+			fclass := "limbo limbo-" + b.fateKind
+			v.Bars = append(v.Bars, svgRect{X: x(b.end), Y: ly + rowPending + 2, W: math.Max(1.5, x(b.fateAt)-x(b.end)), H: barH - 4, Class: fclass,
+				Title: fmt.Sprintf("%s: pre-committed data in limbo from %s, %s", name, fmtMS(b.end), b.fate)})
+		}
+	}
+
+	// Process events, and the anomalous records they hold.
+	for _, pe := range procs {
+		ly := laneY(pe.subtask)
+		rect := svgRect{X: x(pe.t), Y: ly + rowTicks, W: math.Max(1.2, x(pe.t+pe.n)-x(pe.t)-0.4), H: 14,
+			Class: fmt.Sprintf("proc p%d", pe.partition%8),
+			Title: fmt.Sprintf("subtask %d processed partition %d offsets %d–%d (%d records) at %s", pe.subtask, pe.partition, pe.from, pe.from+pe.n-1, pe.n, fmtMS(pe.t))}
+		var held []hit
+		hs := hits[pe.partition]
+		k, _ := slices.BinarySearchFunc(hs, pe.from, func(h hit, o int64) int { return cmp.Compare(h.offset, o) })
+		for ; k < len(hs) && hs[k].offset < pe.from+pe.n; k++ {
+			held = append(held, hs[k])
+		}
+		v.Ticks = append(v.Ticks, rect)
+		if len(held) == 0 {
+			continue
+		}
+		kinds := map[string][]string{}
+		for _, h := range held {
+			kinds[h.kind] = append(kinds[h.kind], fmt.Sprintf("%d/%d", pe.partition, h.offset))
+		}
+		var parts []string
+		for _, kind := range slices.Sorted(maps.Keys(kinds)) {
+			ids := kinds[kind]
+			if len(ids) > 8 {
+				ids = append(ids[:8:8], fmt.Sprintf("… %d more", len(kinds[kind])-8))
+			}
+			parts = append(parts, kind+" "+strings.Join(ids, ", "))
+		}
+		hclass := "hl hl-" + held[0].kind
+		if _, dup := kinds["duplicate"]; dup {
+			hclass = "hl hl-duplicate"
+		} else if _, lost := kinds["lost"]; lost {
+			hclass = "hl hl-lost"
+		}
+		entered := fmt.Sprintf("%s by subtask %d", fmtMS(pe.t), pe.subtask)
+		leftText := "no transaction held them (no commit to leave with)"
+		var exitX, exitY float64
+		hasExit := false
+		if pe.bar != nil {
+			ok, at, how := pe.bar.left()
+			exitX, exitY, hasExit = x(at), ly+rowPending+barH/2, true
+			if ok {
+				leftText = "left: " + how
+			} else {
+				leftText = "should have left with this transaction's commit, but: " + how
+			}
+		}
+		v.Highlight = append(v.Highlight, svgRect{X: rect.X - 1.5, Y: ly + 1, W: rect.W + 3, H: 20, Class: hclass,
+			Title: fmt.Sprintf("%s — entered here at %s; %s", strings.Join(parts, "; "), entered, leftText)})
+		if hasExit {
+			lclass := "link link-left"
+			if ok, _, _ := pe.bar.left(); !ok {
+				lclass = "link link-missed"
+			}
+			v.Links = append(v.Links, svgLine{X1: rect.X + rect.W/2, Y1: ly + 19, X2: exitX, Y2: exitY, Class: lclass, Title: leftText})
+			v.Marks = append(v.Marks, svgPoly{Points: shapePoints("tri-down", exitX, exitY-9, 5), Class: "m-exit " + lclass, Title: leftText})
+		}
+		for _, h := range held {
+			r := &v.Records[h.row]
+			r.Entered = append(r.Entered, entered)
+			r.Left = append(r.Left, leftText)
+		}
+	}
+	for i := range v.Records {
+		if len(v.Records[i].Entered) == 0 {
+			v.Records[i].Entered = []string{"never processed in the trace"}
+		}
+	}
+	v.Records = groupRecords(v.Records)
+	if tl.MoreEvents > 0 {
+		v.Notes = append(v.Notes, fmt.Sprintf("The trace was cut after %d events (%d more not drawn).", len(events), tl.MoreEvents))
+	}
+	if tl.MoreAnomalies > 0 {
+		v.Notes = append(v.Notes, fmt.Sprintf("%d more anomalous records are not marked.", tl.MoreAnomalies))
+	}
+	return v
+}
+
+func isBrokerEvent(e sim.TraceEvent) bool {
+	if info, ok := faults.Lookup(e.Kind); ok && info.Kind == faults.KindBroker {
+		return true
+	}
+	if info, ok := faults.Lookup(strings.Fields(e.Detail + " ")[0]); ok && info.Kind == faults.KindBroker && e.Kind == "fault" {
+		return true
+	}
+	return strings.HasPrefix(e.Kind, "broker")
+}
+
+func eventTitle(e sim.TraceEvent) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", fmtMS(e.T), e.Kind)
+	if e.Subtask >= 0 {
+		fmt.Fprintf(&b, " subtask=%d", e.Subtask)
+	}
+	if e.Checkpoint != 0 {
+		fmt.Fprintf(&b, " checkpoint=%d", e.Checkpoint)
+	}
+	if e.TxnID != "" {
+		fmt.Fprintf(&b, " txn=%s", e.TxnID)
+	}
+	if e.Epoch != 0 {
+		fmt.Fprintf(&b, " epoch=%d", e.Epoch)
+	}
+	if e.Kind == "source-start" || e.Partition != 0 || e.Offset != 0 {
+		fmt.Fprintf(&b, " partition=%d offset=%d", e.Partition, e.Offset)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, " %s", e.Detail)
+	}
+	return b.String()
+}
+
+// shapePoints returns polygon points of a small marker centred at (cx, cy).
+func shapePoints(shape string, cx, cy, r float64) string {
+	var pts [][2]float64
+	switch shape {
+	case "diamond":
+		pts = [][2]float64{{0, -r}, {r, 0}, {0, r}, {-r, 0}}
+	case "square":
+		q := r * 0.8
+		pts = [][2]float64{{-q, -q}, {q, -q}, {q, q}, {-q, q}}
+	case "tri-up":
+		pts = [][2]float64{{0, -r}, {r, r}, {-r, r}}
+	case "tri-down":
+		pts = [][2]float64{{-r, -r}, {r, -r}, {0, r}}
+	case "tri-right":
+		pts = [][2]float64{{-r * 0.7, -r}, {r, 0}, {-r * 0.7, r}}
+	case "x":
+		t := r * 0.35
+		pts = [][2]float64{{-r, -r + t}, {-r + t, -r}, {0, -t}, {r - t, -r}, {r, -r + t}, {t, 0}, {r, r - t}, {r - t, r}, {0, t}, {-r + t, r}, {-r, r - t}, {-t, 0}}
+	case "check":
+		pts = [][2]float64{{-r, 0}, {-r * 0.6, -r * 0.4}, {-r * 0.2, r * 0.1}, {r * 0.7, -r}, {r, -r * 0.6}, {-r * 0.2, r}}
+	case "bolt":
+		pts = [][2]float64{{-r * 0.2, -r}, {r * 0.6, -r}, {0, -r * 0.1}, {r * 0.5, -r * 0.1}, {-r * 0.4, r}, {0, r * 0.15}, {-r * 0.5, r * 0.15}}
+	default: // circle-ish octagon
+		for i := range 8 {
+			a := float64(i) * math.Pi / 4
+			pts = append(pts, [2]float64{r * 0.75 * math.Cos(a), r * 0.75 * math.Sin(a)})
+		}
+	}
+	var b strings.Builder
+	for i, p := range pts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatFloat(round1(cx+p[0]), 'f', -1, 64))
+		b.WriteByte(',')
+		b.WriteString(strconv.FormatFloat(round1(cy+p[1]), 'f', -1, 64))
+	}
+	return b.String()
+}
+
+func round1(f float64) float64 { return math.Round(f*10) / 10 }
+
+// timeScale maps virtual time to x: linear, except that long downtime
+// (crash or failure to restore) is squeezed to tlDownW pixels so the
+// protocol steps around it stay readable.
+type timeScale struct {
+	segs  []timeSeg
+	scale float64 // pixels per millisecond outside downtime
+	width float64
+}
+
+type timeSeg struct {
+	t0, t1     int64
+	x0, x1     float64
+	compressed bool
+}
+
+func newTimeScale(events []sim.TraceEvent, end int64) timeScale {
+	var down [][2]int64
+	since := int64(-1)
+	for _, e := range events {
+		switch e.Kind {
+		case "crash", "job-failure":
+			if since < 0 {
+				since = e.T
+			}
+		case "restore":
+			if since >= 0 && e.T-since > tlCompress {
+				down = append(down, [2]int64{since, e.T})
+			}
+			since = -1
+		}
+	}
+	if since >= 0 && end-since > tlCompress {
+		down = append(down, [2]int64{since, end})
+	}
+	var ts timeScale
+	t := int64(0)
+	for _, d := range down {
+		if d[0] > t {
+			ts.segs = append(ts.segs, timeSeg{t0: t, t1: d[0]})
+		}
+		ts.segs = append(ts.segs, timeSeg{t0: d[0], t1: d[1], compressed: true})
+		t = d[1]
+	}
+	if t < end || len(ts.segs) == 0 {
+		ts.segs = append(ts.segs, timeSeg{t0: t, t1: max(end, t+1)})
+	}
+	active := int64(0)
+	fixed := 0.0
+	for _, sg := range ts.segs {
+		if sg.compressed {
+			fixed += tlDownW
+		} else {
+			active += sg.t1 - sg.t0
+		}
+	}
+	active = max(active, 1)
+	plot := math.Min(tlMaxW-fixed, math.Max(tlMinW-fixed, float64(active)*tlPxPerMS))
+	ts.scale = plot / float64(active)
+	xpos := 0.0
+	for i := range ts.segs {
+		sg := &ts.segs[i]
+		sg.x0 = xpos
+		if sg.compressed {
+			xpos += tlDownW
+		} else {
+			xpos += float64(sg.t1-sg.t0) * ts.scale
+		}
+		sg.x1 = xpos
+	}
+	ts.width = xpos
+	return ts
+}
+
+func (ts timeScale) x(t int64) float64 {
+	for _, sg := range ts.segs {
+		if t <= sg.t1 {
+			if t <= sg.t0 {
+				return round1(sg.x0)
+			}
+			return round1(sg.x0 + (sg.x1-sg.x0)*float64(t-sg.t0)/float64(sg.t1-sg.t0))
+		}
+	}
+	return round1(ts.width)
+}
+
+// niceStep picks the smallest axis step of 1, 2 or 5 × 10^k ms that is at
+// least target.
+func niceStep(target float64) int64 {
+	for mag := int64(1); ; mag *= 10 {
+		for _, m := range []int64{1, 2, 5} {
+			if float64(m*mag) >= target {
+				return m * mag
+			}
+		}
+	}
+}
+
+// fmtMS renders virtual milliseconds for people.
+func fmtMS(ms int64) string {
+	switch {
+	case ms < 1000:
+		return fmt.Sprintf("%dms", ms)
+	case ms < 60_000:
+		return strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64) + "s"
+	}
+	return fmt.Sprintf("%dm%s", ms/60_000, strconv.FormatFloat(float64(ms%60_000)/1000, 'f', -1, 64)+"s")
+}
