@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +17,10 @@ import (
 	"github.com/eosim/eosim/sim"
 )
 
+// exitInterrupted is the exit code of a campaign stopped by SIGINT or
+// SIGTERM (128 + SIGINT, as shells report Ctrl-C).
+const exitInterrupted = 130
+
 type campaignConfig struct {
 	flags      scenarioFlags
 	runs       int
@@ -21,6 +28,8 @@ type campaignConfig struct {
 	shards     int
 	jobs       int
 	commit     string
+	// report is the --report directory ("" for none).
+	report string
 }
 
 func init() {
@@ -52,10 +61,22 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, err
 	}
 	if *report != "" {
-		return exitUsage, usagef("--report is not implemented yet")
+		if err := checkReportDir(*report); err != nil {
+			return exitUsage, err
+		}
+		cfg.report = *report
 	}
 	cfg.commit = projectCommit()
-	inTest(func(t *testing.T) int { return runCampaign(t, cfg, stdout, stderr) })
+	// Ctrl-C or SIGTERM stops the campaign cleanly: no new run starts, the
+	// runs going finish, the report and the summary line are written. The
+	// handler is installed before the embedded test main; after the first
+	// signal the default comes back, so a second Ctrl-C kills at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	inTest(func(t *testing.T) int { return runCampaign(ctx, t, cfg, stdout, stderr) })
 	return exitInconclusive, nil
 }
 
@@ -69,17 +90,23 @@ type campaignTotals struct {
 }
 
 // runCampaign runs the campaign's runs in order and prints failures as they
-// happen, progress on stderr, and the summary line last on stdout.
-func runCampaign(t *testing.T, cfg campaignConfig, stdout, stderr io.Writer) int {
+// happen, progress on stderr, and the summary line last on stdout. With
+// --report it writes the report at the end (and now and then during the
+// campaign, so even a killed campaign leaves one).
+func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, stderr io.Writer) int {
 	opts, _ := cfg.flags.options()
-	proto, _ := engine.ProtocolByName(cfg.flags.protocol)
 	tot := campaignTotals{anomalies: map[string]int{}, crashes: map[string]int{}}
 	started := time.Now()
-	lastProgress := started
 	c := sim.Campaign{Options: opts, BaseSeed: cfg.flags.seed, Runs: cfg.runs,
 		ShardIndex: cfg.shardIndex, Shards: cfg.shards, Jobs: cfg.jobs}
 	mine := len(c.RunIndexes())
-	c.Run(context.Background(), t, func(k int, res sim.Result) {
+	var rep *campaignReport
+	if cfg.report != "" {
+		c.Options.KeepEvents = true
+		rep = newCampaignReport(cfg, opts)
+	}
+	prog := newProgress(stderr, mine)
+	c.Run(ctx, t, func(k int, res sim.Result) {
 		tot.runs++
 		tot.virtual += res.VirtualTime
 		for kind, n := range res.Check.Counts {
@@ -98,25 +125,39 @@ func runCampaign(t *testing.T, cfg campaignConfig, stdout, stderr io.Writer) int
 				s := res.Seed
 				tot.firstFailingSeed = &s
 			}
+			prog.clear()
 			printFailure(stdout, cfg, k, res)
 		}
-		if time.Since(lastProgress) >= 2*time.Second {
-			lastProgress = time.Now()
-			elapsed := time.Since(started)
-			eta := time.Duration(float64(elapsed) / float64(tot.runs) * float64(mine-tot.runs))
-			fmt.Fprintf(stderr, "progress: %d/%d runs, %d violating, %s elapsed, about %s left\n",
-				tot.runs, mine, tot.violating, elapsed.Round(time.Second), eta.Round(time.Second))
+		if rep != nil {
+			rep.add(k, res, time.Since(started))
 		}
+		prog.update(tot.runs, tot.violating)
 	})
+	prog.finish()
 	wall := time.Since(started)
-	fmt.Fprintln(stdout, summaryLine(cfg, proto, tot, wall))
+	interrupted := ctx.Err() != nil && tot.runs < mine
+	code := exitOK
 	switch {
+	case interrupted:
+		code = exitInterrupted
 	case tot.violating > 0:
-		return exitViolations
+		code = exitViolations
 	case tot.harnessErrors > 0:
-		return exitInconclusive
+		code = exitInconclusive
 	}
-	return exitOK
+	if rep != nil {
+		if err := rep.write(interrupted, wall); err != nil {
+			fmt.Fprintf(stderr, "simrun: %v\n", err)
+			if code == exitOK {
+				code = exitInconclusive
+			}
+		}
+	}
+	if interrupted {
+		fmt.Fprintf(stderr, "simrun: interrupted: %d of %d runs finished%s\n", tot.runs, mine, reportNote(cfg.report))
+	}
+	fmt.Fprintln(stdout, summaryLine(cfg.flags.protocol, tot, wall))
+	return code
 }
 
 func printFailure(w io.Writer, cfg campaignConfig, k int, res sim.Result) {
@@ -150,9 +191,9 @@ func printFailure(w io.Writer, cfg campaignConfig, k int, res sim.Result) {
 	fmt.Fprintf(w, "  replay: %s\n", cfg.flags.replayCommand(res.Seed))
 }
 
-func summaryLine(cfg campaignConfig, proto engine.Protocol, tot campaignTotals, wall time.Duration) string {
+func summaryLine(protocol string, tot campaignTotals, wall time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "runs=%d violations=%d protocol=%s %s", tot.runs, tot.violating, proto.Name, model.Summary(tot.anomalies))
+	fmt.Fprintf(&b, "runs=%d violations=%d protocol=%s %s", tot.runs, tot.violating, protocol, model.Summary(tot.anomalies))
 	points := make([]string, 0, len(engine.CrashPoints()))
 	total := 0
 	for _, p := range engine.CrashPoints() {
@@ -164,7 +205,10 @@ func summaryLine(cfg campaignConfig, proto engine.Protocol, tot campaignTotals, 
 	if tot.firstFailingSeed != nil {
 		first = fmt.Sprint(*tot.firstFailingSeed)
 	}
-	rate := float64(tot.runs) / wall.Seconds()
+	rate := 0.0
+	if wall > 0 {
+		rate = float64(tot.runs) / wall.Seconds()
+	}
 	fmt.Fprintf(&b, " harness_errors=%d wall=%s virtual=%s runs_per_sec=%.1f first_failing_seed=%s",
 		tot.harnessErrors, wall.Round(time.Millisecond), tot.virtual.Round(time.Second), rate, first)
 	return b.String()
