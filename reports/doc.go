@@ -11,6 +11,16 @@
 // its runs: aggregates are recomputed from the per-run rows, so merging the
 // shards of a campaign gives the report of the unsharded campaign.
 //
+// Use (the campaign does this; the gate can do the same with several
+// protocols and Options.ExpectCaught for its known-bad variants):
+//
+//	b := reports.NewBuilder("gate", opts, reports.BuildVersions(commit), reports.Limits{})
+//	for each finished run: b.Add(reports.Run{Index: k, Result: res, Replay: cmd})
+//	err := reports.Write(dir, b.Report(interrupted, reports.Execution{...}))
+//
+// Runs keep their trace for a timeline only when the scenario ran with
+// sim.Options.KeepEvents.
+//
 // Everything taken from a trace or a record is untrusted text: the HTML is
 // rendered with html/template only, never by string concatenation.
 //

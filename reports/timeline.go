@@ -419,8 +419,12 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			}
 			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + label, Hint: title})
 			if e.Kind != "loud-failure" {
-				cutAll(e.T, e.Kind+" "+e.Detail)
-				downSince, downWhy = e.T, e.Kind+" "+e.Detail
+				why := "job failure: " + e.Detail
+				if e.Kind == "crash" {
+					why = label
+				}
+				cutAll(e.T, why)
+				downSince, downWhy = e.T, why
 			}
 		default:
 			if isBrokerEvent(e) {
@@ -452,7 +456,8 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		if b.precommit >= 0 {
 			openEnd = b.precommit
 		}
-		v.Bars = append(v.Bars, svgRect{X: x(b.start), Y: ly + rowOpen, W: math.Max(1.5, x(openEnd)-x(b.start)), H: barH, Class: "txn-open",
+		// A pixel of air between a transaction and the next one.
+		v.Bars = append(v.Bars, svgRect{X: x(b.start), Y: ly + rowOpen, W: math.Max(1.5, x(openEnd)-x(b.start)-1), H: barH, Class: "txn-open",
 			Title: fmt.Sprintf("%s: open %s → %s, %d process steps", name, fmtMS(b.start), fmtMS(openEnd), len(b.processed))})
 		if b.precommit < 0 {
 			if b.endKind == "cut" {
