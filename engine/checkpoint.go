@@ -30,30 +30,40 @@ type KeyCount struct {
 type TransactionHolder struct {
 	Checkpoint      int64  `json:"checkpoint"`
 	TransactionalID string `json:"transactional_id"`
-	ProducerID      int64  `json:"producer_id"`
-	Epoch           int16  `json:"epoch"`
-	// Empty transactions are kept in state (their slot is reserved) but
-	// never committed: a broker rejects EndTxn for a transaction that never
-	// added a partition.
+	// Owner is the sink subtask whose id range the transaction is in; after
+	// rescaling, sink Owner % parallelism resumes it.
+	Owner      int   `json:"owner"`
+	ProducerID int64 `json:"producer_id"`
+	Epoch      int16 `json:"epoch"`
+	// Empty transactions are never resumed: a broker rejects EndTxn for a
+	// transaction that never added a partition.
 	Empty bool `json:"empty,omitempty"`
 }
 
-// SubtaskSnapshot is what one subtask acknowledges for a checkpoint.
-type SubtaskSnapshot struct {
+// SourceSnapshot is what one source subtask acknowledges for a checkpoint.
+type SourceSnapshot struct {
+	Subtask int               `json:"subtask"`
+	Offsets []PartitionOffset `json:"offsets"`
+}
+
+// SinkSnapshot is what one operator-and-sink subtask acknowledges: the keyed
+// state and the sink's pending transactions.
+type SinkSnapshot struct {
 	Subtask int                 `json:"subtask"`
-	Offsets []PartitionOffset   `json:"offsets"`
 	Counts  []KeyCount          `json:"counts"`
 	Pending []TransactionHolder `json:"pending"`
-	// NextTransaction is the number of the transactional id the sink
-	// opened after this snapshot: ids from it upward may be lingering.
-	NextTransaction int64 `json:"next_transaction"`
+	// NextTransactions maps every transactional-id range this subtask is
+	// responsible for (its own, and those of subtasks removed by scaling
+	// in) to the first id that may be lingering: ids from it upward.
+	NextTransactions map[int]int64 `json:"next_transactions"`
 }
 
 // Checkpoint is a completed, durably stored checkpoint.
 type Checkpoint struct {
-	ID          int64             `json:"id"`
-	Parallelism int               `json:"parallelism"`
-	Subtasks    []SubtaskSnapshot `json:"subtasks"`
+	ID          int64            `json:"id"`
+	Parallelism int              `json:"parallelism"`
+	Sources     []SourceSnapshot `json:"sources"`
+	Sinks       []SinkSnapshot   `json:"sinks"`
 }
 
 // CheckpointStore keeps completed checkpoints durably: it must survive the

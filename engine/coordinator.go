@@ -21,9 +21,14 @@ type Coordinator struct {
 }
 
 type inflightCheckpoint struct {
-	id    int64
-	acks  map[int]SubtaskSnapshot
-	began time.Time
+	id      int64
+	sources map[int]SourceSnapshot
+	sinks   map[int]SinkSnapshot
+	began   time.Time
+}
+
+func (f *inflightCheckpoint) complete(parallelism int) bool {
+	return len(f.sources) == parallelism && len(f.sinks) == parallelism
 }
 
 func newCoordinator(deps Deps, parallelism int, interval time.Duration, restoredID int64) *Coordinator {
@@ -56,20 +61,31 @@ func (c *Coordinator) Trigger() (int64, error) {
 	c.lastID++
 	now := c.deps.Clock.Now()
 	c.lastTrigger = now
-	c.inflight = &inflightCheckpoint{id: c.lastID, acks: map[int]SubtaskSnapshot{}, began: now}
+	c.inflight = &inflightCheckpoint{id: c.lastID, sources: map[int]SourceSnapshot{}, sinks: map[int]SinkSnapshot{}, began: now}
 	c.deps.Observer.Observe(Event{Kind: "trigger-checkpoint", Subtask: -1, Checkpoint: c.lastID})
 	return c.lastID, nil
 }
 
-// Acknowledge records a subtask's snapshot. It reports whether every subtask
-// has now acknowledged.
-func (c *Coordinator) Acknowledge(id int64, snap SubtaskSnapshot) (bool, error) {
+// AcknowledgeSource records a source subtask's snapshot. It reports whether
+// every task has now acknowledged.
+func (c *Coordinator) AcknowledgeSource(id int64, snap SourceSnapshot) (bool, error) {
 	if c.inflight == nil || c.inflight.id != id {
 		return false, fmt.Errorf("coordinator: acknowledgement for checkpoint %d, which is not in flight", id)
 	}
-	c.inflight.acks[snap.Subtask] = snap
+	c.inflight.sources[snap.Subtask] = snap
+	c.deps.Observer.Observe(Event{Kind: "ack-source", Subtask: snap.Subtask, Checkpoint: id})
+	return c.inflight.complete(c.parallelism), nil
+}
+
+// AcknowledgeSink records an operator-and-sink subtask's snapshot. It
+// reports whether every task has now acknowledged.
+func (c *Coordinator) AcknowledgeSink(id int64, snap SinkSnapshot) (bool, error) {
+	if c.inflight == nil || c.inflight.id != id {
+		return false, fmt.Errorf("coordinator: acknowledgement for checkpoint %d, which is not in flight", id)
+	}
+	c.inflight.sinks[snap.Subtask] = snap
 	c.deps.Observer.Observe(Event{Kind: "ack", Subtask: snap.Subtask, Checkpoint: id})
-	return len(c.inflight.acks) == c.parallelism, nil
+	return c.inflight.complete(c.parallelism), nil
 }
 
 // Abort gives up the checkpoint in flight (declined or timed out).
@@ -85,15 +101,16 @@ func (c *Coordinator) Abort(reason string) {
 // checkpoint is complete and the caller must notify every subtask.
 func (c *Coordinator) Complete(ctx context.Context) (int64, error) {
 	f := c.inflight
-	if f == nil || len(f.acks) != c.parallelism {
+	if f == nil || !f.complete(c.parallelism) {
 		return 0, fmt.Errorf("coordinator: no fully acknowledged checkpoint")
 	}
 	if c.deps.Crasher.ShouldCrash(CrashSite{Point: CrashAfterAck, Checkpoint: f.id, Subtask: -1}) {
 		return 0, crashErr(CrashSite{Point: CrashAfterAck, Checkpoint: f.id, Subtask: -1})
 	}
 	cp := Checkpoint{ID: f.id, Parallelism: c.parallelism}
-	for i := 0; i < c.parallelism; i++ {
-		cp.Subtasks = append(cp.Subtasks, f.acks[i])
+	for i := range c.parallelism {
+		cp.Sources = append(cp.Sources, f.sources[i])
+		cp.Sinks = append(cp.Sinks, f.sinks[i])
 	}
 	c.inflight = nil
 	if err := c.deps.Store.Store(ctx, cp); err != nil {

@@ -3,38 +3,69 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Job is one running attempt of the job: a coordinator and its subtasks,
-// each a chain source → transform → keyed counter → sink. A process crash
-// ends the attempt (Abandon); recovery is a new Job restored from the store.
+// Job is one running attempt of the job graph
+//
+//	Kafka source (P subtasks) ──keyBy──▶ transform → keyed counter → Kafka sink (P subtasks)
+//
+// Source subtask i reads the input partitions p with p % P == i and sends
+// each record to the operator subtask that owns its key; barriers flow with
+// the records and are aligned at the operators, which have P inputs. A
+// process crash ends the attempt (Abandon); recovery is a new Job restored
+// from the store, at the same or another parallelism.
 type Job struct {
 	cfg         Config
 	deps        Deps
 	coordinator *Coordinator
-	subtasks    []*Subtask
+	sources     []*SourceTask
+	sinks       []*SinkTask
 	restoredID  int64
 	// admin is the job's non-transactional client for raw requests: group
 	// offsets, resume-commits, lingering aborts.
 	admin *kgo.Client
 }
 
-// Subtask is one parallel instance of the chain. Its methods are the step
-// functions the driver or the simulator calls; none of them starts a
-// goroutine of its own.
-type Subtask struct {
+// SourceTask is one subtask of the Kafka source. Its methods are step
+// functions; none starts a goroutine.
+type SourceTask struct {
 	index   int
 	job     *Job
 	source  *kafkaSource
-	counter *keyedCounter
-	sink    sink
+	outputs []*channel // one per operator subtask
+}
+
+// SinkTask is one subtask of the chain transform → keyed counter → sink,
+// with one input channel per source subtask.
+type SinkTask struct {
+	index    int
+	job      *Job
+	inputs   []*channel
+	blocked  []bool // input has delivered the barrier being aligned
+	aligning int64  // the checkpoint whose barriers are being aligned
+	counter  *keyedCounter
+	sink     sink
+}
+
+// KeyOwner returns the operator subtask that owns key at parallelism p:
+// keys hash to one of 128 key groups, assigned to subtasks in ranges, as
+// Flink does, so rescaling moves whole key groups.
+func KeyOwner(key string, parallelism int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	group := int(h.Sum32() % 128)
+	return group * parallelism / 128
 }
 
 // StartJob restores a new job attempt from the latest stored checkpoint
 // (initializeState of every subtask), or starts it fresh when there is none.
+// The checkpoint's parallelism may differ from cfg.Parallelism: source
+// offsets, keyed state and transactional-id ranges are redistributed.
 func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval time.Duration) (*Job, error) {
 	cfg.checkpointInterval = checkpointInterval
 	if err := cfg.validate(); err != nil {
@@ -56,68 +87,117 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 	if err != nil {
 		return nil, fmt.Errorf("start job: %w", err)
 	}
-	if ok && cp.Parallelism != cfg.Parallelism {
-		return nil, fmt.Errorf("start job: checkpoint %d has parallelism %d, job has %d (rescaling is not supported yet)",
-			cp.ID, cp.Parallelism, cfg.Parallelism)
-	}
 	j := &Job{cfg: cfg, deps: deps, restoredID: cp.ID}
 	if j.admin, err = kgo.NewClient(cfg.ClientOpts...); err != nil {
 		return nil, fmt.Errorf("start job: %w", err)
 	}
-	deps.Observer.Observe(Event{Kind: "restore", Subtask: -1, Checkpoint: cp.ID})
-	for i := 0; i < cfg.Parallelism; i++ {
-		var snap SubtaskSnapshot
-		if ok {
-			snap = cp.Subtasks[i]
+	detail := ""
+	if ok && cp.Parallelism != cfg.Parallelism {
+		detail = fmt.Sprintf("rescale %d -> %d", cp.Parallelism, cfg.Parallelism)
+	}
+	deps.Observer.Observe(Event{Kind: "restore", Subtask: -1, Checkpoint: cp.ID, Detail: detail})
+	P := cfg.Parallelism
+	channels := make([][]*channel, P) // [source][sink]
+	for i := range channels {
+		channels[i] = make([]*channel, P)
+		for k := range channels[i] {
+			channels[i][k] = &channel{}
 		}
-		st, err := j.openSubtask(ctx, i, snap, ok)
-		if err != nil {
+	}
+	// Sinks recover first: pending transactions must be committed before
+	// anything new is written.
+	for k := range P {
+		st := &SinkTask{index: k, job: j, blocked: make([]bool, P)}
+		for i := range P {
+			st.inputs = append(st.inputs, channels[i][k])
+		}
+		counts, pending, next := redistributeSink(cp, k, P)
+		st.counter = newKeyedCounter(counts)
+		if st.sink, err = openSink(ctx, &j.cfg, k, j.admin, pending, next, ok, j.deps); err != nil {
 			j.Abandon()
 			return nil, err
 		}
-		j.subtasks = append(j.subtasks, st)
+		j.sinks = append(j.sinks, st)
 	}
-	j.coordinator = newCoordinator(deps, cfg.Parallelism, checkpointInterval, cp.ID)
+	for i := range P {
+		src := &SourceTask{index: i, job: j, outputs: channels[i]}
+		var offsets []PartitionOffset
+		for _, s := range cp.Sources {
+			offsets = append(offsets, s.Offsets...)
+		}
+		if src.source, err = openSource(ctx, &j.cfg, i, j.admin, offsets, ok, j.deps.Observer); err != nil {
+			j.Abandon()
+			return nil, err
+		}
+		j.sources = append(j.sources, src)
+	}
+	j.coordinator = newCoordinator(deps, P, checkpointInterval, cp.ID)
 	return j, nil
 }
 
-func (j *Job) openSubtask(ctx context.Context, i int, snap SubtaskSnapshot, fromCheckpoint bool) (*Subtask, error) {
-	st := &Subtask{index: i, job: j, counter: newKeyedCounter(snap.Counts)}
-	var err error
-	// The sink recovers first: its pending transactions must be committed
-	// before anything new is written.
-	if st.sink, err = openSink(ctx, &j.cfg, i, j.admin, snap.Pending, snap.NextTransaction, fromCheckpoint, j.deps); err != nil {
-		return nil, err
+// redistributeSink gives operator subtask k of p the keyed state of the
+// keys it owns, the pending transactions of the id ranges it is responsible
+// for (range q goes to q % p), and those ranges' next ids.
+func redistributeSink(cp Checkpoint, k, p int) ([]KeyCount, []TransactionHolder, map[int]int64) {
+	var counts []KeyCount
+	var pending []TransactionHolder
+	next := map[int]int64{}
+	for _, s := range cp.Sinks {
+		for _, kc := range s.Counts {
+			if KeyOwner(kc.Key, p) == k {
+				counts = append(counts, kc)
+			}
+		}
+		for _, h := range s.Pending {
+			if h.Owner%p == k {
+				pending = append(pending, h)
+			}
+		}
+		for q, n := range s.NextTransactions {
+			if q%p == k {
+				next[q] = max(next[q], n)
+			}
+		}
 	}
-	if st.source, err = openSource(ctx, &j.cfg, i, j.admin, snap.Offsets, fromCheckpoint, j.deps.Observer); err != nil {
-		st.sink.abandon()
-		return nil, err
-	}
-	return st, nil
+	slices.SortFunc(pending, func(a, b TransactionHolder) int {
+		if a.Checkpoint != b.Checkpoint {
+			return int(a.Checkpoint - b.Checkpoint)
+		}
+		return a.Owner - b.Owner
+	})
+	return counts, pending, next
 }
 
 // Coordinator returns the job's checkpoint coordinator.
 func (j *Job) Coordinator() *Coordinator { return j.coordinator }
 
-// Subtasks returns the job's subtasks in index order.
-func (j *Job) Subtasks() []*Subtask { return j.subtasks }
+// Sources returns the source subtasks in index order.
+func (j *Job) Sources() []*SourceTask { return j.sources }
+
+// Sinks returns the operator-and-sink subtasks in index order.
+func (j *Job) Sinks() []*SinkTask { return j.sinks }
+
+// Parallelism is the job's parallelism.
+func (j *Job) Parallelism() int { return j.cfg.Parallelism }
 
 // RestoredCheckpoint is the id of the checkpoint this attempt restored, 0
 // for a fresh start.
 func (j *Job) RestoredCheckpoint() int64 { return j.restoredID }
 
 // Abandon is process death: every client is closed without ending its
-// transaction and all task memory is dropped.
+// transaction and all task memory, channels included, is dropped.
 func (j *Job) Abandon() {
-	for _, st := range j.subtasks {
+	for _, st := range j.sinks {
 		if st.sink != nil {
 			st.sink.abandon()
 		}
-		if st.source != nil {
-			st.source.close()
+	}
+	for _, src := range j.sources {
+		if src.source != nil {
+			src.source.close()
 		}
 	}
-	j.subtasks = nil
+	j.sinks, j.sources = nil, nil
 	if j.admin != nil {
 		j.admin.Close()
 		j.admin = nil
@@ -136,7 +216,7 @@ func (j *Job) Stop(ctx context.Context) error {
 // when output is not covered by a completed checkpoint.
 func (j *Job) Finish(ctx context.Context) error {
 	var first error
-	for _, st := range j.subtasks {
+	for _, st := range j.sinks {
 		if err := st.sink.finish(ctx); err != nil && first == nil {
 			first = err
 		}
@@ -145,69 +225,143 @@ func (j *Job) Finish(ctx context.Context) error {
 }
 
 // Index is the subtask's index.
-func (s *Subtask) Index() int { return s.index }
+func (s *SourceTask) Index() int { return s.index }
 
 // Partitions returns the input partitions this subtask reads.
-func (s *Subtask) Partitions() []int32 { return s.source.partitions }
+func (s *SourceTask) Partitions() []int32 { return s.source.partitions }
 
 // Position returns the offset of the next record the subtask will emit from
 // partition p.
-func (s *Subtask) Position(p int32) int64 { return s.source.lastEmitted[p] + 1 }
+func (s *SourceTask) Position(p int32) int64 { return s.source.lastEmitted[p] + 1 }
 
-// Counts returns the keyed operator's current state, sorted by key.
-func (s *Subtask) Counts() []KeyCount { return s.counter.snapshot() }
-
-// ProcessNext emits the next record of partition p through the chain:
-// transform, count, and write to the sink. It fetches until the record is
-// there, so the caller must know partition p has one (or bound ctx).
-func (s *Subtask) ProcessNext(ctx context.Context, p int32) error {
+// EmitNext reads the next record of partition p and sends it to the
+// operator subtask that owns its key. It fetches until the record is there,
+// so the caller must know partition p has one (or bound ctx).
+func (s *SourceTask) EmitNext(ctx context.Context, p int32) error {
 	r, err := s.source.next(ctx, p)
 	if err != nil {
 		return err
 	}
-	s.process(ctx, r)
+	s.emit(r)
 	return nil
 }
 
-func (s *Subtask) process(ctx context.Context, r *kgo.Record) {
-	key := string(r.Key)
-	count := s.counter.process(key)
-	out := &kgo.Record{
-		Topic:     s.job.cfg.OutputTopic,
-		Partition: r.Partition % s.job.cfg.OutputPartitions,
-		Key:       r.Key,
-		Value:     []byte(FormatOutput(r.Partition, r.Offset, key, count, transform(string(r.Value)))),
-	}
-	s.sink.write(ctx, out)
+func (s *SourceTask) emit(r *kgo.Record) {
+	rec := inputRecord{partition: r.Partition, offset: r.Offset, key: r.Key, value: r.Value}
+	s.outputs[KeyOwner(string(r.Key), len(s.outputs))].push(item{record: rec})
 }
 
-// Checkpoint takes the barrier of checkpoint id: snapshot the source, the
-// operator state, and pre-commit the sink. The returned snapshot is the
-// acknowledgement for the coordinator.
-func (s *Subtask) Checkpoint(ctx context.Context, id int64) (SubtaskSnapshot, error) {
+// Checkpoint is the source's snapshotState for checkpoint id: snapshot the
+// offsets of the records emitted so far, then send the barrier downstream on
+// every output. The snapshot is the source's acknowledgement.
+func (s *SourceTask) Checkpoint(_ context.Context, id int64) (SourceSnapshot, error) {
 	site := func(p CrashPoint) CrashSite { return CrashSite{Point: p, Checkpoint: id, Subtask: s.index} }
 	if s.job.deps.Crasher.ShouldCrash(site(CrashBeforeSnapshot)) {
-		return SubtaskSnapshot{}, crashErr(site(CrashBeforeSnapshot))
+		return SourceSnapshot{}, crashErr(site(CrashBeforeSnapshot))
 	}
-	snap := SubtaskSnapshot{Subtask: s.index, Offsets: s.source.snapshot(id), Counts: s.counter.snapshot()}
+	snap := SourceSnapshot{Subtask: s.index, Offsets: s.source.snapshot(id)}
+	s.job.deps.Observer.Observe(Event{Kind: "source-snapshot", Subtask: s.index, Checkpoint: id})
 	if s.job.deps.Crasher.ShouldCrash(site(CrashAfterSourceSnapshot)) {
-		return SubtaskSnapshot{}, crashErr(site(CrashAfterSourceSnapshot))
+		return SourceSnapshot{}, crashErr(site(CrashAfterSourceSnapshot))
 	}
-	pending, next, err := s.sink.precommit(ctx, id)
-	if err != nil {
-		return SubtaskSnapshot{}, err
-	}
-	snap.Pending, snap.NextTransaction = pending, next
-	s.job.deps.Observer.Observe(Event{Kind: "snapshot", Subtask: s.index, Checkpoint: id})
-	if s.job.deps.Crasher.ShouldCrash(site(CrashAfterPrecommit)) {
-		return SubtaskSnapshot{}, crashErr(site(CrashAfterPrecommit))
+	for _, out := range s.outputs {
+		out.push(item{barrier: id})
 	}
 	return snap, nil
 }
 
-// NotifyCheckpointComplete commits the sink's pending transactions up to id,
-// then commits the source offsets of id to the consumer group.
-func (s *Subtask) NotifyCheckpointComplete(ctx context.Context, id int64) error {
+// NotifyCheckpointComplete commits the offsets of checkpoint id to the
+// consumer group (monitoring only).
+func (s *SourceTask) NotifyCheckpointComplete(ctx context.Context, id int64) error {
+	s.source.commitOffsets(ctx, id)
+	return nil
+}
+
+// Index is the subtask's index.
+func (s *SinkTask) Index() int { return s.index }
+
+// Counts returns the keyed operator's current state, sorted by key.
+func (s *SinkTask) Counts() []KeyCount { return s.counter.snapshot() }
+
+// Ready reports whether input i has an item the task may take now: it is
+// non-empty and not blocked by barrier alignment.
+func (s *SinkTask) Ready(i int) bool { return !s.blocked[i] && s.inputs[i].len() > 0 }
+
+// Buffered is how many items wait on the task's inputs.
+func (s *SinkTask) Buffered() int {
+	n := 0
+	for _, in := range s.inputs {
+		n += in.len()
+	}
+	return n
+}
+
+// ProcessInput takes the next item of input i. A record goes through the
+// chain: transform, count, write to the sink. A barrier blocks the input
+// until the barrier of the same checkpoint arrived on every input; then the
+// task snapshots its keyed state, pre-commits the sink, and returns its
+// acknowledgement (ack is nil otherwise).
+func (s *SinkTask) ProcessInput(ctx context.Context, i int) (ack *SinkSnapshot, err error) {
+	if s.blocked[i] {
+		return nil, fmt.Errorf("operator %d: input %d is blocked by barrier alignment", s.index, i)
+	}
+	it, ok := s.inputs[i].pop()
+	if !ok {
+		return nil, fmt.Errorf("operator %d: input %d is empty", s.index, i)
+	}
+	if it.barrier == 0 {
+		s.process(ctx, it.record)
+		return nil, nil
+	}
+	if s.aligning != 0 && s.aligning != it.barrier {
+		return nil, fmt.Errorf("operator %d: barrier %d while aligning %d", s.index, it.barrier, s.aligning)
+	}
+	s.aligning = it.barrier
+	s.blocked[i] = true
+	if slices.Contains(s.blocked, false) {
+		return nil, nil
+	}
+	snap, err := s.checkpoint(ctx, it.barrier)
+	if err != nil {
+		return nil, err
+	}
+	for k := range s.blocked {
+		s.blocked[k] = false
+	}
+	s.aligning = 0
+	return &snap, nil
+}
+
+func (s *SinkTask) process(ctx context.Context, r inputRecord) {
+	key := string(r.key)
+	count := s.counter.process(key)
+	s.sink.write(ctx, &kgo.Record{
+		Topic:     s.job.cfg.OutputTopic,
+		Partition: r.partition % s.job.cfg.OutputPartitions,
+		Key:       r.key,
+		Value:     []byte(FormatOutput(r.partition, r.offset, key, count, transform(string(r.value)))),
+	})
+}
+
+// checkpoint snapshots the keyed state and pre-commits the sink once the
+// barriers of checkpoint id are aligned.
+func (s *SinkTask) checkpoint(ctx context.Context, id int64) (SinkSnapshot, error) {
+	snap := SinkSnapshot{Subtask: s.index, Counts: s.counter.snapshot()}
+	pending, next, err := s.sink.precommit(ctx, id)
+	if err != nil {
+		return SinkSnapshot{}, err
+	}
+	snap.Pending, snap.NextTransactions = pending, next
+	s.job.deps.Observer.Observe(Event{Kind: "snapshot", Subtask: s.index, Checkpoint: id})
+	site := CrashSite{Point: CrashAfterPrecommit, Checkpoint: id, Subtask: s.index}
+	if s.job.deps.Crasher.ShouldCrash(site) {
+		return SinkSnapshot{}, crashErr(site)
+	}
+	return snap, nil
+}
+
+// NotifyCheckpointComplete commits the sink's pending transactions up to id.
+func (s *SinkTask) NotifyCheckpointComplete(ctx context.Context, id int64) error {
 	if err := s.sink.commit(ctx, id); err != nil {
 		return err
 	}
@@ -215,6 +369,5 @@ func (s *Subtask) NotifyCheckpointComplete(ctx context.Context, id int64) error 
 	if s.job.deps.Crasher.ShouldCrash(site) {
 		return crashErr(site)
 	}
-	s.source.commitOffsets(ctx, id)
 	return nil
 }

@@ -71,7 +71,8 @@ const (
 	// after the timeout ignored (FLINK-7784).
 	BugShortTxnTimeout Bug = "short-txn-timeout"
 	// BugNoAbortWithoutCheckpoint: lingering transactions are aborted only
-	// when a checkpoint is restored (FLINK-23854).
+	// when a checkpoint is restored, and only in the subtask's own id range,
+	// not in the ranges of subtasks removed by scaling in (FLINK-23854).
 	BugNoAbortWithoutCheckpoint Bug = "no-abort-without-checkpoint"
 	// BugSwallowSendError: an asynchronous send error is not checked at
 	// pre-commit, so the checkpoint passes without the record (FLINK-35749).
@@ -79,6 +80,9 @@ const (
 	// BugCommitEmptyTransaction: empty transactions are kept pending and
 	// committed like the others (FLINK-31363).
 	BugCommitEmptyTransaction Bug = "commit-empty-transaction"
+	// BugSharedTransactionalID: every sink subtask uses the same
+	// transactional-id range, so subtasks fence each other's transactions.
+	BugSharedTransactionalID Bug = "shared-transactional-id"
 )
 
 // Protocol is a named delivery protocol: a guarantee plus, for known-bad
@@ -122,6 +126,8 @@ func Protocols() []Protocol {
 			"restore starts from the consumer group's committed offsets (monitoring only, committed after notify) instead of checkpoint state"),
 		bad("ignore-commit-failure", BugIgnoreCommitFailure,
 			"a failed commit in notifyCheckpointComplete is logged and dropped instead of failing the job: the transaction is never committed"),
+		bad("shared-transactional-id", BugSharedTransactionalID,
+			"the transactional id does not include the subtask index: parallel sink subtasks initialise the same ids and fence or abort each other's transactions"),
 		bad("flink-8132-reuse-txn-id", BugReuseReferencedSlot,
 			"FLINK-8132: transactional ids reused from a pool (of 2) as soon as the id comes round again, while a pending or restorable transaction still uses it: the new producer aborts it, or recovery resumes the wrong epoch of the id"),
 		bad("flink-8086-fenced-recommit", BugInitResumedSlots,
@@ -129,7 +135,7 @@ func Protocols() []Protocol {
 		bad("flink-7784-txn-timeout", BugShortTxnTimeout,
 			"FLINK-7784: transaction.timeout.ms (3 checkpoint intervals) shorter than checkpoint interval plus recovery time, and commit failures after the timeout ignored: the broker aborts pre-committed data during an outage, silently"),
 		bad("flink-23854-lingering-txn", BugNoAbortWithoutCheckpoint,
-			"FLINK-23854: lingering transactions are not aborted after a failure before the first checkpoint: the open transaction pins the last stable offset and read_committed readers stall"),
+			"FLINK-23854: lingering transactions are not aborted after a failure before the first checkpoint, nor those of subtasks removed by scaling in: the open transaction pins the last stable offset and read_committed readers stall"),
 		bad("flink-35749-swallowed-send-error", BugSwallowSendError,
 			"FLINK-35749: an asynchronous send error is swallowed, the checkpoint passes without the record: silent loss"),
 		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,

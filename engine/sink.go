@@ -15,8 +15,9 @@ type sink interface {
 	// write sends one record as part of the current epoch.
 	write(ctx context.Context, r *kgo.Record)
 	// precommit is the sink's snapshotState: it returns the pending
-	// transactions and the number of the transactional id opened after it.
-	precommit(ctx context.Context, checkpoint int64) (pending []TransactionHolder, nextTransaction int64, err error)
+	// transactions and, per transactional-id range it is responsible for,
+	// the first id that may be lingering.
+	precommit(ctx context.Context, checkpoint int64) (pending []TransactionHolder, next map[int]int64, err error)
 	// commit is notifyCheckpointComplete: commit everything pending up to
 	// and including checkpoint.
 	commit(ctx context.Context, checkpoint int64) error
@@ -52,10 +53,10 @@ func (e *sendErrors) take() error {
 	return err
 }
 
-func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, nextTransaction int64, fromCheckpoint bool, deps Deps) (sink, error) {
+func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, deps Deps) (sink, error) {
 	switch cfg.Protocol.Guarantee {
 	case TwoPhaseCommit:
-		return openTxnSink(ctx, cfg, subtask, admin, restored, nextTransaction, fromCheckpoint, deps)
+		return openTxnSink(ctx, cfg, subtask, admin, restored, next, fromCheckpoint, deps)
 	case AtLeastOnce, FireAndForget:
 		return openPlainSink(cfg, subtask)
 	}
@@ -88,17 +89,17 @@ func (s *plainSink) write(ctx context.Context, r *kgo.Record) {
 	s.client.Produce(ctx, r, func(_ *kgo.Record, err error) { s.errs.record(err) })
 }
 
-func (s *plainSink) precommit(ctx context.Context, _ int64) ([]TransactionHolder, int64, error) {
+func (s *plainSink) precommit(ctx context.Context, _ int64) ([]TransactionHolder, map[int]int64, error) {
 	if s.cfg.Protocol.Guarantee == FireAndForget {
-		return nil, 0, nil
+		return nil, nil, nil
 	}
 	if err := s.client.Flush(ctx); err != nil {
-		return nil, 0, fmt.Errorf("sink flush: %w", err)
+		return nil, nil, fmt.Errorf("sink flush: %w", err)
 	}
 	if err := s.errs.take(); err != nil {
-		return nil, 0, fmt.Errorf("sink send: %w", err)
+		return nil, nil, fmt.Errorf("sink send: %w", err)
 	}
-	return nil, 0, nil
+	return nil, nil, nil
 }
 
 func (s *plainSink) commit(context.Context, int64) error { return nil }

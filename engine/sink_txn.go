@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,22 +23,27 @@ const fireAndForgetLinger = 20 * time.Millisecond
 // Semantic.EXACTLY_ONCE). Each checkpoint epoch writes into one Kafka
 // transaction.
 //
-// Transactional ids are "<job>-<subtask>-<n>" with n increasing and never
-// reused, and each id is initialised when its transaction begins, so the
-// ids a subtask used are contiguous. A restored pending transaction can then
-// never share its id with a newer open transaction (which would make its
-// resume-commit fenced, or with a pre-KIP-890 broker commit the wrong data),
-// and recovery finds every lingering transaction by initialising ids upward
-// from the state's next id until one is fresh (epoch 0), as Flink's KafkaSink
-// does. Flink 1.7's fixed pool of ids instead exhausts when checkpoints keep
-// failing ("too many ongoing snapshots"); this harness found that as a
-// stall under repeated checkpoint timeouts.
+// Transactional ids are "<job>-<range>-<n>": the range is the subtask index,
+// n increases and is carried in checkpoint state, so an id is never reused
+// while a restorable checkpoint may still resume it. A restored pending
+// transaction then never shares its id with a newer open transaction (its
+// resume-commit would be fenced, or on a pre-KIP-890 broker commit the wrong
+// data). Flink 1.7's fixed pool of ids instead exhausts when checkpoints
+// keep failing ("too many ongoing snapshots"); this harness found that as a
+// stall under repeated checkpoint timeouts. Lingering transactions are
+// found by asking the broker (ListTransactions), which also covers ranges
+// of subtasks removed by scaling in and attempts that died before their
+// first checkpoint.
 type txnSink struct {
 	cfg     *Config
 	subtask int
 	deps    Deps
 	admin   *kgo.Client // the job's non-transactional client: raw EndTxn and InitProducerID
-	next    int64       // the number of the next transactional id
+	// prefix is the id range this subtask writes in: its index.
+	prefix int
+	// next maps every id range the subtask is responsible for to the next
+	// id of that range; only the own range's advances.
+	next map[int]int64
 
 	current *openTxn
 	pending []pendingTxn
@@ -58,15 +66,22 @@ type pendingTxn struct {
 // comes back as soon as the transaction after next begins.
 const poolSize = 2
 
-func (s *txnSink) transactionalID(n int64) string {
+func (s *txnSink) transactionalID(prefix int, n int64) string {
 	if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
 		n %= poolSize
 	}
-	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, s.subtask, n)
+	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, prefix, n)
 }
 
-func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next int64, fromCheckpoint bool, deps Deps) (*txnSink, error) {
-	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, next: next}
+func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, deps Deps) (*txnSink, error) {
+	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, prefix: subtask, next: map[int]int64{subtask: 0}}
+	if cfg.Protocol.Has(BugSharedTransactionalID) {
+		s.prefix = 0
+		s.next = map[int]int64{0: 0}
+	}
+	for q, n := range next {
+		s.next[q] = max(s.next[q], n)
+	}
 	if err := s.recover(ctx, restored, fromCheckpoint); err != nil {
 		s.abandon()
 		return nil, err
@@ -113,26 +128,65 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 	if !fromCheckpoint && s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
 		return nil
 	}
-	limit := s.next + 1<<20 // a backstop; ids are probed until a fresh one
-	if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
-		limit = s.next + poolSize
+	return s.abortLingering(ctx)
+}
+
+// abortLingering aborts every transaction left open (Ongoing) in the id
+// ranges this subtask is responsible for: range q belongs to subtask
+// q % parallelism, which covers the ranges of subtasks removed by scaling
+// in and of attempts that died before any checkpoint. The broker lists them
+// (ListTransactions, KIP-664); InitProducerID on an id aborts its open
+// transaction. Pending transactions of the restored state were committed
+// just before, so they are no longer open.
+func (s *txnSink) abortLingering(ctx context.Context) error {
+	req := kmsg.NewPtrListTransactionsRequest()
+	req.StateFilters = []string{"Ongoing"}
+	pattern := "^" + regexp.QuoteMeta(s.cfg.JobName) + "-[0-9]+-[0-9]+$"
+	req.TransactionalIDPattern = &pattern
+	resp, err := req.RequestWith(ctx, s.admin)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
-	for n := s.next; n < limit; n++ {
-		id := s.transactionalID(n)
-		if s.cfg.Protocol.Has(BugReuseReferencedSlot) && slices.ContainsFunc(restored, func(h TransactionHolder) bool { return h.TransactionalID == id }) {
+	if err != nil {
+		return fmt.Errorf("sink %d: list open transactions: %w", s.subtask, err)
+	}
+	var ids []string
+	for _, ts := range resp.TransactionStates {
+		q, ok := s.rangeOf(ts.TransactionalID)
+		if !ok {
 			continue
 		}
-		// InitProducerID aborts whatever a dead attempt left open on the id.
-		epoch, ierr := s.initProducerID(ctx, id)
-		if ierr != nil {
-			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, ierr)
+		owned := q%s.cfg.Parallelism == s.subtask
+		if s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
+			owned = q == s.prefix // the bug: ranges of removed subtasks are forgotten
 		}
-		if epoch == 0 {
-			break // a fresh id: no attempt got this far
+		if owned {
+			ids = append(ids, ts.TransactionalID)
+		}
+	}
+	slices.Sort(ids) // the broker answers in map order
+	for _, id := range ids {
+		if _, err := s.initProducerID(ctx, id); err != nil {
+			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
 		}
 		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id})
 	}
 	return nil
+}
+
+// rangeOf parses the id range (the subtask index) out of a transactional id
+// of this job.
+func (s *txnSink) rangeOf(txnID string) (int, bool) {
+	rest, ok := strings.CutPrefix(txnID, s.cfg.JobName+"-")
+	if !ok {
+		return 0, false
+	}
+	q, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(q)
+	return n, err == nil
 }
 
 // resumeTransaction commits a restored pending transaction with a raw EndTxn
@@ -193,9 +247,9 @@ func (s *txnSink) initProducerID(ctx context.Context, id string) (int16, error) 
 // producer is initialised now, not at its first record, so the ids used are
 // contiguous even when a transaction stays empty.
 func (s *txnSink) beginTransaction(ctx context.Context) error {
-	n := s.next
-	s.next++
-	id := s.transactionalID(n)
+	n := s.next[s.prefix]
+	s.next[s.prefix]++
+	id := s.transactionalID(s.prefix, n)
 	opts := append(slices.Clone(s.cfg.ClientOpts),
 		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
@@ -226,35 +280,35 @@ func (s *txnSink) write(ctx context.Context, r *kgo.Record) {
 
 // precommit flushes the open transaction, records it as pending under the
 // checkpoint id and opens the next one.
-func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]TransactionHolder, int64, error) {
+func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]TransactionHolder, map[int]int64, error) {
 	cur := s.current
 	if err := cur.client.Flush(ctx); err != nil {
-		return nil, 0, fmt.Errorf("sink %d: flush: %w", s.subtask, err)
+		return nil, nil, fmt.Errorf("sink %d: flush: %w", s.subtask, err)
 	}
 	if err := cur.errs.take(); err != nil && !s.cfg.Protocol.Has(BugSwallowSendError) {
-		return nil, 0, fmt.Errorf("sink %d: send: %w", s.subtask, err)
+		return nil, nil, fmt.Errorf("sink %d: send: %w", s.subtask, err)
 	}
-	txnID := s.transactionalID(cur.id)
+	txnID := s.transactionalID(s.prefix, cur.id)
 	alreadyPending := slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.client == cur.client })
 	if cur.records == 0 && !s.cfg.Protocol.Has(BugCommitEmptyTransaction) {
 		// Nothing to commit: end the empty transaction now (kgo sends no
 		// EndTxn for it) and keep nothing pending.
 		if err := cur.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			return nil, 0, fmt.Errorf("sink %d: end empty %s: %w", s.subtask, txnID, err)
+			return nil, nil, fmt.Errorf("sink %d: end empty %s: %w", s.subtask, txnID, err)
 		}
 		cur.client.Close()
 	} else {
 		pid, epoch, err := cur.client.ProducerID(ctx)
 		if err != nil {
-			return nil, 0, fmt.Errorf("sink %d: producer id of %s: %w", s.subtask, txnID, err)
+			return nil, nil, fmt.Errorf("sink %d: producer id of %s: %w", s.subtask, txnID, err)
 		}
-		h := TransactionHolder{Checkpoint: checkpoint, TransactionalID: txnID, ProducerID: pid, Epoch: epoch}
+		h := TransactionHolder{Checkpoint: checkpoint, TransactionalID: txnID, Owner: s.prefix, ProducerID: pid, Epoch: epoch}
 		s.pending = append(s.pending, pendingTxn{holder: h, client: cur.client, empty: cur.records == 0})
 		s.deps.Observer.Observe(Event{Kind: "precommit", Subtask: s.subtask, Checkpoint: checkpoint,
 			TxnID: txnID, Epoch: epoch, Detail: fmt.Sprintf("records=%d", cur.records)})
 		if s.cfg.Protocol.Has(BugCommitOnSnapshot) {
 			if err := s.commit(ctx, checkpoint); err != nil {
-				return nil, 0, err
+				return nil, nil, err
 			}
 		}
 	}
@@ -264,18 +318,26 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]Transactio
 	}
 	if s.cfg.Protocol.Has(BugTxnAcrossCheckpoints) && cur.records > 0 || alreadyPending {
 		// The bug: keep writing into the pre-committed transaction.
-		return holders, s.next - 1, nil
+		return holders, s.nextAfter(cur.id), nil
 	}
-	if s.current != cur {
-		// commit-on-snapshot: committing the open transaction began the next.
-		return holders, s.current.id, nil
-	}
-	if err := s.beginTransaction(ctx); err != nil {
-		return nil, 0, err
-	}
+	if s.current == cur {
+		if err := s.beginTransaction(ctx); err != nil {
+			return nil, nil, err
+		}
+	} // else commit-on-snapshot: committing the open transaction began the next
 	// The transaction just begun is the first a restore from this
 	// checkpoint may find lingering.
-	return holders, s.current.id, nil
+	return holders, s.nextAfter(s.current.id), nil
+}
+
+// nextAfter is the state's next-id map with the own range at id.
+func (s *txnSink) nextAfter(id int64) map[int]int64 {
+	next := make(map[int]int64, len(s.next))
+	for q, n := range s.next {
+		next[q] = n
+	}
+	next[s.prefix] = id
+	return next
 }
 
 // commit commits every pending transaction with checkpoint id ≤ checkpoint:
@@ -343,7 +405,7 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 func (s *txnSink) finish(context.Context) error {
 	if s.current != nil && s.current.records > 0 {
 		return fmt.Errorf("sink %d: stop with %d records in the open transaction %s; take a checkpoint first",
-			s.subtask, s.current.records, s.transactionalID(s.current.id))
+			s.subtask, s.current.records, s.transactionalID(s.prefix, s.current.id))
 	}
 	return nil
 }

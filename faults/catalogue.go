@@ -17,6 +17,7 @@ const (
 	KindTime   Kind = "time"
 	KindZombie Kind = "zombie"
 	KindStore  Kind = "store"
+	KindScale  Kind = "scale"
 )
 
 // Info describes one fault of the catalogue.
@@ -70,6 +71,7 @@ func Catalogue() []Info {
 		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", true, false},
 		Info{"zombie", KindZombie, "the old job keeps running after its replacement started and must be fenced", false, false},
 		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", true, false},
+		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", true, false},
 	)
 	return out
 }
@@ -85,7 +87,7 @@ func Lookup(name string) (Info, bool) {
 }
 
 // Groups are the group names usable in --faults besides fault names.
-var Groups = []string{"crash", "broker", "time", "all"}
+var Groups = []string{"crash", "broker", "time", "scale", "all"}
 
 // Resolve expands a comma-separated --faults value (fault names and group
 // names) into fault names in catalogue order. An unknown or unimplemented

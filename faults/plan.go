@@ -89,6 +89,8 @@ func (p Plan) Validate() error {
 			return fmt.Errorf("plan fault %d (%s): restart_delay_ms must not be negative", i, op.Fault)
 		case op.Count < 0 || op.Count > 1000:
 			return fmt.Errorf("plan fault %d (%s): count must be 0..1000, got %d", i, op.Fault, op.Count)
+		case op.Fault == "rescale" && (op.Count < 1 || op.Count > p.Workload.Partitions):
+			return fmt.Errorf("plan fault %d (rescale): count is the new parallelism, 1..partitions (%d), got %d", i, p.Workload.Partitions, op.Count)
 		}
 	}
 	return nil
@@ -155,18 +157,38 @@ var weights = map[string]int{
 	"outage-beyond-txn-id-expiry":   4,
 	"checkpoint-timeout":            3,
 	"checkpoint-write-lost":         3,
+	"rescale":                       10,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is
-// about how many checkpoints the workload takes, which bounds the hit counts.
-func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism int) []Op {
+// about how many checkpoints the workload takes, which bounds the hit counts;
+// maxParallelism bounds a rescale.
+//
+// Swarm testing, as in FoundationDB's and TigerBeetle's simulators: each
+// plan first draws which of the enabled faults it may use (each with
+// probability 1/2, at least one), so that rare combinations are reached and
+// a fault is not always diluted by all the others.
+func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, maxParallelism int) []Op {
+	var candidates []string
+	for _, name := range enabled {
+		if _, ok := weights[name]; ok {
+			candidates = append(candidates, name)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
 	var pool []string
 	total := 0
-	for _, name := range enabled {
-		if w, ok := weights[name]; ok {
+	for _, name := range candidates {
+		if rng.IntN(2) == 0 {
 			pool = append(pool, name)
-			total += w
+			total += weights[name]
 		}
+	}
+	if len(pool) == 0 {
+		pool = []string{candidates[rng.IntN(len(candidates))]}
+		total = weights[pool[0]]
 	}
 	if total == 0 {
 		return nil
@@ -195,6 +217,9 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism int
 		op := Op{Fault: name, Hit: 1 + rng.IntN(span)}
 		if info, _ := Lookup(name); info.IsCrash() {
 			op.RestartDelayMS = rng.IntN(2000)
+		}
+		if name == "rescale" {
+			op.Count = 1 + rng.IntN(max(1, maxParallelism))
 		}
 		ops = append(ops, op)
 	}

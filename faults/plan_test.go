@@ -304,8 +304,8 @@ func TestRandomFaults(t *testing.T) {
 	distinct := map[string]bool{}
 	maxHit := map[string]int{}
 	for seed := range uint64(300) {
-		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 7)), enabled, checkpoints, parallelism)
-		again := faults.RandomFaults(rand.New(rand.NewPCG(seed, 7)), enabled, checkpoints, parallelism)
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 7)), enabled, checkpoints, parallelism, 4)
+		again := faults.RandomFaults(rand.New(rand.NewPCG(seed, 7)), enabled, checkpoints, parallelism, 4)
 		require.Equal(t, ops, again, "seed %d not deterministic", seed)
 
 		require.GreaterOrEqual(t, len(ops), 1)
@@ -338,7 +338,7 @@ func TestRandomFaults(t *testing.T) {
 	// ignored; non-crash faults fire at a checkpoint and have no downtime.
 	drawn := map[string]bool{}
 	for seed := range uint64(50) {
-		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, seed)), []string{"zombie", "crash-after-ack", "lost-ack-produce"}, 4, 1)
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, seed)), []string{"zombie", "crash-after-ack", "lost-ack-produce"}, 4, 1, 4)
 		require.NotEmpty(t, ops)
 		for _, o := range ops {
 			require.Contains(t, []string{"crash-after-ack", "lost-ack-produce"}, o.Fault)
@@ -354,13 +354,13 @@ func TestRandomFaults(t *testing.T) {
 
 	// No checkpoints: hits still start at 1.
 	for seed := range uint64(50) {
-		for _, o := range faults.RandomFaults(rand.New(rand.NewPCG(seed, 1)), enabled, 0, 1) {
+		for _, o := range faults.RandomFaults(rand.New(rand.NewPCG(seed, 1)), enabled, 0, 1, 4) {
 			require.GreaterOrEqual(t, o.Hit, 1)
 		}
 	}
 
 	// No crash fault enabled: nothing to draw.
 	for _, en := range [][]string{nil, {}, {"zombie", "leader-move"}, {"crash", "all"}} {
-		require.Nil(t, faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), en, checkpoints, parallelism), "%v", en)
+		require.Nil(t, faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), en, checkpoints, parallelism, 4), "%v", en)
 	}
 }

@@ -21,7 +21,7 @@ func Anomalies() []AnomalyInfo {
 		{Lost, "an input record whose output never became visible to a read_committed reader"},
 		{Duplicate, "an output visible more than once"},
 		{Unexpected, "a visible output the model never produces (unknown input, wrong key or payload)"},
-		{Reordered, "per-key (per input partition) order broken in the visible output"},
+		{Reordered, "per-key order broken in the visible output (a key's records are first visible out of input-offset order)"},
 		{AbortedRead, "data of an aborted transaction became visible"},
 		{StateDivergence, "operator state (final or carried in an output) differs from the model's"},
 		{Stalled, "after faults healed, no completion within the liveness bound (for example an open transaction pins the last stable offset)"},

@@ -84,9 +84,11 @@ func Check(obs Observation) Result {
 	exp := Expect(obs.Input)
 
 	seen := map[ID]int{}
-	// lastFirst tracks, per output partition and input partition, the input
-	// offset of the last first-time-seen record, for the order check.
-	lastFirst := map[[2]int32]int64{}
+	// lastFirst tracks, per key, the input offset of the last first-time-
+	// seen record, for the order check. Order is promised per key: records
+	// of one input partition with different keys may be processed by
+	// different parallel subtasks and interleave in the output.
+	lastFirst := map[string]int64{}
 	for _, out := range obs.Output {
 		got, err := ParseOutput(out.Value)
 		if err != nil {
@@ -112,9 +114,9 @@ func Check(obs Observation) Result {
 			add(Duplicate, &id, "input %s visible %d times (again at output %d/%d)", id, seen[id], out.Partition, out.Offset)
 			continue
 		}
-		lane := [2]int32{out.Partition, id.Partition}
+		lane := want.Key
 		if last, ok := lastFirst[lane]; ok && id.Offset < last {
-			add(Reordered, &id, "input %s first visible at output %d/%d after input %d/%d", id, out.Partition, out.Offset, id.Partition, last)
+			add(Reordered, &id, "input %s (key %q) first visible at output %d/%d after input %d/%d", id, want.Key, out.Partition, out.Offset, id.Partition, last)
 		}
 		if last, ok := lastFirst[lane]; !ok || id.Offset > last {
 			lastFirst[lane] = id.Offset

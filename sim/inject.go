@@ -54,8 +54,13 @@ func newInjector(s *scheduler, ops []faults.Op) *injector {
 
 func (in *injector) exhausted() bool { return !slices.Contains(in.fired, false) }
 
-// onTrigger is called when checkpoint id is triggered.
-func (in *injector) onTrigger(id int64) {
+// errRescale stops the job so that it restarts at another parallelism.
+var errRescale = errors.New("rescale")
+
+// onTrigger is called when checkpoint id is triggered. An error stops the
+// job (a rescale).
+func (in *injector) onTrigger(id int64) error {
+	var stop error
 	in.triggers++
 	for i, op := range in.ops {
 		if in.fired[i] || op.Hit != in.triggers {
@@ -64,8 +69,14 @@ func (in *injector) onTrigger(id int64) {
 		in.fired[i] = true
 		in.s.res.Faults[op.Fault]++
 		in.s.tr.Observe(engine.Event{Kind: "fault", Subtask: -1, Checkpoint: id, Detail: fmt.Sprintf("%s hit=%d", op.Fault, op.Hit)})
+		if op.Fault == "rescale" {
+			in.s.parallelism = op.Count
+			stop = errRescale
+			continue
+		}
 		in.fire(op, id)
 	}
+	return stop
 }
 
 func count(op faults.Op, def int) int {

@@ -33,6 +33,7 @@ func (s *scheduler) loop() {
 
 // start restores a new job attempt from the store.
 func (s *scheduler) start() {
+	s.cfg.Parallelism = s.parallelism
 	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
 		Clock: s, Crasher: s.crasher, Observer: s.tr, Store: s.store,
 	}, time.Duration(s.plan.Workload.CheckpointIntervalMS)*time.Millisecond)
@@ -53,6 +54,9 @@ func (s *scheduler) fail(err error) {
 	}
 	s.barrier, s.notifies, s.finalID = nil, nil, 0
 	switch {
+	case errors.Is(err, errRescale):
+		s.res.Restarts++
+		s.tr.Observe(engine.Event{Kind: "rescale", Subtask: -1, Detail: fmt.Sprintf("parallelism %d", s.parallelism)})
 	case errors.Is(err, engine.ErrCrashed):
 		op := s.crasher.last
 		if info, _ := faults.Lookup(op.Fault); info.IsCrash() {
@@ -77,12 +81,19 @@ func (s *scheduler) fail(err error) {
 	}
 }
 
+// allProcessed: every source is at the end of its partitions and no record
+// waits between the tasks.
 func (s *scheduler) allProcessed() bool {
-	for _, st := range s.job.Subtasks() {
-		for _, p := range st.Partitions() {
-			if st.Position(p) < s.ends[p] {
+	for _, src := range s.job.Sources() {
+		for _, p := range src.Partitions() {
+			if src.Position(p) < s.ends[p] {
 				return false
 			}
+		}
+	}
+	for _, st := range s.job.Sinks() {
+		if st.Buffered() > 0 {
+			return false
 		}
 	}
 	return true
@@ -97,15 +108,14 @@ func (s *scheduler) step() error {
 		if err != nil {
 			return err
 		}
-		s.injector.onTrigger(id)
 		if done && s.finalID == 0 {
 			s.finalID = id
 		}
 		s.barrier = s.barrier[:0]
-		for i := range s.job.Subtasks() {
+		for i := range s.job.Sources() {
 			s.barrier = append(s.barrier, i)
 		}
-		return nil
+		return s.injector.onTrigger(id)
 	}
 	type action struct {
 		weight int
@@ -118,8 +128,11 @@ func (s *scheduler) step() error {
 	if len(s.notifies) > 0 {
 		actions = append(actions, action{3, s.deliverNotification})
 	}
-	if !done {
-		actions = append(actions, action{6, s.process})
+	if s.sourcesLeft() {
+		actions = append(actions, action{6, s.emit})
+	}
+	if s.readyInputs() != nil {
+		actions = append(actions, action{6, s.processInputs})
 	}
 	if len(actions) == 0 {
 		s.sleep(time.Duration(s.plan.Workload.CheckpointIntervalMS) * time.Millisecond)
@@ -139,47 +152,100 @@ func (s *scheduler) step() error {
 	panic("unreachable")
 }
 
-// process runs a small batch of records of one partition through a subtask.
-func (s *scheduler) process() error {
+func (s *scheduler) sourcesLeft() bool {
+	for _, src := range s.job.Sources() {
+		for _, p := range src.Partitions() {
+			if src.Position(p) < s.ends[p] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emit lets one source subtask read a small batch of one partition and send
+// it downstream.
+func (s *scheduler) emit() error {
 	type lane struct {
-		st        *engine.Subtask
+		src       *engine.SourceTask
 		partition int32
 	}
 	var lanes []lane
-	for _, st := range s.job.Subtasks() {
-		for _, p := range st.Partitions() {
-			if st.Position(p) < s.ends[p] {
-				lanes = append(lanes, lane{st, p})
+	for _, src := range s.job.Sources() {
+		for _, p := range src.Partitions() {
+			if src.Position(p) < s.ends[p] {
+				lanes = append(lanes, lane{src, p})
 			}
 		}
 	}
 	l := lanes[s.rng.IntN(len(lanes))]
-	left := s.ends[l.partition] - l.st.Position(l.partition)
+	left := s.ends[l.partition] - l.src.Position(l.partition)
 	n := 1 + s.rng.Int64N(min(left, 16))
-	from := l.st.Position(l.partition)
+	from := l.src.Position(l.partition)
 	for range n {
-		if err := l.st.ProcessNext(s.ctx, l.partition); err != nil {
+		if err := l.src.EmitNext(s.ctx, l.partition); err != nil {
 			return err
 		}
 	}
-	s.tr.Observe(engine.Event{Kind: "process", Subtask: l.st.Index(), Partition: l.partition, Offset: from, Detail: fmt.Sprintf("n=%d", n)})
+	s.tr.Observe(engine.Event{Kind: "process", Subtask: l.src.Index(), Partition: l.partition, Offset: from, Detail: fmt.Sprintf("n=%d", n)})
 	s.sleep(time.Duration(n) * recordCost)
 	return nil
 }
 
-// deliverBarrier lets one subtask take the in-flight checkpoint's barrier;
-// when the last acknowledgement arrives the coordinator completes it.
+type input struct{ sink, input int }
+
+// readyInputs lists the (operator, input) pairs that have an item to take.
+func (s *scheduler) readyInputs() []input {
+	var ready []input
+	for _, st := range s.job.Sinks() {
+		for i := range s.job.Parallelism() {
+			if st.Ready(i) {
+				ready = append(ready, input{st.Index(), i})
+			}
+		}
+	}
+	return ready
+}
+
+// processInputs lets one operator subtask take a small batch from one of
+// its inputs; aligned barriers acknowledge the checkpoint.
+func (s *scheduler) processInputs() error {
+	ready := s.readyInputs()
+	in := ready[s.rng.IntN(len(ready))]
+	st := s.job.Sinks()[in.sink]
+	n := 1 + s.rng.IntN(16)
+	for k := 0; k < n && st.Ready(in.input); k++ {
+		ack, err := st.ProcessInput(s.ctx, in.input)
+		if err != nil {
+			return err
+		}
+		if ack != nil {
+			return s.acknowledge(func(id int64) (bool, error) { return s.job.Coordinator().AcknowledgeSink(id, *ack) })
+		}
+	}
+	return nil
+}
+
+// deliverBarrier lets one source subtask take the in-flight checkpoint's
+// barrier: it snapshots its offsets and sends the barrier downstream.
 func (s *scheduler) deliverBarrier() error {
 	i := s.rng.IntN(len(s.barrier))
-	sub := s.barrier[i]
+	src := s.job.Sources()[s.barrier[i]]
 	s.barrier = append(s.barrier[:i], s.barrier[i+1:]...)
-	coord := s.job.Coordinator()
-	id := coord.InFlight()
-	snap, err := s.job.Subtasks()[sub].Checkpoint(s.ctx, id)
+	id := s.job.Coordinator().InFlight()
+	snap, err := src.Checkpoint(s.ctx, id)
 	if err != nil {
 		return err
 	}
-	all, err := coord.Acknowledge(id, snap)
+	return s.acknowledge(func(id int64) (bool, error) { return s.job.Coordinator().AcknowledgeSource(id, snap) })
+}
+
+// acknowledge delivers one task's acknowledgement; the last one completes
+// the checkpoint, unless a fault makes it time out.
+func (s *scheduler) acknowledge(ack func(id int64) (bool, error)) error {
+	coord := s.job.Coordinator()
+	id := coord.InFlight()
+	all, err := ack(id)
 	if err != nil || !all {
 		return err
 	}
@@ -195,34 +261,45 @@ func (s *scheduler) deliverBarrier() error {
 		return err
 	}
 	s.res.Checkpoints++
-	for i := range s.job.Subtasks() {
+	for i := range s.job.Sinks() {
+		s.notifies = append(s.notifies, notification{sink: true, subtask: i, id: id})
+	}
+	for i := range s.job.Sources() {
 		s.notifies = append(s.notifies, notification{subtask: i, id: id})
 	}
 	return nil
 }
 
-// deliverNotification sends the oldest notification of a random subtask.
-// While planned faults remain, a notification is sometimes lost: the
+// deliverNotification sends the oldest notification of a random task.
+// While planned faults remain, a sink's notification is sometimes lost: the
 // protocol must commit everything up to the next one.
 func (s *scheduler) deliverNotification() error {
 	i := s.rng.IntN(len(s.notifies))
 	n := s.notifies[i]
-	// Notifications of one subtask are delivered in order.
+	// Notifications of one task are delivered in order.
 	for j := range i {
-		if s.notifies[j].subtask == n.subtask {
+		if s.notifies[j].subtask == n.subtask && s.notifies[j].sink == n.sink {
 			i, n = j, s.notifies[j]
 			break
 		}
 	}
 	s.notifies = append(s.notifies[:i], s.notifies[i+1:]...)
-	if !s.faultsExhausted() && s.rng.IntN(8) == 0 && n.id != s.finalID {
+	var err error
+	switch {
+	case !n.sink:
+		err = s.job.Sources()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id)
+	case !s.faultsExhausted() && s.rng.IntN(8) == 0 && s.finalID == 0:
 		s.tr.Observe(engine.Event{Kind: "notification-lost", Subtask: n.subtask, Checkpoint: n.id})
-		return nil
+	default:
+		err = s.job.Sinks()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id)
 	}
-	if err := s.job.Subtasks()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id); err != nil {
+	if err != nil {
 		return err
 	}
-	if s.finalID != 0 && n.id >= s.finalID && !s.notificationPending(s.finalID) {
+	// Done once a completed checkpoint triggered after all input was
+	// processed has every notification delivered (the first such
+	// checkpoint may have been aborted).
+	if s.finalID != 0 && n.id >= s.finalID && !s.notificationPending(n.id) {
 		s.finalDone = true
 	}
 	return nil

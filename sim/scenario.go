@@ -79,6 +79,9 @@ func Run(t *testing.T, opts Options) Result {
 	return res
 }
 
+// MaxParallelism is the highest parallelism runs draw or rescale to.
+func MaxParallelism(partitions int) int { return min(4, partitions) }
+
 // PlanFor returns the plan a scenario runs: opts.Plan, or one drawn from the
 // seed and the enabled faults.
 func PlanFor(opts Options) (faults.Plan, error) {
@@ -88,12 +91,16 @@ func PlanFor(opts Options) (faults.Plan, error) {
 		return p, p.Validate()
 	}
 	p := faults.Plan{Version: faults.PlanVersion, Protocol: opts.Protocol, Seed: opts.Seed, Workload: opts.Workload}
+	if p.Workload.Parallelism == 0 {
+		// Drawn per run (swarm testing): 1..MaxParallelism.
+		p.Workload.Parallelism = 1 + newRNG(opts.Seed, "parallelism").IntN(MaxParallelism(max(1, p.Workload.Partitions)))
+	}
 	if err := p.Workload.Validate(); err != nil {
 		return p, err
 	}
-	w := opts.Workload
-	checkpoints := max(1, w.Records*int(recordCost/time.Millisecond)/w.Parallelism/w.CheckpointIntervalMS)
-	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), opts.Faults, checkpoints, w.Parallelism)
+	w := p.Workload
+	checkpoints := max(1, w.Records*int(recordCost/time.Millisecond)/w.CheckpointIntervalMS)
+	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), opts.Faults, checkpoints, w.Parallelism, MaxParallelism(w.Partitions))
 	return p, p.Validate()
 }
 
@@ -125,6 +132,7 @@ func run(opts Options) (res Result) {
 	}
 	s.injector = newInjector(s, plan.Faults)
 	s.now = tr.start
+	s.parallelism = plan.Workload.Parallelism
 	tr.now = func() time.Time { return s.now }
 	s.crasher = &planCrasher{ops: plan.Faults, fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{}}
 	obs := s.runCluster()
@@ -171,17 +179,20 @@ type scheduler struct {
 	cfg        engine.Config
 	ends       map[int32]int64 // input end offset per partition
 
-	job       *engine.Job
-	barrier   []int // subtasks that have not yet taken the in-flight barrier
-	notifies  []notification
-	failures  int
-	finalID   int64 // first checkpoint triggered after all input was processed
-	finalDone bool
-	loud      string
-	stalled   string
+	job     *engine.Job
+	barrier []int // source subtasks that have not yet taken the in-flight barrier
+	// parallelism is the job's current parallelism; a rescale changes it.
+	parallelism int
+	notifies    []notification
+	failures    int
+	finalID     int64 // first checkpoint triggered after all input was processed
+	finalDone   bool
+	loud        string
+	stalled     string
 }
 
 type notification struct {
+	sink    bool // an operator-and-sink subtask, else a source subtask
 	subtask int
 	id      int64
 }
@@ -233,7 +244,7 @@ func (s *scheduler) runCluster() model.Observation {
 	obs.Input = input
 	s.cfg = engine.Config{
 		Protocol: s.proto, JobName: jobName, InputTopic: inputTopic, OutputTopic: outputTopic,
-		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions), Parallelism: w.Parallelism,
+		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions),
 		StartupMode: engine.StartGroupOffsets, ClientOpts: s.clientOpts,
 	}
 	s.loop()
@@ -241,7 +252,7 @@ func (s *scheduler) runCluster() model.Observation {
 	if s.job != nil && s.finalDone {
 		obs.Completed = true
 		obs.FinalCounts = map[string]int64{}
-		for _, st := range s.job.Subtasks() {
+		for _, st := range s.job.Sinks() {
 			for _, kc := range st.Counts() {
 				obs.FinalCounts[kc.Key] = kc.Count
 			}

@@ -68,13 +68,6 @@ func TestWeakerProtocolsShowTheirAllowedAnomalies(t *testing.T) {
 	require.Positive(t, counts[model.Lost]+counts[model.Duplicate])
 }
 
-// notYetCatchable lists variants whose trigger (a fault) is not implemented
-// yet; each entry goes away with the fault that exposes it.
-var notYetCatchable = map[string]string{
-	"flink-23854-lingering-txn":    "needs scale-in (parallelism changes across restores)",
-	"flink-31363-empty-txn-commit": "needs idle checkpoints (input arriving over time); about 1 run in 100 today",
-}
-
 // Every known-bad variant must be caught, and the catch must replay.
 func TestBugZooIsCaught(t *testing.T) {
 	for _, p := range engine.Protocols() {
@@ -82,9 +75,6 @@ func TestBugZooIsCaught(t *testing.T) {
 			continue
 		}
 		t.Run(p.Name, func(t *testing.T) {
-			if reason, ok := notYetCatchable[p.Name]; ok {
-				t.Skip(reason)
-			}
 			var caught *Result
 			for k := range 4 * *simRuns {
 				res := Run(t, options(t, p.Name, RunSeed(404, k)))

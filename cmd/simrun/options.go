@@ -29,7 +29,7 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 1, "root seed")
 	fs.StringVar(&f.faults, "faults", "all", "comma-separated fault names or groups (crash, broker, time, all)")
 	fs.IntVar(&f.workload.Partitions, "partitions", d.Partitions, "input (and output) partitions")
-	fs.IntVar(&f.workload.Parallelism, "parallelism", d.Parallelism, "job parallelism")
+	fs.IntVar(&f.workload.Parallelism, "parallelism", 0, "job parallelism; 0 draws 1..min(4, partitions) per run from its seed")
 	fs.IntVar(&f.workload.Records, "records", d.Records, "input records")
 	fs.IntVar(&f.workload.KeysPerPartition, "keys", d.KeysPerPartition, "keys per input partition")
 	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS, "checkpoint interval in virtual milliseconds")
@@ -43,7 +43,11 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 	if _, err := engine.ProtocolByName(f.protocol); err != nil {
 		return sim.Options{}, usagef("%v", err)
 	}
-	if err := f.workload.Validate(); err != nil {
+	check := f.workload
+	if check.Parallelism == 0 {
+		check.Parallelism = 1 // drawn per run
+	}
+	if err := check.Validate(); err != nil {
 		return sim.Options{}, usagef("%v", err)
 	}
 	enabled, err := faults.Resolve(f.faults)
