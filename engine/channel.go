@@ -12,10 +12,11 @@ type channel struct {
 }
 
 // item is a record or, when barrier is non-zero, the barrier of that
-// checkpoint.
+// checkpoint, carrying the source's snapshot offsets.
 type item struct {
 	record  inputRecord
 	barrier int64
+	offsets []PartitionOffset
 }
 
 type inputRecord struct {

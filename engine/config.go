@@ -33,6 +33,7 @@ type Config struct {
 	ClientOpts []kgo.Opt
 
 	checkpointInterval time.Duration // set by StartJob
+	inputTopicID       [16]byte      // set by StartJob
 }
 
 // Deps are what the surrounding process supplies.

@@ -48,8 +48,10 @@ type SinkTask struct {
 	inputs   []*channel
 	blocked  []bool // input has delivered the barrier being aligned
 	aligning int64  // the checkpoint whose barriers are being aligned
-	counter  *keyedCounter
-	sink     sink
+	// aligned are the source offsets the aligned barriers carried.
+	aligned []PartitionOffset
+	counter *keyedCounter
+	sink    sink
 }
 
 // KeyOwner returns the operator subtask that owns key at parallelism p:
@@ -89,6 +91,10 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 	}
 	j := &Job{cfg: cfg, deps: deps, restoredID: cp.ID}
 	if j.admin, err = kgo.NewClient(cfg.ClientOpts...); err != nil {
+		return nil, fmt.Errorf("start job: %w", err)
+	}
+	if j.cfg.inputTopicID, err = topicID(ctx, j.admin, cfg.InputTopic); err != nil {
+		j.Abandon()
 		return nil, fmt.Errorf("start job: %w", err)
 	}
 	detail := ""
@@ -265,7 +271,7 @@ func (s *SourceTask) Checkpoint(_ context.Context, id int64) (SourceSnapshot, er
 		return SourceSnapshot{}, crashErr(site(CrashAfterSourceSnapshot))
 	}
 	for _, out := range s.outputs {
-		out.push(item{barrier: id})
+		out.push(item{barrier: id, offsets: snap.Offsets})
 	}
 	return snap, nil
 }
@@ -318,6 +324,7 @@ func (s *SinkTask) ProcessInput(ctx context.Context, i int) (ack *SinkSnapshot, 
 	}
 	s.aligning = it.barrier
 	s.blocked[i] = true
+	s.aligned = append(s.aligned, it.offsets...)
 	if slices.Contains(s.blocked, false) {
 		return nil, nil
 	}
@@ -328,7 +335,7 @@ func (s *SinkTask) ProcessInput(ctx context.Context, i int) (ack *SinkSnapshot, 
 	for k := range s.blocked {
 		s.blocked[k] = false
 	}
-	s.aligning = 0
+	s.aligning, s.aligned = 0, nil
 	return &snap, nil
 }
 
@@ -347,7 +354,14 @@ func (s *SinkTask) process(ctx context.Context, r inputRecord) {
 // barriers of checkpoint id are aligned.
 func (s *SinkTask) checkpoint(ctx context.Context, id int64) (SinkSnapshot, error) {
 	snap := SinkSnapshot{Subtask: s.index, Counts: s.counter.snapshot()}
-	pending, next, err := s.sink.precommit(ctx, id)
+	var offsets []PartitionOffset
+	if s.job.cfg.Protocol.OffsetsInTransaction && s.index == 0 {
+		// One subtask carries the offsets of every source in its
+		// transaction: they commit with its output, atomically.
+		offsets = slices.Clone(s.aligned)
+		slices.SortFunc(offsets, func(a, b PartitionOffset) int { return int(a.Partition - b.Partition) })
+	}
+	pending, next, err := s.sink.precommit(ctx, id, offsets)
 	if err != nil {
 		return SinkSnapshot{}, err
 	}

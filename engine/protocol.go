@@ -88,11 +88,15 @@ const (
 // Protocol is a named delivery protocol: a guarantee plus, for known-bad
 // variants, the bugs it carries.
 type Protocol struct {
-	Name        string
-	Kind        Kind
-	Guarantee   Guarantee
-	Bugs        []Bug
-	Description string
+	Name      string
+	Kind      Kind
+	Guarantee Guarantee
+	// OffsetsInTransaction commits the source offsets inside the sink's
+	// transaction (TxnOffsetCommit, KIP-447) and restores the source from
+	// the group's offsets read with RequireStable, not from checkpoint state.
+	OffsetsInTransaction bool
+	Bugs                 []Bug
+	Description          string
 }
 
 // Has reports whether the protocol carries bug b.
@@ -106,6 +110,8 @@ func Protocols() []Protocol {
 	return []Protocol{
 		{Name: "two-phase-commit", Kind: KindCorrect, Guarantee: TwoPhaseCommit,
 			Description: "Flink 1.7 FlinkKafkaConsumer + two-phase-commit FlinkKafkaProducer: offsets in checkpoint state, one Kafka transaction per checkpoint, commit on notify, resume-commit on restore"},
+		{Name: "offsets-in-txn", Kind: KindCorrect, Guarantee: TwoPhaseCommit, OffsetsInTransaction: true,
+			Description: "Kafka-native: source offsets committed inside sink subtask 0's transaction (TxnOffsetCommit, KIP-447), restore from group offsets read with RequireStable"},
 		{Name: "at-least-once", Kind: KindWeaker, Guarantee: AtLeastOnce,
 			Description: "flush at snapshot, no transactions: nothing lost, duplicates after a restore"},
 		{Name: "none", Kind: KindWeaker, Guarantee: FireAndForget,

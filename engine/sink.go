@@ -17,7 +17,9 @@ type sink interface {
 	// precommit is the sink's snapshotState: it returns the pending
 	// transactions and, per transactional-id range it is responsible for,
 	// the first id that may be lingering.
-	precommit(ctx context.Context, checkpoint int64) (pending []TransactionHolder, next map[int]int64, err error)
+	// offsets, when set, are source offsets to commit inside the
+	// transaction (offsets-in-txn).
+	precommit(ctx context.Context, checkpoint int64, offsets []PartitionOffset) (pending []TransactionHolder, next map[int]int64, err error)
 	// commit is notifyCheckpointComplete: commit everything pending up to
 	// and including checkpoint.
 	commit(ctx context.Context, checkpoint int64) error
@@ -89,7 +91,7 @@ func (s *plainSink) write(ctx context.Context, r *kgo.Record) {
 	s.client.Produce(ctx, r, func(_ *kgo.Record, err error) { s.errs.record(err) })
 }
 
-func (s *plainSink) precommit(ctx context.Context, _ int64) ([]TransactionHolder, map[int]int64, error) {
+func (s *plainSink) precommit(ctx context.Context, _ int64, _ []PartitionOffset) ([]TransactionHolder, map[int]int64, error) {
 	if s.cfg.Protocol.Guarantee == FireAndForget {
 		return nil, nil, nil
 	}

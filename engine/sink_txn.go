@@ -60,6 +60,9 @@ type pendingTxn struct {
 	holder TransactionHolder
 	client *kgo.Client
 	empty  bool // only the flink-31363 variant keeps empty transactions pending
+	// rawCommit: the transaction holds offsets but no records, which kgo
+	// does not know of (it would skip the EndTxn), so it is ended raw.
+	rawCommit bool
 }
 
 // poolSize is the size of the id pool the flink-8132 variant reuses: an id
@@ -197,15 +200,7 @@ func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) er
 	if s.cfg.Protocol.Has(BugInitBeforeResume) {
 		_, _ = s.initProducerID(ctx, h.TransactionalID)
 	}
-	req := kmsg.NewPtrEndTxnRequest()
-	req.TransactionalID = h.TransactionalID
-	req.ProducerID = h.ProducerID
-	req.ProducerEpoch = h.Epoch
-	req.Commit = commit
-	resp, err := req.RequestWith(ctx, s.admin)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
-	}
+	err := s.endTransactionRaw(ctx, h, commit)
 	outcome := "committed"
 	if !commit {
 		outcome = "aborted"
@@ -227,6 +222,67 @@ func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) er
 			s.subtask, h.TransactionalID, h.Checkpoint, h.Epoch, ErrTransactionLost, err)
 	}
 	return fmt.Errorf("sink %d: resume %s: %w", s.subtask, h.TransactionalID, err)
+}
+
+// endTransactionRaw ends a transaction by producer id and epoch from the
+// job's non-transactional client.
+func (s *txnSink) endTransactionRaw(ctx context.Context, h TransactionHolder, commit bool) error {
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID = h.TransactionalID
+	req.ProducerID = h.ProducerID
+	req.ProducerEpoch = h.Epoch
+	req.Commit = commit
+	resp, err := req.RequestWith(ctx, s.admin)
+	if err != nil {
+		return err
+	}
+	return kerr.ErrorForCode(resp.ErrorCode)
+}
+
+// commitOffsetsInTransaction adds the source offsets (next offset to read
+// = last emitted + 1) to the open transaction: AddOffsetsToTxn, then
+// TxnOffsetCommit as a "simple" member (no generation), KIP-447 style.
+func (s *txnSink) commitOffsetsInTransaction(ctx context.Context, cur *openTxn, offsets []PartitionOffset) error {
+	pid, epoch, err := cur.client.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("sink %d: producer id: %w", s.subtask, err)
+	}
+	txnID := s.transactionalID(s.prefix, cur.id)
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, pid, epoch, s.cfg.JobName
+	addResp, err := add.RequestWith(ctx, cur.client)
+	if err == nil {
+		err = kerr.ErrorForCode(addResp.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("sink %d: add offsets to %s: %w", s.subtask, txnID, err)
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, s.cfg.JobName, pid, epoch
+	req.Generation = -1
+	t := kmsg.NewTxnOffsetCommitRequestTopic()
+	t.Topic, t.TopicID = s.cfg.InputTopic, s.cfg.inputTopicID
+	for _, po := range offsets {
+		p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset = po.Partition, po.Offset+1
+		t.Partitions = append(t.Partitions, p)
+	}
+	req.Topics = []kmsg.TxnOffsetCommitRequestTopic{t}
+	resp, err := req.RequestWith(ctx, cur.client)
+	if err == nil {
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if e := kerr.ErrorForCode(rp.ErrorCode); e != nil && err == nil {
+					err = e
+				}
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sink %d: commit offsets in %s: %w", s.subtask, txnID, err)
+	}
+	s.deps.Observer.Observe(Event{Kind: "offsets-in-transaction", Subtask: s.subtask, TxnID: txnID, Detail: fmt.Sprintf("partitions=%d", len(offsets))})
+	return nil
 }
 
 // initProducerID sends InitProducerID for a transactional id and returns
@@ -280,8 +336,13 @@ func (s *txnSink) write(ctx context.Context, r *kgo.Record) {
 
 // precommit flushes the open transaction, records it as pending under the
 // checkpoint id and opens the next one.
-func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]TransactionHolder, map[int]int64, error) {
+func (s *txnSink) precommit(ctx context.Context, checkpoint int64, offsets []PartitionOffset) ([]TransactionHolder, map[int]int64, error) {
 	cur := s.current
+	if len(offsets) > 0 {
+		if err := s.commitOffsetsInTransaction(ctx, cur, offsets); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := cur.client.Flush(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sink %d: flush: %w", s.subtask, err)
 	}
@@ -290,7 +351,7 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]Transactio
 	}
 	txnID := s.transactionalID(s.prefix, cur.id)
 	alreadyPending := slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.client == cur.client })
-	if cur.records == 0 && !s.cfg.Protocol.Has(BugCommitEmptyTransaction) {
+	if cur.records == 0 && len(offsets) == 0 && !s.cfg.Protocol.Has(BugCommitEmptyTransaction) {
 		// Nothing to commit: end the empty transaction now (kgo sends no
 		// EndTxn for it) and keep nothing pending.
 		if err := cur.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
@@ -303,7 +364,8 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64) ([]Transactio
 			return nil, nil, fmt.Errorf("sink %d: producer id of %s: %w", s.subtask, txnID, err)
 		}
 		h := TransactionHolder{Checkpoint: checkpoint, TransactionalID: txnID, Owner: s.prefix, ProducerID: pid, Epoch: epoch}
-		s.pending = append(s.pending, pendingTxn{holder: h, client: cur.client, empty: cur.records == 0})
+		s.pending = append(s.pending, pendingTxn{holder: h, client: cur.client,
+			empty: cur.records == 0 && len(offsets) == 0, rawCommit: cur.records == 0 && len(offsets) > 0})
 		s.deps.Observer.Observe(Event{Kind: "precommit", Subtask: s.subtask, Checkpoint: checkpoint,
 			TxnID: txnID, Epoch: epoch, Detail: fmt.Sprintf("records=%d", cur.records)})
 		if s.cfg.Protocol.Has(BugCommitOnSnapshot) {
@@ -362,6 +424,16 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 			if err := s.resumeTransaction(ctx, p.holder); err != nil {
 				return err
 			}
+			p.client.Close()
+			s.pending = s.pending[1:]
+			continue
+		}
+		if p.rawCommit {
+			if err := s.endTransactionRaw(ctx, p.holder, true); err != nil {
+				return fmt.Errorf("sink %d: commit %s (checkpoint %d): %w", s.subtask, p.holder.TransactionalID, p.holder.Checkpoint, err)
+			}
+			s.deps.Observer.Observe(Event{Kind: "commit", Subtask: s.subtask, Checkpoint: p.holder.Checkpoint,
+				TxnID: p.holder.TransactionalID, Epoch: p.holder.Epoch})
 			p.client.Close()
 			s.pending = s.pending[1:]
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -45,10 +46,7 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 		buffered:      map[int32][]*kgo.Record{},
 		pendingCommit: map[int64][]PartitionOffset{},
 	}
-	var err error
-	if s.topicID, err = topicID(ctx, admin, cfg.InputTopic); err != nil {
-		return nil, fmt.Errorf("source %d: %w", subtask, err)
-	}
+	s.topicID = cfg.inputTopicID
 	start, err := s.startOffsets(ctx, admin, restored, fromCheckpoint)
 	if err != nil {
 		return nil, err
@@ -83,6 +81,12 @@ func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, resto
 	}
 	useGroup := !fromCheckpoint && s.cfg.StartupMode == StartGroupOffsets
 	if fromCheckpoint && s.cfg.Protocol.Has(BugGroupOffsetsOnRestore) {
+		useGroup = true
+	}
+	if s.cfg.Protocol.OffsetsInTransaction {
+		// The group's offsets are the state: committed with the output.
+		clear(start)
+		clear(fromState)
 		useGroup = true
 	}
 	if useGroup {
@@ -125,7 +129,27 @@ func topicID(ctx context.Context, admin *kgo.Client, topic string) ([16]byte, er
 }
 
 func fetchGroupOffsets(ctx context.Context, admin *kgo.Client, group, topic string, id [16]byte, partitions []int32) (map[int32]int64, error) {
+	// A transaction that is still open with offsets of the group makes the
+	// broker answer UNSTABLE_OFFSET_COMMIT: wait until it ends.
+	for {
+		out, err := fetchGroupOffsetsOnce(ctx, admin, group, topic, id, partitions)
+		if !errors.Is(err, kerr.UnstableOffsetCommit) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fetch group offsets: %w (last: %w)", ctx.Err(), err)
+		case <-time.After(unstableOffsetsBackoff):
+		}
+	}
+}
+
+// unstableOffsetsBackoff is the wait between stable-offset fetches.
+const unstableOffsetsBackoff = 100 * time.Millisecond
+
+func fetchGroupOffsetsOnce(ctx context.Context, admin *kgo.Client, group, topic string, id [16]byte, partitions []int32) (map[int32]int64, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
+	req.RequireStable = true
 	// The request names the group and topic both ways: v0-7 at the top
 	// level, v8+ per group, v10+ by topic id.
 	req.Group = group
@@ -236,6 +260,10 @@ func (s *kafkaSource) snapshot(checkpoint int64) []PartitionOffset {
 // offset+1 of that checkpoint to the group. It is for monitoring only, so a
 // failure is reported and otherwise ignored, as Flink does.
 func (s *kafkaSource) commitOffsets(ctx context.Context, checkpoint int64) {
+	if s.cfg.Protocol.OffsetsInTransaction {
+		clear(s.pendingCommit) // the sink's transaction committed them
+		return
+	}
 	offsets, ok := s.pendingCommit[checkpoint]
 	for id := range s.pendingCommit {
 		if id <= checkpoint {
