@@ -310,11 +310,12 @@ func TestResultViolations(t *testing.T) {
 		}
 		return out
 	}
+	// Anomalies come out in the order of model.Anomalies.
 	require.Equal(t,
-		[]string{model.Duplicate, model.Reordered, model.Unexpected, model.Lost, model.SilentLoss},
+		[]string{model.Lost, model.Duplicate, model.Unexpected, model.Reordered, model.SilentLoss},
 		kinds(res.Violations(model.Allowed("exactly-once"))))
 	require.Equal(t,
-		[]string{model.Unexpected, model.Lost, model.SilentLoss},
+		[]string{model.Lost, model.Unexpected, model.SilentLoss},
 		kinds(res.Violations(model.Allowed("at-least-once"))))
 	require.Equal(t,
 		[]string{model.Unexpected},

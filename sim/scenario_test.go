@@ -22,11 +22,14 @@ func crashFaults(t testing.TB) []string {
 	return fs
 }
 
-// options is a default scenario with every fault of "all" enabled.
+// options is a default scenario with every fault of "all" enabled and the
+// parallelism drawn per run (1..4).
 func options(t testing.TB, protocol string, seed uint64) Options {
 	fs, err := faults.Resolve("all")
 	require.NoError(t, err)
-	return Options{Protocol: protocol, Seed: seed, Workload: faults.DefaultWorkload(), Faults: fs}
+	w := faults.DefaultWorkload()
+	w.Parallelism = 0
+	return Options{Protocol: protocol, Seed: seed, Workload: w, Faults: fs}
 }
 
 // campaign runs n scenarios of protocol and sums their anomaly counts.
