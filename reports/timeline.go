@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/sim"
 )
@@ -103,25 +104,28 @@ func groupRecords(rows []recordRow) []recordRow {
 
 // Lane geometry (pixels).
 const (
-	tlAxisH    = 34.0
-	tlCoordH   = 40.0
-	tlBrokerH  = 26.0
-	tlSubtaskH = 66.0
-	tlLabelW   = 150.0
-	tlMinW     = 1000.0
-	tlMaxW     = 6000.0
-	tlPxPerMS  = 1.0
+	tlAxisH   = 34.0
+	tlCoordH  = 40.0
+	tlBrokerH = 26.0
+	tlSourceH = 36.0
+	tlSinkH   = 50.0
+	tlLabelW  = 150.0
+	tlMinW    = 1000.0
+	tlMaxW    = 6000.0
+	tlPxPerMS = 1.0
 	// tlDownW is the width of a compressed stretch of downtime.
 	tlDownW = 70.0
 	// tlCompress: downtime longer than this is drawn compressed.
 	tlCompress = 150
 	tlPadRight = 140.0
-	// rows inside a subtask lane
-	rowTicks   = 4.0  // process events, 14 high
-	rowMarks   = 25.0 // snapshots, acks, restores (centre)
-	rowOpen    = 33.0 // open transaction bar, 11 high
-	rowPending = 50.0 // pre-committed transaction bar, 11 high
-	barH       = 11.0
+	// rows inside a source lane
+	rowTicks    = 4.0  // records read, 14 high
+	rowSrcMarks = 27.0 // snapshots, acks (centre)
+	// rows inside a sink lane
+	rowSinkMarks = 9.0  // snapshots, acks, aborts (centre)
+	rowOpen      = 16.0 // open transaction bar, 11 high
+	rowPending   = 33.0 // pre-committed transaction bar, 11 high
+	barH         = 11.0
 )
 
 // txnBar is one transaction of a subtask, from begin to its end.
@@ -137,7 +141,6 @@ type txnBar struct {
 	fate        string // what became of it after a crash
 	fateAt      int64
 	fateKind    string // committed, aborted, failed
-	processed   []int  // indexes of process events it holds
 	precommitMs string // records=N of the precommit
 }
 
@@ -170,19 +173,40 @@ func (b *txnBar) left() (bool, int64, string) {
 	return false, b.end, b.endedBy()
 }
 
+// procEvent is a batch of records a source subtask emitted.
 type procEvent struct {
-	idx       int
-	t         int64
-	subtask   int
-	partition int32
-	from, n   int64
-	bar       *txnBar
+	idx         int // index in the trace
+	t           int64
+	subtask     int // the source subtask
+	partition   int32
+	from, n     int64
+	parallelism int // operator/sink subtasks at the time
+}
+
+// sourceKinds are the events of a source subtask; every other event of a
+// subtask belongs to the operator/sink subtask of that index.
+var sourceKinds = map[string]bool{"process": true, "source-start": true, "source-snapshot": true,
+	"ack-source": true, "group-offsets-commit": true}
+
+// stop is a point where the job died or was stopped (crash, failure,
+// rescale): what was not checkpointed is replayed after it.
+type stop struct {
+	idx  int
+	t    int64
+	what string
+}
+
+// srcSnap is a source subtask's snapshot: the barrier of its checkpoint
+// follows every record it emitted before.
+type srcSnap struct {
+	idx, subtask int
+	checkpoint   int64
 }
 
 // layoutTimeline turns a run's trace into shapes: lanes for the
-// coordinator, the broker and each subtask; checkpoints, transactions,
-// crashes and restarts; the records of its anomalies where they entered
-// and where they should have left.
+// coordinator, the broker and each source and operator/sink subtask;
+// checkpoints, transactions, crashes and restarts; the records of its
+// anomalies where they entered and where they left or should have left.
 func layoutTimeline(tl Timeline, id string) timelineView {
 	v := timelineView{ID: id, Timeline: tl, LabelW: tlLabelW}
 	v.Title = fmt.Sprintf("%s — run %d, seed %d", tl.Protocol, tl.Run, tl.Seed)
@@ -191,7 +215,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	parallelism := max(1, tl.Parallelism)
 	for _, e := range events {
 		end = max(end, e.T)
-		parallelism = max(parallelism, e.Subtask+1)
+		parallelism = max(parallelism, min(e.Subtask+1, 256))
 	}
 	end = max(end, 1)
 	ts := newTimeScale(events, end)
@@ -201,31 +225,34 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	// Lanes.
 	y := tlAxisH
 	coordY := y
+	right := tlLabelW - 6
 	v.Lanes = append(v.Lanes, laneView{Label: "coordinator", Y: y, H: tlCoordH, Class: "lane-coord",
-		Rows: []svgText{{X: tlLabelW - 6, Y: y + 32, Text: "checkpoints · crashes"}}})
+		Rows: []svgText{{X: right, Y: y + 32, Text: "checkpoints · crashes"}}})
 	y += tlCoordH
 	brokerY := y
 	v.Lanes = append(v.Lanes, laneView{Label: "broker", Y: y, H: tlBrokerH, Class: "lane-broker",
-		Rows: []svgText{{X: tlLabelW - 6, Y: y + 17, Text: "faults"}}})
+		Rows: []svgText{{X: right, Y: y + 17, Text: "faults"}}})
 	y += tlBrokerH
-	subY := make([]float64, parallelism)
+	srcY := make([]float64, parallelism)
 	for i := range parallelism {
-		subY[i] = y
-		v.Lanes = append(v.Lanes, laneView{Label: fmt.Sprintf("subtask %d", i), Y: y, H: tlSubtaskH, Class: "lane-sub",
-			Rows: []svgText{{X: tlLabelW - 6, Y: y + rowTicks + 11, Text: "records"}, {X: tlLabelW - 6, Y: y + rowMarks + 4, Text: "steps"},
-				{X: tlLabelW - 6, Y: y + rowOpen + 9, Text: "open txn"}, {X: tlLabelW - 6, Y: y + rowPending + 9, Text: "pre-committed"}}})
-		y += tlSubtaskH
+		srcY[i] = y
+		v.Lanes = append(v.Lanes, laneView{Label: fmt.Sprintf("source %d", i), Y: y, H: tlSourceH, Class: "lane-src",
+			Rows: []svgText{{X: right, Y: y + rowTicks + 11, Text: "records read"}, {X: right, Y: y + rowSrcMarks + 4, Text: "steps"}}})
+		y += tlSourceH
+	}
+	sinkY := make([]float64, parallelism)
+	for i := range parallelism {
+		sinkY[i] = y
+		v.Lanes = append(v.Lanes, laneView{Label: fmt.Sprintf("sink %d", i), Y: y, H: tlSinkH, Class: "lane-sink",
+			Rows: []svgText{{X: right, Y: y + rowSinkMarks + 4, Text: "steps"}, {X: right, Y: y + rowOpen + 9, Text: "open txn"},
+				{X: right, Y: y + rowPending + 9, Text: "pre-committed"}}})
+		y += tlSinkH
 	}
 	v.H = y + 6
 	for i := range v.Lanes {
 		v.Lanes[i].LabelY = v.Lanes[i].Y + 15
 	}
-	laneY := func(subtask int) float64 {
-		if subtask >= 0 && subtask < parallelism {
-			return subY[subtask]
-		}
-		return coordY
-	}
+	inRange := func(subtask int) bool { return subtask >= 0 && subtask < parallelism }
 
 	// Axis: ticks in the stretches drawn to scale, a label on compressed
 	// downtime.
@@ -252,6 +279,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	type hit struct {
 		offset int64
 		kind   string
+		key    string
 		row    int
 	}
 	hits := map[int32][]hit{}
@@ -262,7 +290,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		row := len(v.Records)
 		v.Records = append(v.Records, recordRow{Kind: a.Kind, Record: fmt.Sprintf("%d/%d", a.Record.Partition, a.Record.Offset),
 			Key: a.Record.Key, Value: a.Record.Value, partition: a.Record.Partition, from: a.Record.Offset, to: a.Record.Offset})
-		hits[a.Record.Partition] = append(hits[a.Record.Partition], hit{a.Record.Offset, a.Kind, row})
+		hits[a.Record.Partition] = append(hits[a.Record.Partition], hit{a.Record.Offset, a.Kind, a.Record.Key, row})
 	}
 	for p := range hits {
 		slices.SortFunc(hits[p], func(a, b hit) int { return cmp.Compare(a.offset, b.offset) })
@@ -274,14 +302,18 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	pending := map[int][]*txnBar{}
 	var bars, orphans []*txnBar
 	var procs []procEvent
+	var snaps []srcSnap
+	var stops []stop
+	curP := max(1, tl.Parallelism)
 	downSince := int64(-1)
 	downWhy := ""
 	cutAll := func(t int64, why string) {
-		for s := range parallelism {
-			if b := open[s]; b != nil {
-				b.end, b.endKind, b.detail = t, "cut", why
-				orphans = append(orphans, b)
-			}
+		for _, s := range slices.Sorted(maps.Keys(open)) {
+			b := open[s]
+			b.end, b.endKind, b.detail = t, "cut", why
+			orphans = append(orphans, b)
+		}
+		for _, s := range slices.Sorted(maps.Keys(pending)) {
 			for _, b := range pending[s] {
 				b.end, b.endKind, b.detail = t, "cut", why
 				orphans = append(orphans, b)
@@ -299,12 +331,18 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 		return false
 	}
-	mark := func(subtask int, t int64, shape, class, title string) {
-		cy := laneY(subtask) + rowMarks
-		if subtask < 0 || subtask >= parallelism {
-			cy = coordY + tlCoordH/2
-		}
+	markAt := func(cy float64, t int64, shape, class, title string) {
 		v.Marks = append(v.Marks, svgPoly{Points: shapePoints(shape, x(t), cy, 5), Class: class, Title: title})
+	}
+	mark := func(e sim.TraceEvent, shape, class, title string) {
+		switch {
+		case !inRange(e.Subtask):
+			markAt(coordY+tlCoordH/2, e.T, shape, class, title)
+		case sourceKinds[e.Kind]:
+			markAt(srcY[e.Subtask]+rowSrcMarks, e.T, shape, class, title)
+		default:
+			markAt(sinkY[e.Subtask]+rowSinkMarks, e.T, shape, class, title)
+		}
 	}
 	fullLine := func(t int64, class, title string) {
 		v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 8, X2: x(t), Y2: v.H, Class: class, Title: title})
@@ -314,11 +352,8 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		switch e.Kind {
 		case "process":
 			n, _ := strconv.ParseInt(strings.TrimPrefix(e.Detail, "n="), 10, 64)
-			pe := procEvent{idx: i, t: e.T, subtask: e.Subtask, partition: e.Partition, from: e.Offset, n: max(1, n), bar: open[e.Subtask]}
-			if pe.bar != nil {
-				pe.bar.processed = append(pe.bar.processed, len(procs))
-			}
-			procs = append(procs, pe)
+			procs = append(procs, procEvent{idx: i, t: e.T, subtask: e.Subtask, partition: e.Partition, from: e.Offset,
+				n: min(max(1, n), 1<<20), parallelism: curP})
 		case "begin-transaction":
 			b := &txnBar{subtask: e.Subtask, txn: e.TxnID, start: e.T, precommit: -1, end: -1}
 			if old := open[e.Subtask]; old != nil { // a begin without a pre-commit: the old one is gone
@@ -335,7 +370,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			b.precommit, b.checkpoint, b.precommitMs = e.T, e.Checkpoint, e.Detail
 			delete(open, e.Subtask)
 			pending[e.Subtask] = append(pending[e.Subtask], b)
-			mark(e.Subtask, e.T, "tri-down", "m-precommit", title)
+			mark(e, "tri-down", "m-precommit", title)
 		case "commit", "commit-failure-ignored":
 			kind := "commit"
 			if e.Kind != "commit" {
@@ -354,10 +389,10 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 				b.precommit, b.checkpoint, b.end, b.endKind = e.T, e.Checkpoint, e.T, kind
 				delete(open, e.Subtask)
 			} else {
-				mark(e.Subtask, e.T, "check", "m-"+kind, title)
+				mark(e, "check", "m-"+kind, title)
 			}
 		case "resume-transaction":
-			outcome := strings.Fields(e.Detail + " ?")[0]
+			outcome, _, _ := strings.Cut(e.Detail, " ")
 			kind := map[string]string{"committed": "committed", "aborted": "aborted"}[outcome]
 			if kind == "" {
 				kind = "failed"
@@ -367,26 +402,68 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			if kind != "committed" {
 				class = "m-resume-bad"
 			}
-			mark(e.Subtask, e.T, "check", class, title)
+			mark(e, "check", class, title)
 		case "abort-lingering":
 			if resolve(e.Subtask, e.TxnID, e.T, "aborted", fmt.Sprintf("aborted as lingering at %s", fmtMS(e.T))) {
-				mark(e.Subtask, e.T, "x", "m-abort", title)
+				mark(e, "x", "m-abort", title)
 			} else {
-				mark(e.Subtask, e.T, "x", "m-abort-noop", title)
+				mark(e, "x", "m-abort-noop", title)
 			}
+		case "source-snapshot":
+			snaps = append(snaps, srcSnap{idx: i, subtask: e.Subtask, checkpoint: e.Checkpoint})
+			mark(e, "diamond", "m-snapshot", title)
 		case "snapshot":
-			mark(e.Subtask, e.T, "diamond", "m-snapshot", title)
-		case "ack":
-			mark(e.Subtask, e.T, "circle", "m-ack", title)
+			mark(e, "diamond", "m-snapshot", title)
+		case "ack", "ack-source":
+			mark(e, "circle", "m-ack", title)
 		case "notification-lost":
-			mark(e.Subtask, e.T, "circle", "m-lost-notify", title)
+			mark(e, "circle", "m-lost-notify", title)
 		case "source-start":
-			mark(e.Subtask, e.T, "tri-right", "m-source", title)
+			mark(e, "tri-right", "m-source", title)
 		case "group-offsets-commit":
-			mark(e.Subtask, e.T, "square", "m-group", title)
+			mark(e, "square", "m-group", title)
 		case "trigger-checkpoint":
 			fullLine(e.T, "cp-line", title)
 			v.Texts = append(v.Texts, svgText{X: x(e.T) + 2, Y: 26, Class: "cp-label", Text: fmt.Sprintf("cp%d", e.Checkpoint), Hint: title})
+		case "checkpoint-stored":
+			markAt(coordY+tlCoordH/2, e.T, "square", "m-stored", title)
+		case "abort-checkpoint", "checkpoint-failed":
+			markAt(coordY+tlCoordH/2, e.T, "x", "m-cp-abort", title)
+		case "restore":
+			if downSince >= 0 {
+				v.Bands = append(v.Bands, svgRect{X: x(downSince), Y: tlAxisH, W: math.Max(1, x(e.T)-x(downSince)), H: v.H - tlAxisH,
+					Class: "down", Title: fmt.Sprintf("job down %s → %s (%s) after %s", fmtMS(downSince), fmtMS(e.T), fmtMS(e.T-downSince), downWhy)})
+				downSince = -1
+			}
+			markAt(coordY+tlCoordH/2, e.T, "tri-up", "m-restore", title)
+		case "crash", "job-failure", "loud-failure", "rescale":
+			class := map[string]string{"crash": "crash-line", "job-failure": "fail-line", "loud-failure": "loud-line", "rescale": "rescale-line"}[e.Kind]
+			fullLine(e.T, class, title)
+			label := e.Kind
+			if e.Kind == "crash" {
+				label, _, _ = strings.Cut(e.Detail, " ")
+			}
+			if e.Kind == "rescale" {
+				if n, err := strconv.Atoi(strings.TrimPrefix(e.Detail, "parallelism ")); err == nil && n > 0 {
+					curP = n
+				}
+				label = e.Detail
+			}
+			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + label, Hint: title})
+			if e.Kind != "loud-failure" {
+				why := "job failure: " + e.Detail
+				switch e.Kind {
+				case "crash":
+					why = label
+				case "rescale":
+					why = "rescale to " + e.Detail
+				}
+				cutAll(e.T, why)
+				stops = append(stops, stop{idx: i, t: e.T, what: why})
+				if e.Kind != "rescale" {
+					downSince, downWhy = e.T, why
+				}
+			}
 		case "fault":
 			name, _, _ := strings.Cut(e.Detail, " ")
 			info, _ := faults.Lookup(name)
@@ -394,52 +471,23 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("bolt", x(e.T), brokerY+tlBrokerH/2, 7), Class: "m-broker", Title: title})
 				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: brokerY + 17, Class: "fault-label", Text: name, Hint: title})
 			} else {
-				mark(-1, e.T, "bolt", "m-fault", title)
+				markAt(coordY+tlCoordH/2, e.T, "bolt", "m-fault", title)
 				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: coordY + tlCoordH - 6, Class: "fault-label", Text: name, Hint: title})
-			}
-		case "checkpoint-failed":
-			mark(-1, e.T, "x", "m-cp-abort", title)
-		case "checkpoint-stored":
-			mark(-1, e.T, "square", "m-stored", title)
-		case "abort-checkpoint":
-			mark(-1, e.T, "x", "m-cp-abort", title)
-		case "restore":
-			if downSince >= 0 {
-				v.Bands = append(v.Bands, svgRect{X: x(downSince), Y: tlAxisH, W: math.Max(1, x(e.T)-x(downSince)), H: v.H - tlAxisH,
-					Class: "down", Title: fmt.Sprintf("job down %s → %s (%s) after %s", fmtMS(downSince), fmtMS(e.T), fmtMS(e.T-downSince), downWhy)})
-				downSince = -1
-			}
-			mark(-1, e.T, "tri-up", "m-restore", title)
-		case "crash", "job-failure", "loud-failure":
-			class := map[string]string{"crash": "crash-line", "job-failure": "fail-line", "loud-failure": "loud-line"}[e.Kind]
-			fullLine(e.T, class, title)
-			label := e.Kind
-			if e.Kind == "crash" {
-				label, _, _ = strings.Cut(e.Detail, " ")
-			}
-			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + label, Hint: title})
-			if e.Kind != "loud-failure" {
-				why := "job failure: " + e.Detail
-				if e.Kind == "crash" {
-					why = label
-				}
-				cutAll(e.T, why)
-				downSince, downWhy = e.T, why
 			}
 		default:
 			if isBrokerEvent(e) {
 				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("bolt", x(e.T), brokerY+tlBrokerH/2, 6), Class: "m-broker", Title: title})
 			} else {
-				mark(e.Subtask, e.T, "circle", "m-other", title)
+				mark(e, "circle", "m-other", title)
 			}
 		}
 	}
 	last := end
-	for s := range parallelism {
-		if b := open[s]; b != nil {
-			b.end, b.endKind = last, "dangling"
-		}
-		for _, b := range pending[s] {
+	for _, b := range open {
+		b.end, b.endKind = last, "dangling"
+	}
+	for _, ps := range pending {
+		for _, b := range ps {
 			b.end, b.endKind = last, "dangling"
 		}
 	}
@@ -450,15 +498,18 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 
 	// Transactions.
 	for _, b := range bars {
-		ly := laneY(b.subtask)
-		name := fmt.Sprintf("transaction %s (subtask %d)", b.txn, b.subtask)
+		if !inRange(b.subtask) {
+			continue
+		}
+		ly := sinkY[b.subtask]
+		name := fmt.Sprintf("transaction %s (sink %d)", b.txn, b.subtask)
 		openEnd := b.end
 		if b.precommit >= 0 {
 			openEnd = b.precommit
 		}
 		// A pixel of air between a transaction and the next one.
 		v.Bars = append(v.Bars, svgRect{X: x(b.start), Y: ly + rowOpen, W: math.Max(1.5, x(openEnd)-x(b.start)-1), H: barH, Class: "txn-open",
-			Title: fmt.Sprintf("%s: open %s → %s, %d process steps", name, fmtMS(b.start), fmtMS(openEnd), len(b.processed))})
+			Title: fmt.Sprintf("%s: open %s → %s", name, fmtMS(b.start), fmtMS(openEnd))})
 		if b.precommit < 0 {
 			if b.endKind == "cut" {
 				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("x", x(b.end), ly+rowOpen+barH/2, 4), Class: "m-cut", Title: name + " " + b.endedBy()})
@@ -485,19 +536,87 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 	}
 
-	// Process events, and the anomalous records they hold.
+	// exit follows records a source emitted to the transaction they went
+	// out with: the sink that owns their key (known from the key, or the
+	// only sink), and the transaction it pre-committed for the first
+	// checkpoint whose barrier the source sent after them.
+	exit := func(pe procEvent, key string) (bar *txnBar, text string) {
+		var st *stop
+		for k := range stops {
+			if stops[k].idx > pe.idx {
+				st = &stops[k]
+				break
+			}
+		}
+		var cp int64
+		for _, sn := range snaps {
+			if sn.idx > pe.idx && sn.subtask == pe.subtask && (st == nil || sn.idx < st.idx) {
+				cp = sn.checkpoint
+				break
+			}
+		}
+		sink := -1
+		switch {
+		case key != "":
+			sink = engine.KeyOwner(key, pe.parallelism)
+		case pe.parallelism == 1:
+			sink = 0
+		}
+		transactional := len(bars) > 0
+		if sink >= 0 && transactional {
+			for _, b := range bars {
+				if b.subtask == sink && cp > 0 && b.checkpoint == cp && b.precommit >= pe.t && (st == nil || b.precommit <= st.t) {
+					bar = b
+					break
+				}
+			}
+			if bar == nil && st != nil {
+				// Not pre-committed before the job stopped: in the open
+				// transaction (or still in a channel) when it died.
+				for _, b := range bars {
+					if b.subtask == sink && b.endKind == "cut" && b.end == st.t && b.precommit < 0 {
+						bar = b
+						break
+					}
+				}
+			}
+		}
+		switch {
+		case bar != nil && bar.precommit < 0:
+			return bar, fmt.Sprintf("in sink %d's open transaction when the job stopped (%s at %s): not checkpointed, so replayed after the restart", sink, st.what, fmtMS(st.t))
+		case bar != nil:
+			if ok, _, how := bar.left(); ok {
+				return bar, fmt.Sprintf("left with sink %d's transaction of checkpoint %d: %s", sink, cp, how)
+			}
+			return bar, fmt.Sprintf("should have left with sink %d's transaction of checkpoint %d, but: %s", sink, cp, bar.endedBy())
+		case cp > 0 && !transactional:
+			return nil, fmt.Sprintf("no transaction: written directly by the sink, flushed at its snapshot of checkpoint %d", cp)
+		case cp > 0 && sink < 0:
+			return nil, fmt.Sprintf("before the barrier of checkpoint %d: it should have left with the transaction of checkpoint %d of the sink that owns its key (the trace does not say which)", cp, cp)
+		case cp > 0:
+			return nil, fmt.Sprintf("before the barrier of checkpoint %d: it should have left with sink %d's transaction of checkpoint %d, which the trace does not show", cp, sink, cp)
+		case st != nil:
+			return nil, fmt.Sprintf("not covered by a checkpoint when the job stopped (%s at %s): replayed after the restart", st.what, fmtMS(st.t))
+		}
+		return nil, "not covered by any checkpoint before the trace ends"
+	}
+
+	// Records emitted, and the anomalous records among them.
 	for _, pe := range procs {
-		ly := laneY(pe.subtask)
+		if !inRange(pe.subtask) {
+			continue
+		}
+		ly := srcY[pe.subtask]
 		rect := svgRect{X: x(pe.t), Y: ly + rowTicks, W: math.Max(1.2, x(pe.t+pe.n)-x(pe.t)-0.4), H: 14,
-			Class: fmt.Sprintf("proc p%d", pe.partition%8),
-			Title: fmt.Sprintf("subtask %d processed partition %d offsets %d–%d (%d records) at %s", pe.subtask, pe.partition, pe.from, pe.from+pe.n-1, pe.n, fmtMS(pe.t))}
+			Class: fmt.Sprintf("proc p%d", ((pe.partition%8)+8)%8),
+			Title: fmt.Sprintf("source %d read partition %d offsets %d–%d (%d records) at %s", pe.subtask, pe.partition, pe.from, pe.from+pe.n-1, pe.n, fmtMS(pe.t))}
+		v.Ticks = append(v.Ticks, rect)
 		var held []hit
 		hs := hits[pe.partition]
 		k, _ := slices.BinarySearchFunc(hs, pe.from, func(h hit, o int64) int { return cmp.Compare(h.offset, o) })
 		for ; k < len(hs) && hs[k].offset < pe.from+pe.n; k++ {
 			held = append(held, hs[k])
 		}
-		v.Ticks = append(v.Ticks, rect)
 		if len(held) == 0 {
 			continue
 		}
@@ -519,38 +638,38 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		} else if _, lost := kinds["lost"]; lost {
 			hclass = "hl hl-lost"
 		}
-		entered := fmt.Sprintf("%s by subtask %d", fmtMS(pe.t), pe.subtask)
-		leftText := "no transaction held them (no commit to leave with)"
-		var exitX, exitY float64
-		hasExit := false
-		if pe.bar != nil {
-			ok, at, how := pe.bar.left()
-			exitX, exitY, hasExit = x(at), ly+rowPending+barH/2, true
-			if ok {
-				leftText = "left: " + how
-			} else {
-				leftText = "should have left with this transaction's commit, but: " + how
-			}
-		}
-		v.Highlight = append(v.Highlight, svgRect{X: rect.X - 1.5, Y: ly + 1, W: rect.W + 3, H: 20, Class: hclass,
-			Title: fmt.Sprintf("%s — entered here at %s; %s", strings.Join(parts, "; "), entered, leftText)})
-		if hasExit {
-			lclass := "link link-left"
-			if ok, _, _ := pe.bar.left(); !ok {
-				lclass = "link link-missed"
-			}
-			v.Links = append(v.Links, svgLine{X1: rect.X + rect.W/2, Y1: ly + 19, X2: exitX, Y2: exitY, Class: lclass, Title: leftText})
-			v.Marks = append(v.Marks, svgPoly{Points: shapePoints("tri-down", exitX, exitY-9, 5), Class: "m-exit " + lclass, Title: leftText})
-		}
+		entered := fmt.Sprintf("%s by source %d", fmtMS(pe.t), pe.subtask)
+		var texts []string
+		linked := map[*txnBar]bool{}
 		for _, h := range held {
+			bar, text := exit(pe, h.key)
 			r := &v.Records[h.row]
 			r.Entered = append(r.Entered, entered)
-			r.Left = append(r.Left, leftText)
+			r.Left = append(r.Left, text)
+			if !slices.Contains(texts, text) {
+				texts = append(texts, text)
+			}
+			if bar == nil || linked[bar] || !inRange(bar.subtask) {
+				continue
+			}
+			linked[bar] = true
+			ok, at, _ := bar.left()
+			lclass := "link link-left"
+			ey := sinkY[bar.subtask] + rowPending + barH/2
+			if bar.precommit < 0 {
+				lclass, ey = "link link-replayed", sinkY[bar.subtask]+rowOpen+barH/2
+			} else if !ok {
+				lclass = "link link-missed"
+			}
+			v.Links = append(v.Links, svgLine{X1: rect.X + rect.W/2, Y1: ly + 19, X2: x(at), Y2: ey, Class: lclass, Title: text})
+			v.Marks = append(v.Marks, svgPoly{Points: shapePoints("tri-down", x(at), ey-9, 5), Class: "m-exit " + lclass, Title: text})
 		}
+		v.Highlight = append(v.Highlight, svgRect{X: rect.X - 1.5, Y: ly + 1, W: rect.W + 3, H: 20, Class: hclass,
+			Title: fmt.Sprintf("%s — entered here at %s; %s", strings.Join(parts, "; "), entered, strings.Join(texts, "; "))})
 	}
 	for i := range v.Records {
 		if len(v.Records[i].Entered) == 0 {
-			v.Records[i].Entered = []string{"never processed in the trace"}
+			v.Records[i].Entered = []string{"never read by a source in the trace"}
 		}
 	}
 	v.Records = groupRecords(v.Records)
@@ -567,7 +686,8 @@ func isBrokerEvent(e sim.TraceEvent) bool {
 	if info, ok := faults.Lookup(e.Kind); ok && info.Kind == faults.KindBroker {
 		return true
 	}
-	if info, ok := faults.Lookup(strings.Fields(e.Detail + " ")[0]); ok && info.Kind == faults.KindBroker && e.Kind == "fault" {
+	name, _, _ := strings.Cut(e.Detail, " ")
+	if info, ok := faults.Lookup(name); ok && info.Kind == faults.KindBroker && e.Kind == "fault" {
 		return true
 	}
 	return strings.HasPrefix(e.Kind, "broker")

@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -21,44 +23,54 @@ func TestTimelineFollowsRecordsToWhereTheyLeft(t *testing.T) {
 		ev(0, "begin-transaction", 0, 0, "t-0", "", 0, 0),
 		ev(1, "process", 0, 0, "", "n=10", 1, 0), // 1/0..1/9
 		ev(100, "trigger-checkpoint", -1, 1, "", "", 0, 0),
+		ev(100, "source-snapshot", 0, 1, "", "", 0, 0),
 		ev(100, "precommit", 0, 1, "t-0", "records=10", 0, 0),
 		ev(100, "begin-transaction", 0, 0, "t-1", "", 0, 0),
 		ev(100, "checkpoint-stored", -1, 1, "", "", 0, 0),
 		ev(110, "commit", 0, 1, "t-0", "", 0, 0),
-		ev(120, "process", 0, 0, "", "n=5", 1, 10), // 1/10..1/14, in t-1
+		ev(120, "process", 0, 0, "", "n=5", 1, 10), // 1/10..1/14
 		ev(200, "trigger-checkpoint", -1, 2, "", "", 0, 0),
+		ev(200, "source-snapshot", 0, 2, "", "", 0, 0),
 		ev(200, "precommit", 0, 2, "t-1", "records=5", 0, 0),
-		ev(201, "crash", -1, 0, "", "crash-after-precommit hit=2 down=900ms", 0, 0),
-		ev(1101, "restore", -1, 1, "", "", 0, 0),
-		ev(1101, "abort-lingering", 0, 0, "t-1", "", 0, 0),
-		ev(1101, "fault", -1, 1, "", "not-coordinator hit=1", 0, 0),
+		ev(200, "begin-transaction", 0, 0, "t-2", "", 0, 0),
+		ev(201, "process", 0, 0, "", "n=1", 1, 15), // 1/15, in t-2 when the job dies
+		ev(202, "crash", -1, 0, "", "crash-after-precommit hit=2 down=900ms", 0, 0),
+		ev(1102, "restore", -1, 1, "", "", 0, 0),
+		ev(1102, "abort-lingering", 0, 0, "t-1", "", 0, 0),
+		ev(1102, "fault", -1, 1, "", "not-coordinator hit=1", 0, 0),
 	}
 	tl := Timeline{Protocol: "p", Run: 3, Seed: 9, Violating: true, Parallelism: 1, Events: events, VirtualMS: 1200,
 		Anomalies: []Anomaly{
 			{Kind: "duplicate", Record: &Record{Partition: 1, Offset: 4}},
 			{Kind: "lost", Record: &Record{Partition: 1, Offset: 11}},
 			{Kind: "lost", Record: &Record{Partition: 1, Offset: 12}},
+			{Kind: "lost", Record: &Record{Partition: 1, Offset: 15}},
 			{Kind: "lost", Record: &Record{Partition: 2, Offset: 0}},
 		}}
 	v := layoutTimeline(tl, "tl-p-3")
 
-	require.Len(t, v.Ticks, 2)
-	require.Len(t, v.Highlight, 2)
+	require.Len(t, v.Lanes, 4) // coordinator, broker, source 0, sink 0
+	require.Len(t, v.Ticks, 3)
+	require.Len(t, v.Highlight, 3)
 	require.Equal(t, "hl hl-duplicate", v.Highlight[0].Class)
-	require.Contains(t, v.Highlight[0].Title, "left: committed (checkpoint 1) at 110ms")
+	require.Contains(t, v.Highlight[0].Title, "left with sink 0's transaction of checkpoint 1: committed (checkpoint 1) at 110ms")
 	require.Equal(t, "hl hl-lost", v.Highlight[1].Class)
 	require.Contains(t, v.Highlight[1].Title, "lost 1/11, 1/12")
-	require.Contains(t, v.Highlight[1].Title, "should have left with this transaction's commit, but: cut by crash")
-	require.Contains(t, v.Highlight[1].Title, "aborted as lingering at 1.101s")
-	require.Equal(t, "link link-left", v.Links[0].Class)
-	require.Equal(t, "link link-missed", v.Links[1].Class)
+	require.Contains(t, v.Highlight[1].Title, "should have left with sink 0's transaction of checkpoint 2, but: cut by crash-after-precommit at 202ms")
+	require.Contains(t, v.Highlight[1].Title, "aborted as lingering at 1.102s")
+	require.Contains(t, v.Highlight[2].Title, "in sink 0's open transaction when the job stopped")
+	var links []string
+	for _, l := range v.Links {
+		links = append(links, l.Class)
+	}
+	require.Equal(t, []string{"link link-left", "link link-missed", "link link-replayed"}, links)
 
 	// Records: grouped, with where they entered and left.
-	require.Len(t, v.Records, 3)
+	require.Len(t, v.Records, 4)
 	require.Equal(t, "1/4", v.Records[0].Record)
 	require.Equal(t, "1/11 – 1/12 (2 records)", v.Records[1].Record)
-	require.Equal(t, []string{"120ms by subtask 0"}, v.Records[1].Entered)
-	require.Equal(t, []string{"never processed in the trace"}, v.Records[2].Entered)
+	require.Equal(t, []string{"120ms by source 0"}, v.Records[1].Entered)
+	require.Equal(t, []string{"never read by a source in the trace"}, v.Records[3].Entered)
 
 	// The 900ms of downtime is squeezed; the crash and restart are drawn.
 	require.Len(t, v.Bands, 1)
@@ -74,7 +86,29 @@ func TestTimelineFollowsRecordsToWhereTheyLeft(t *testing.T) {
 		broker = broker || m.Class == "m-broker"
 	}
 	require.True(t, broker, "broker fault drawn in the broker lane")
-	require.Len(t, v.Lanes, 3) // coordinator, broker, subtask 0
+}
+
+func TestTimelineRoutesByKey(t *testing.T) {
+	// Two sinks: a record goes to the sink that owns its key. Without the
+	// key the report cannot tell which.
+	key := "k1-0"
+	owner := engine.KeyOwner(key, 2)
+	events := []sim.TraceEvent{
+		ev(0, "begin-transaction", 0, 0, "t-0", "", 0, 0),
+		ev(0, "begin-transaction", 1, 0, "t-1", "", 0, 0),
+		ev(1, "process", 1, 0, "", "n=3", 1, 0),
+		ev(100, "source-snapshot", 1, 1, "", "", 0, 0),
+		ev(100, "precommit", 0, 1, "t-0", "", 0, 0),
+		ev(100, "precommit", 1, 1, "t-1", "", 0, 0),
+		ev(110, "commit", 0, 1, "t-0", "", 0, 0),
+		ev(110, "commit", 1, 1, "t-1", "", 0, 0),
+	}
+	anoms := []Anomaly{{Kind: "duplicate", Record: &Record{Partition: 1, Offset: 1, Key: key}}, {Kind: "duplicate", Record: &Record{Partition: 1, Offset: 2}}}
+	v := layoutTimeline(Timeline{Parallelism: 2, Events: events, Anomalies: anoms}, "x")
+	require.Len(t, v.Lanes, 6)
+	require.Len(t, v.Links, 1, "only the record with a key is linked")
+	require.Contains(t, v.Links[0].Title, fmt.Sprintf("left with sink %d's transaction of checkpoint 1", owner))
+	require.Contains(t, v.Highlight[0].Title, "the trace does not say which")
 }
 
 func TestTimeScaleIsMonotonic(t *testing.T) {
@@ -96,4 +130,26 @@ func TestFmtMS(t *testing.T) {
 		require.Equal(t, want, fmtMS(ms))
 	}
 	require.True(t, strings.HasPrefix(shapePoints("diamond", 10, 10, 5), "10,5 "))
+}
+
+// The trace is untrusted input: no sequence of events may break the layout.
+func TestTimelineSurvivesAnyTrace(t *testing.T) {
+	kinds := []string{"process", "begin-transaction", "precommit", "commit", "commit-failure-ignored", "resume-transaction",
+		"abort-lingering", "snapshot", "ack", "trigger-checkpoint", "checkpoint-stored", "restore", "crash", "job-failure",
+		"loud-failure", "fault", "checkpoint-failed", "notification-lost", "mystery", ""}
+	details := []string{"", " ", "n=", "n=-3", "n=abc", "n=99999999", "crash-after-ack", "not-coordinator hit=1", "committed", "<b>x</b>&"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 300 {
+		var events []sim.TraceEvent
+		for range rng.IntN(60) {
+			events = append(events, ev(rng.Int64N(5000)-100, kinds[rng.IntN(len(kinds))], rng.IntN(6)-2, rng.Int64N(5)-1,
+				[]string{"", "t-0", "t-1"}[rng.IntN(3)], details[rng.IntN(len(details))], int32(rng.IntN(4)-1), rng.Int64N(50)-5))
+		}
+		tl := Timeline{Protocol: "p", Run: i, Parallelism: rng.IntN(3), Events: events, VirtualMS: rng.Int64N(3000),
+			Anomalies: []Anomaly{{Kind: "lost", Record: &Record{Partition: 0, Offset: 3}}, {Kind: "duplicate"}}}
+		require.NotPanics(t, func() { layoutTimeline(tl, "x") }, "events %v", events)
+	}
+	page, err := HTML(Report{Timelines: []Timeline{{Protocol: "<evil>", Events: []sim.TraceEvent{ev(0, "", -7, 0, "", "", 0, 0)}}}})
+	require.NoError(t, err)
+	require.NotContains(t, string(page), "<evil>")
 }
