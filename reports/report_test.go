@@ -358,13 +358,13 @@ func TestJUnit(t *testing.T) {
 func TestSummary(t *testing.T) {
 	r := build(baseOptions(12), fakeRuns("commit-on-snapshot", span(12)...), false)
 	s := reports.Summary(r)
-	require.Contains(t, s, "FAIL — 4 of 12 runs violated")
+	require.Contains(t, s, "FAIL — commit-on-snapshot: 4 of 12 runs violated")
 	require.Contains(t, s, "| commit-on-snapshot | known-bad | clean | 12 | 4 | 1 (seed")
 	require.Contains(t, s, "`go run ./cmd/simrun replay --seed")
 	require.LessOrEqual(t, strings.Count(s, "\n"), 12, "a few lines")
 
 	r = build(baseOptions(100), fakeRuns("commit-on-snapshot", 1, 2), true)
-	require.Contains(t, reports.Summary(r), "interrupted after 2 of 100 runs")
+	require.Contains(t, reports.Summary(r), "INTERRUPTED — commit-on-snapshot: stopped after 2 of 100 runs")
 }
 
 func TestHTMLShowsUntrustedTextAsText(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 func Summary(r Report) string {
 	var b strings.Builder
 	o := r.Outcome
-	fmt.Fprintf(&b, "### eosim %s: %s %s\n\n", r.Command, statusMark(o.Status), headline(r))
+	fmt.Fprintf(&b, "### %s eosim %s %s — %s\n\n", statusMark(o.Status), r.Command, strings.ToUpper(o.Status), headline(r))
 	b.WriteString("| protocol | kind | expect | runs | violating | first catch (runs) | anomalies | status |\n")
 	b.WriteString("|---|---|---|--:|--:|---|---|---|\n")
 	for _, p := range r.Protocols {
@@ -47,16 +47,16 @@ func headline(r Report) string {
 	var s string
 	switch o.Status {
 	case StatusPass:
-		s = fmt.Sprintf("pass — %d runs", o.RunsDone)
+		s = fmt.Sprintf("%d runs, no violation", o.RunsDone)
 	case StatusFail:
-		s = fmt.Sprintf("FAIL — %d of %d runs violated", o.ViolatingRuns, o.RunsDone)
+		s = fmt.Sprintf("%d of %d runs violated", o.ViolatingRuns, o.RunsDone)
 	case StatusInconclusive:
-		s = fmt.Sprintf("inconclusive — %d runs done of %d, %d harness errors", o.RunsDone, o.RunsPlanned, o.HarnessErrors)
+		s = fmt.Sprintf("%d of %d runs done, %d harness errors", o.RunsDone, o.RunsPlanned, o.HarnessErrors)
 	case StatusInterrupted:
-		s = fmt.Sprintf("interrupted after %d of %d runs (%d violating)", o.RunsDone, o.RunsPlanned, o.ViolatingRuns)
+		s = fmt.Sprintf("stopped after %d of %d runs (%d violating)", o.RunsDone, o.RunsPlanned, o.ViolatingRuns)
 	}
 	if len(r.Protocols) == 1 {
-		s += " of " + md(r.Protocols[0].Name)
+		s = md(r.Protocols[0].Name) + ": " + s
 	}
 	return s
 }
