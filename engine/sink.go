@@ -67,18 +67,27 @@ func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, 
 
 // plainSink is the at-least-once sink (flush at snapshot) and, without the
 // flush and with acks=0, the fire-and-forget one.
+//
+// The producers send at once (no linger): a kgo linger timer that expires at
+// the very instant a simulator decides to crash makes what reached the
+// broker depend on goroutine order. The fire-and-forget sink batches in its
+// own memory instead, so what a dead process loses is exactly its batch.
 type plainSink struct {
 	cfg    *Config
 	client *kgo.Client
 	errs   sendErrors
+	batch  []*kgo.Record // fire-and-forget only: records not yet handed to the client
 }
+
+// fireAndForgetBatch is how many records the fire-and-forget sink collects
+// before it sends them.
+const fireAndForgetBatch = 16
 
 func openPlainSink(cfg *Config, subtask int) (*plainSink, error) {
 	opts := slices.Clone(cfg.ClientOpts)
-	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	if cfg.Protocol.Guarantee == FireAndForget {
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite(),
-			kgo.ProducerLinger(fireAndForgetLinger))
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -88,7 +97,21 @@ func openPlainSink(cfg *Config, subtask int) (*plainSink, error) {
 }
 
 func (s *plainSink) write(ctx context.Context, r *kgo.Record) {
+	if s.cfg.Protocol.Guarantee == FireAndForget {
+		s.batch = append(s.batch, r)
+		if len(s.batch) >= fireAndForgetBatch {
+			s.sendBatch(ctx)
+		}
+		return
+	}
 	s.client.Produce(ctx, r, func(_ *kgo.Record, err error) { s.errs.record(err) })
+}
+
+func (s *plainSink) sendBatch(ctx context.Context) {
+	for _, r := range s.batch {
+		s.client.Produce(ctx, r, nil)
+	}
+	s.batch = s.batch[:0]
 }
 
 func (s *plainSink) precommit(ctx context.Context, _ int64, _ []PartitionOffset) ([]TransactionHolder, map[int]int64, error) {
@@ -107,6 +130,7 @@ func (s *plainSink) precommit(ctx context.Context, _ int64, _ []PartitionOffset)
 func (s *plainSink) commit(context.Context, int64) error { return nil }
 
 func (s *plainSink) finish(ctx context.Context) error {
+	s.sendBatch(ctx)
 	if err := s.client.Flush(ctx); err != nil {
 		return fmt.Errorf("sink flush: %w", err)
 	}

@@ -8,16 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// fireAndForgetLinger is how long the acks=0 producer batches records: what
-// is still lingering when the process dies is lost.
-const fireAndForgetLinger = 20 * time.Millisecond
 
 // txnSink is the two-phase-commit Kafka sink (FlinkKafkaProducer with
 // Semantic.EXACTLY_ONCE). Each checkpoint epoch writes into one Kafka
@@ -309,6 +304,7 @@ func (s *txnSink) beginTransaction(ctx context.Context) error {
 	opts := append(slices.Clone(s.cfg.ClientOpts),
 		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
+		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 	)
 	cl, err := kgo.NewClient(opts...)
