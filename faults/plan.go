@@ -64,6 +64,9 @@ type Plan struct {
 	Seed     uint64   `json:"seed"`
 	Workload Workload `json:"workload"`
 	Faults   []Op     `json:"faults"`
+	// LoseNotifications: the scheduler loses notifications now and then even
+	// when no fault remains (exhaustive plans, to reach crash-mid-commit).
+	LoseNotifications bool `json:"lose_notifications,omitempty"`
 	// Replay is the command that replays this plan (informational).
 	Replay string `json:"replay,omitempty"`
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"testing"
+
+	"github.com/eosim/eosim/faults"
 )
 
 // Campaign is many scenarios of one protocol: run k uses seed
@@ -19,13 +21,20 @@ type Campaign struct {
 	ShardIndex, Shards int
 	// Jobs is how many scenarios run at once (each in its own bubble).
 	Jobs int
+	// Plans, when set, are the runs: run k replays Plans[k] with its seed
+	// (exhaustive enumeration); Runs and BaseSeed are then ignored.
+	Plans []faults.Plan
 }
 
 // RunIndexes returns the run numbers this shard runs, in order.
 func (c Campaign) RunIndexes() []int {
 	shards := max(1, c.Shards)
+	runs := c.Runs
+	if c.Plans != nil {
+		runs = len(c.Plans)
+	}
 	var ks []int
-	for k := range c.Runs {
+	for k := range runs {
 		if k%shards == c.ShardIndex {
 			ks = append(ks, k)
 		}
@@ -54,6 +63,10 @@ func (c Campaign) Run(ctx context.Context, t *testing.T, onResult func(k int, r 
 			for i := range work {
 				opts := c.Options
 				opts.Seed = RunSeed(c.BaseSeed, ks[i])
+				if c.Plans != nil {
+					plan := c.Plans[ks[i]]
+					opts.Seed, opts.Plan, opts.Workload = plan.Seed, &plan, plan.Workload
+				}
 				results <- done{i, Run(t, opts)}
 			}
 		}()

@@ -28,6 +28,11 @@ func (s *scheduler) loop() {
 		if err := s.step(); err != nil {
 			s.fail(err)
 		}
+		// Let what the step set off (asynchronous sends of one sink
+		// subtask) reach the broker before another subtask sends: several
+		// producers write each output partition, and the order of their
+		// batches decides what a last stable offset pins.
+		synctest.Wait()
 	}
 }
 
@@ -285,10 +290,13 @@ func (s *scheduler) deliverNotification() error {
 	}
 	s.notifies = append(s.notifies[:i], s.notifies[i+1:]...)
 	var err error
+	// The draw is taken whatever happens next, so that the schedule does
+	// not depend on whether faults remain (EnumerateCrashes relies on it).
+	lose := s.rng.IntN(8) == 0 && s.finalID == 0 && (s.opts.LoseNotifications || s.plan.LoseNotifications || !s.faultsExhausted())
 	switch {
 	case !n.sink:
 		err = s.job.Sources()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id)
-	case !s.faultsExhausted() && s.rng.IntN(8) == 0 && s.finalID == 0:
+	case lose:
 		s.tr.Observe(engine.Event{Kind: "notification-lost", Subtask: n.subtask, Checkpoint: n.id})
 	default:
 		err = s.job.Sinks()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id)
@@ -338,10 +346,12 @@ type planCrasher struct {
 	hits   map[engine.CrashPoint]int
 	last   *faults.Op
 	outage *faults.Op // an armed outage fault, fired at the next stored checkpoint
+	sites  *[]Site    // when set, every arrival is recorded
 }
 
 func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
 	c.hits[site.Point]++
+	c.recordSite(site)
 	if c.outage != nil && site.Point == engine.CrashAfterCheckpointStored {
 		c.last, c.outage = c.outage, nil
 		synctest.Wait()

@@ -47,6 +47,13 @@ type Options struct {
 	Trace io.Writer
 	// KeepEvents keeps the trace events in the Result (for reports).
 	KeepEvents bool
+
+	// LoseNotifications lets the scheduler lose notifications even when no
+	// planned fault remains (normally they are lost only while faults
+	// remain), so that a fault-free run also reaches crash-mid-commit.
+	LoseNotifications bool
+
+	recordSites bool // EnumerateCrashes: record every crash-point arrival
 }
 
 // Result is what one scenario observed and concluded.
@@ -66,6 +73,8 @@ type Result struct {
 	// HarnessError is set when the harness itself failed (verdict unknown).
 	HarnessError string       `json:"harness_error,omitempty"`
 	Events       []TraceEvent `json:"-"`
+
+	sites []Site
 }
 
 // Failed reports whether the scenario found violations.
@@ -135,6 +144,9 @@ func run(opts Options) (res Result) {
 	s.parallelism = plan.Workload.Parallelism
 	tr.now = func() time.Time { return s.now }
 	s.crasher = &planCrasher{ops: plan.Faults, fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{}}
+	if opts.recordSites {
+		s.crasher.sites = &res.sites
+	}
 	obs := s.runCluster()
 	res.Check = model.Check(obs)
 	res.Violations = res.Check.Violations(model.Allowed(guaranteeName(proto.Guarantee)))
@@ -228,6 +240,10 @@ func (s *scheduler) runCluster() model.Observation {
 		// Telemetry requests come from the client's own goroutine and race
 		// the job's requests for a connection: keep them out.
 		kgo.DisableClientMetrics(),
+		// kgo's default retry backoff has random jitter: the virtual time a
+		// retry takes would differ from run to run, and with it everything
+		// the broker times (transaction timeouts).
+		kgo.RetryBackoffFn(deterministicBackoff),
 	}
 	w := s.plan.Workload
 	for _, topic := range []string{inputTopic, outputTopic} {
@@ -313,6 +329,11 @@ func (s *scheduler) produceInput() ([]model.InputRecord, error) {
 	})
 	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: fmt.Sprintf("records=%d partitions=%d", len(input), w.Partitions)})
 	return input, nil
+}
+
+// deterministicBackoff doubles from 50 ms up to 1 s, without jitter.
+func deterministicBackoff(fails int) time.Duration {
+	return min(time.Second, 50*time.Millisecond<<min(max(fails-1, 0), 5))
 }
 
 // payload makes a record value; now and then it carries markup, which

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +31,9 @@ type campaignConfig struct {
 	commit     string
 	// report is the --report directory ("" for none).
 	report string
+	// exhaustive enumerates crash sites instead of drawing runs; pairs adds
+	// every ordered pair of sites.
+	exhaustive, pairs bool
 }
 
 func init() {
@@ -44,8 +48,18 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&cfg.jobs, "jobs", 1, "scenarios to run at once (results are identical for any value)")
 	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1")
 	report := fs.String("report", "", "write report.json, summary.md, junit.xml and index.html to this directory")
+	fs.BoolVar(&cfg.exhaustive, "exhaustive", false, "instead of --runs random runs: crash at every crash point at every checkpoint of the scenario's fault-free schedule")
+	fs.BoolVar(&cfg.pairs, "pairs", false, "with --exhaustive: also every ordered pair of crash sites (use a small --records)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return exitUsage, err
+	}
+	runsGiven := false
+	fs.Visit(func(f *flag.Flag) { runsGiven = runsGiven || f.Name == "runs" })
+	if cfg.exhaustive && runsGiven {
+		return exitUsage, usagef("--runs and --exhaustive exclude each other: --exhaustive runs one scenario per crash site")
+	}
+	if cfg.pairs && !cfg.exhaustive {
+		return exitUsage, usagef("--pairs needs --exhaustive")
 	}
 	if _, err := cfg.flags.options(); err != nil {
 		return exitUsage, err
@@ -99,6 +113,15 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 	started := time.Now()
 	c := sim.Campaign{Options: opts, BaseSeed: cfg.flags.seed, Runs: cfg.runs,
 		ShardIndex: cfg.shardIndex, Shards: cfg.shards, Jobs: cfg.jobs}
+	if cfg.exhaustive {
+		ex, err := sim.EnumerateCrashes(t, opts, cfg.pairs, exhaustiveDowntimeMS)
+		if err != nil {
+			fmt.Fprintf(stderr, "simrun: %v\n", err)
+			return exitInconclusive
+		}
+		c.Plans = ex.Plans
+		printCoverage(stdout, ex)
+	}
 	mine := len(c.RunIndexes())
 	var rep *campaignReport
 	if cfg.report != "" {
@@ -188,7 +211,31 @@ func printFailure(w io.Writer, cfg campaignConfig, k int, res sim.Result) {
 		ops = append(ops, fmt.Sprintf("%s@%d(down %dms)", op.Fault, op.Hit, op.RestartDelayMS))
 	}
 	fmt.Fprintf(w, "  plan: %s\n", strings.Join(ops, ", "))
+	if cfg.exhaustive {
+		// An enumerated plan is not drawn from the seed: print it whole.
+		b, _ := json.Marshal(res.Plan)
+		fmt.Fprintf(w, "  plan file: %s\n", b)
+		fmt.Fprintf(w, "  replay: save the plan file as plan.json, then: go run ./cmd/simrun replay --plan plan.json\n")
+		return
+	}
 	fmt.Fprintf(w, "  replay: %s\n", cfg.flags.replayCommand(res.Seed))
+}
+
+// exhaustiveDowntimeMS is the downtime after each enumerated crash.
+const exhaustiveDowntimeMS = 100
+
+// printCoverage states what an exhaustive campaign covers: crash point ×
+// checkpoint cells of the fault-free schedule.
+func printCoverage(w io.Writer, ex sim.Exhaustive) {
+	cells := 0
+	var parts []string
+	for _, p := range engine.CrashPoints() {
+		n := len(ex.Coverage[string(p)])
+		cells += n
+		parts = append(parts, fmt.Sprintf("%s=%d", p, n))
+	}
+	fmt.Fprintf(w, "exhaustive: schedule seed %d, %d crash sites, %d crash point x checkpoint cells (%s), %d plans\n",
+		ex.Seed, len(ex.Sites), cells, strings.Join(parts, " "), len(ex.Plans))
 }
 
 func summaryLine(protocol string, tot campaignTotals, wall time.Duration) string {

@@ -59,6 +59,8 @@ func TestCLI(t *testing.T) {
 		{"missing plan", []string{"replay", "--protocol", "two-phase-commit", "--plan", "/nonexistent/plan.json"}, "read plan"},
 		{"malformed plan", []string{"replay", "--plan", badPlan}, "hitt"},
 		{"bad list", []string{"list", "colours"}, `cannot list "colours"`},
+		{"runs with exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--runs", "5"}, "exclude each other"},
+		{"pairs without exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--pairs"}, "--pairs needs --exhaustive"},
 	}
 	for _, tc := range usage {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,6 +96,14 @@ func TestCLI(t *testing.T) {
 		for _, field := range []string{"lost=0", "duplicate=0", "silent-loss=0", "crash-after-precommit=", "wall=", "virtual=", "first_failing_seed=none"} {
 			require.Contains(t, last, field)
 		}
+	})
+
+	t.Run("exhaustive", func(t *testing.T) {
+		out, _, code := run(t, bin, "campaign", "--protocol", "two-phase-commit", "--exhaustive",
+			"--records", "120", "--partitions", "2", "--parallelism", "1", "--interval", "40", "--jobs", "2")
+		require.Equal(t, exitOK, code, out)
+		require.Regexp(t, `exhaustive: schedule seed \d+, \d+ crash sites, \d+ crash point x checkpoint cells`, out)
+		require.Regexp(t, `^runs=[1-9]\d* violations=0 `, lastLine(out))
 	})
 
 	t.Run("caught variant replays", func(t *testing.T) {
