@@ -243,7 +243,13 @@ func Shrink(t *testing.T, opts Options, so ShrinkOptions) (ShrinkResult, error) 
 	tried := map[string]bool{planKey(best): true}
 	for progress := true; progress; {
 		progress = false
-		for _, c := range ShrinkCandidates(best) {
+		cands := ShrinkCandidates(best)
+		for i := 0; i < len(cands); i++ {
+			c := cands[i]
+			if i == len(cands)-1 && !progress && c.Seed == best.Seed {
+				// Nothing with this seed still fails: try other seeds.
+				cands = append(cands, ReseedCandidates(best)...)
+			}
 			key := planKey(c)
 			if tried[key] || !SizeOf(c).Less(SizeOf(best)) {
 				continue
@@ -282,19 +288,37 @@ func planKey(p faults.Plan) string {
 	return string(b)
 }
 
-// reseeds is how many other seeds ShrinkCandidates tries, as a last resort,
-// with half and a quarter of the records.
-const reseeds = 4
+// Reseeds is how many seeds derived from a plan's ReseedCandidates pairs
+// with each of its candidates.
+const Reseeds = 4
 
 // ShrinkCandidates returns the one-step reductions of a plan, most
 // reducing first: fewer faults, then a smaller workload, then earlier
-// crashes, shorter downtimes and fewer affected requests. Every candidate is
-// a valid plan with the same protocol. All but the last few keep the seed;
-// those last ones, tried only when nothing else still fails, pair half and
-// a quarter of the records with seeds derived from the plan's, because a
-// smaller workload changes the schedule and the failure may need another
-// one.
+// faults, shorter downtimes and fewer affected requests. Every candidate is
+// a valid plan with the same protocol and seed, and strictly smaller by
+// SizeOf.
 func ShrinkCandidates(p faults.Plan) []faults.Plan {
+	return shrinkCandidates(p)
+}
+
+// ReseedCandidates are the candidates of ShrinkCandidates, each with
+// Reseeds seeds derived from the plan's. The search tries them only when
+// no candidate with the plan's own seed still fails: a smaller workload or
+// an earlier fault changes the schedule, and the failure may need another
+// one.
+func ReseedCandidates(p faults.Plan) []faults.Plan {
+	var out []faults.Plan
+	for _, c := range shrinkCandidates(p) {
+		for i := 1; i <= Reseeds; i++ {
+			q := c
+			q.Seed = Derive(p.Seed, fmt.Sprintf("shrink/%d", i))
+			q.Faults = slices.Clone(c.Faults)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+func shrinkCandidates(p faults.Plan) []faults.Plan {
 	var out []faults.Plan
 	for _, ops := range FaultCandidates(p.Faults) {
 		q := p
@@ -312,22 +336,9 @@ func ShrinkCandidates(p faults.Plan) []faults.Plan {
 		q.Faults = ops
 		out = append(out, q)
 	}
-	for _, r := range []int{p.Workload.Records / 2, p.Workload.Records / 4} {
-		w := p.Workload
-		w.CheckpointIntervalMS = max(1, w.CheckpointIntervalMS*r/max(1, w.Records))
-		w.Records = r
-		if r < 1 || w.Validate() != nil {
-			continue
-		}
-		for i := 1; i <= reseeds; i++ {
-			q := p
-			q.Workload = w
-			q.Seed = Derive(p.Seed, fmt.Sprintf("shrink/%d", i))
-			q.Faults = slices.Clone(p.Faults)
-			out = append(out, q)
-		}
-	}
-	return out
+	// A fault's fields may depend on the workload (a rescale's count is
+	// at most the partitions): keep the candidates that validate.
+	return slices.DeleteFunc(out, func(q faults.Plan) bool { return q.Validate() != nil })
 }
 
 // FaultCandidates drops faults: all of them, then each one alone.
@@ -351,6 +362,18 @@ func OpCandidates(ops []faults.Op) [][]faults.Op {
 		c := slices.Clone(ops)
 		c[i] = op
 		out = append(out, c)
+	}
+	// Every fault earlier by the same amount: keeps their order and the
+	// gaps between them (a scale-out then a scale-in a checkpoint later).
+	if len(ops) > 1 {
+		low := slices.MinFunc(ops, func(a, b faults.Op) int { return a.Hit - b.Hit }).Hit
+		for _, h := range smaller(low, 1) {
+			c := slices.Clone(ops)
+			for i := range c {
+				c[i].Hit -= low - h
+			}
+			out = append(out, c)
+		}
 	}
 	for i, op := range ops {
 		for _, h := range smaller(op.Hit, 1) {
