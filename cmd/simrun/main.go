@@ -35,6 +35,8 @@ const usage = `usage: simrun <command> [flags]
 commands:
   campaign   run many seeded scenarios of one protocol and report violations
   replay     run one scenario (optionally from a plan file) and write its trace
+  shrink     reduce a failing scenario to a minimal plan that fails the same way
+  gate       regression gate: corpus, bug-zoo detection, clean campaigns
   list       list protocols, faults or anomalies
   help       show this text
 

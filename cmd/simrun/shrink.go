@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/sim"
+)
+
+func init() {
+	commands["shrink"] = cmdShrink
+}
+
+type shrinkConfig struct {
+	flags    scenarioFlags
+	opts     sim.Options
+	out      string
+	search   int
+	so       sim.ShrinkOptions
+	contrast string // as given: auto, none or a protocol
+}
+
+func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
+	var cfg shrinkConfig
+	cfg.flags.register(fs)
+	planPath := fs.String("plan", "", "plan file (JSON) fixing workload and faults of the scenario to shrink")
+	fs.StringVar(&cfg.out, "out", "", "write the shrunk plan to this file (default <protocol>-<seed>.shrunk.json)")
+	match := fs.String("match", "same", "when a smaller scenario fails the same way: same (the same set of violated anomaly kinds) or subset (a non-empty subset of them)")
+	fs.StringVar(&cfg.contrast, "contrast", "auto", "protocol that must show no violation on every accepted plan: auto (for a known-bad variant, the correct protocol with its guarantee), none, or a protocol name")
+	fs.IntVar(&cfg.so.MaxRuns, "max-runs", 1500, "scenario runs the search may spend")
+	fs.DurationVar(&cfg.so.Budget, "budget", 3*time.Minute, "wall time the search may spend")
+	fs.IntVar(&cfg.search, "search", 0, "when the scenario shows no violation, try runs 0..N-1 of a campaign with base seed --seed and shrink the first that fails")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return exitUsage, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	var plan *faults.Plan
+	if *planPath != "" {
+		p, err := faults.ReadPlan(*planPath)
+		if err != nil {
+			return exitUsage, usagef("%v", err)
+		}
+		plan = &p
+		if !given["protocol"] {
+			cfg.flags.protocol = p.Protocol
+		}
+		if !given["seed"] {
+			cfg.flags.seed = p.Seed
+		}
+		cfg.flags.workload = p.Workload
+	}
+	opts, err := cfg.flags.options()
+	if err != nil {
+		return exitUsage, err
+	}
+	if plan != nil {
+		plan.Workload = cfg.flags.workload
+		opts.Plan = plan
+	}
+	cfg.opts = opts
+	if cfg.so.Match, err = sim.ParseShrinkMatch(*match); err != nil {
+		return exitUsage, usagef("--match: %v", err)
+	}
+	switch cfg.contrast {
+	case "auto":
+		cfg.so.Contrast = sim.DefaultContrast(cfg.flags.protocol)
+	case "none", "":
+	default:
+		if _, err := engine.ProtocolByName(cfg.contrast); err != nil {
+			return exitUsage, usagef("--contrast: %v", err)
+		}
+		cfg.so.Contrast = cfg.contrast
+	}
+	if cfg.so.MaxRuns < 1 {
+		return exitUsage, usagef("--max-runs must be at least 1, got %d", cfg.so.MaxRuns)
+	}
+	if cfg.search < 0 {
+		return exitUsage, usagef("--search must not be negative, got %d", cfg.search)
+	}
+	if cfg.out != "" {
+		if st, err := os.Stat(filepath.Dir(cfg.out)); err != nil || !st.IsDir() {
+			return exitUsage, usagef("--out %s: directory %s does not exist", cfg.out, filepath.Dir(cfg.out))
+		}
+	}
+	inTest(func(t *testing.T) int { return runShrink(t, cfg, stdout, stderr) })
+	return exitInconclusive, nil
+}
+
+// runShrink finds the failing scenario, shrinks it, writes the plan and
+// prints the sizes before and after; its last line is a summary.
+func runShrink(t *testing.T, cfg shrinkConfig, stdout, stderr io.Writer) int {
+	opts := cfg.opts
+	if cfg.search > 0 && opts.Plan == nil {
+		first := sim.Run(t, opts)
+		if !first.Failed() {
+			found := false
+			for k := range cfg.search {
+				o := opts
+				o.Seed = sim.RunSeed(cfg.flags.seed, k)
+				if r := sim.Run(t, o); r.Failed() && r.HarnessError == "" {
+					fmt.Fprintf(stdout, "seed %d shows no violation; run %d of the campaign (seed %d) does\n", cfg.flags.seed, k, o.Seed)
+					opts, found = o, true
+					break
+				}
+			}
+			if !found {
+				fmt.Fprintf(stderr, "simrun: neither seed %d nor runs 0..%d of its campaign show a violation: nothing to shrink\n", cfg.flags.seed, cfg.search-1)
+				return exitUsage
+			}
+		}
+	}
+	started := time.Now()
+	lastProgress := started
+	so := cfg.so
+	so.OnAccept = func(p faults.Plan, r sim.Result) {
+		if time.Since(lastProgress) >= time.Second {
+			lastProgress = time.Now()
+			fmt.Fprintf(stderr, "progress: %s (%s elapsed)\n", sim.SizeOf(p), time.Since(started).Round(time.Second))
+		}
+	}
+	res, err := sim.Shrink(t, opts, so)
+	switch {
+	case errors.Is(err, sim.ErrNotFailing):
+		fmt.Fprintf(stderr, "simrun: protocol %s seed %d: %v (try --search N)\n", opts.Protocol, opts.Seed, err)
+		return exitUsage
+	case errors.Is(err, sim.ErrContrastFails):
+		fmt.Fprintf(stderr, "simrun: %v on protocol %s seed %d: the failure is not the variant's own (use --contrast none to shrink it anyway)\n",
+			err, opts.Protocol, opts.Seed)
+		return exitInconclusive
+	case err != nil:
+		fmt.Fprintf(stderr, "simrun: %v\n", err)
+		return exitInconclusive
+	}
+	out := cfg.out
+	if out == "" {
+		out = fmt.Sprintf("%s-%d.shrunk.json", res.Plan.Protocol, res.Original.Seed)
+	}
+	plan := res.Plan
+	plan.Replay = "go run ./cmd/simrun replay --plan " + out
+	if err := os.WriteFile(out, plan.Marshal(), 0o644); err != nil {
+		fmt.Fprintf(stderr, "simrun: --out: %v\n", err)
+		return exitUsage
+	}
+	kinds := strings.Join(res.Kinds, ",")
+	contrast := res.Contrast
+	if contrast == "" {
+		contrast = "none"
+	}
+	fmt.Fprintf(stdout, "protocol=%s seed=%d violations=%s match=%s contrast=%s\n", opts.Protocol, opts.Seed, kinds, so.Match, contrast)
+	fmt.Fprintf(stdout, "before: %s\n", res.Before)
+	fmt.Fprintf(stdout, "after:  %s\n", res.After)
+	fmt.Fprintf(stdout, "shrunk run: %s\n", strings.Join(sim.ViolatedKinds(res.Shrunk), ","))
+	for i, a := range res.Shrunk.Violations {
+		if i == 3 {
+			fmt.Fprintf(stdout, "  ... %d more\n", len(res.Shrunk.Violations)-i)
+			break
+		}
+		fmt.Fprintf(stdout, "  %s: %s\n", a.Kind, a.Detail)
+	}
+	fmt.Fprintf(stdout, "plan:\n%s", plan.Marshal())
+	fmt.Fprintf(stdout, "wrote %s\n", out)
+	fmt.Fprintf(stdout, "replay: %s\n", plan.Replay)
+	code := exitOK
+	var notes []string
+	if res.Exhausted {
+		notes = append(notes, "the budget ran out: the plan may not be minimal")
+	}
+	if !res.Replayed {
+		notes = append(notes, "the shrunk plan did not replay to the same trace: the scenario is not deterministic")
+		code = exitInconclusive
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stdout, "note: %s\n", n)
+	}
+	fmt.Fprintf(stdout, "shrink runs=%d accepted=%d replayed=%t exhausted=%t faults=%d->%d records=%d->%d partitions=%d->%d kinds=%s wall=%s\n",
+		res.Runs, res.Accepted, res.Replayed, res.Exhausted, res.Before.Faults, res.After.Faults,
+		res.Before.Records, res.After.Records, res.Before.Partitions, res.After.Partitions, kinds, res.Wall.Round(time.Millisecond))
+	return code
+}
