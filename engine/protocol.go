@@ -80,6 +80,11 @@ const (
 	// BugCommitEmptyTransaction: empty transactions are kept pending and
 	// committed like the others (FLINK-31363).
 	BugCommitEmptyTransaction Bug = "commit-empty-transaction"
+	// BugEmptyPartitionPlaceholder: a partition that has emitted nothing
+	// yet is checkpointed with a placeholder (latest) instead of its
+	// concrete start offset; restore resolves it to the partition's end
+	// (FLINK-28303).
+	BugEmptyPartitionPlaceholder Bug = "empty-partition-placeholder"
 	// BugSharedTransactionalID: every sink subtask uses the same
 	// transactional-id range, so subtasks fence each other's transactions.
 	BugSharedTransactionalID Bug = "shared-transactional-id"
@@ -144,6 +149,8 @@ func Protocols() []Protocol {
 			"FLINK-23854: lingering transactions are not aborted after a failure before the first checkpoint, nor those of subtasks removed by scaling in: the open transaction pins the last stable offset and read_committed readers stall"),
 		bad("flink-35749-swallowed-send-error", BugSwallowSendError,
 			"FLINK-35749: an asynchronous send error is swallowed, the checkpoint passes without the record: silent loss"),
+		bad("flink-28303-placeholder-offset", BugEmptyPartitionPlaceholder,
+			"FLINK-28303: a partition with no record emitted yet is saved in state as a placeholder offset (latest); restore resolves it to the end of the partition and skips what arrived meanwhile: silent loss"),
 		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,
 			"FLINK-31363: an empty transaction is pre-committed like any other; committing it on recovery fails (INVALID_TXN_STATE) and the job cannot recover"),
 	}

@@ -30,6 +30,8 @@ type kafkaSource struct {
 	// topicID is the input topic's id: OffsetCommit v10+ and OffsetFetch
 	// v10+ name topics by id.
 	topicID [16]byte
+	// emitted marks partitions that emitted a record in this attempt.
+	emitted map[int32]bool
 	// pendingCommit maps checkpoint id → offsets to commit to the group on
 	// notifyCheckpointComplete.
 	pendingCommit map[int64][]PartitionOffset
@@ -43,6 +45,7 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 		cfg: cfg, subtask: subtask, obs: obs,
 		partitions:    PartitionsOf(subtask, cfg.Parallelism, cfg.Partitions),
 		lastEmitted:   map[int32]int64{},
+		emitted:       map[int32]bool{},
 		buffered:      map[int32][]*kgo.Record{},
 		pendingCommit: map[int64][]PartitionOffset{},
 	}
@@ -72,6 +75,13 @@ func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, resto
 	fromState := map[int32]bool{}
 	for _, po := range restored {
 		if po.Topic == s.cfg.InputTopic && slices.Contains(s.partitions, po.Partition) {
+			if po.Offset == latestPlaceholder {
+				end, err := listEnd(ctx, admin, s.cfg.InputTopic, po.Partition)
+				if err != nil {
+					return nil, fmt.Errorf("source %d: %w", s.subtask, err)
+				}
+				po.Offset = end - 1
+			}
 			start[po.Partition] = po.Offset + 1
 			if s.cfg.Protocol.Has(BugSeekWithoutPlusOne) {
 				start[po.Partition] = max(po.Offset, 0)
@@ -106,6 +116,34 @@ func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, resto
 		}
 	}
 	return start, nil
+}
+
+// latestPlaceholder is the offset the flink-28303 variant saves for a
+// partition without an emitted record: "resolve to the end on restore".
+const latestPlaceholder = -2
+
+// listEnd returns the end (high watermark) of one partition.
+func listEnd(ctx context.Context, admin *kgo.Client, topic string, partition int32) (int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	t := kmsg.NewListOffsetsRequestTopic()
+	t.Topic = topic
+	p := kmsg.NewListOffsetsRequestTopicPartition()
+	p.Partition, p.Timestamp = partition, -1
+	t.Partitions = []kmsg.ListOffsetsRequestTopicPartition{p}
+	req.Topics = []kmsg.ListOffsetsRequestTopic{t}
+	resp, err := req.RequestWith(ctx, admin)
+	if err != nil {
+		return 0, fmt.Errorf("list end of %s/%d: %w", topic, partition, err)
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				return 0, fmt.Errorf("list end of %s/%d: %w", topic, partition, err)
+			}
+			return rp.Offset, nil
+		}
+	}
+	return 0, fmt.Errorf("list end of %s/%d: no answer", topic, partition)
 }
 
 func topicID(ctx context.Context, admin *kgo.Client, topic string) ([16]byte, error) {
@@ -226,6 +264,7 @@ func (s *kafkaSource) next(ctx context.Context, p int32) (*kgo.Record, error) {
 	r := s.buffered[p][0]
 	s.buffered[p] = s.buffered[p][1:]
 	s.lastEmitted[p] = r.Offset
+	s.emitted[p] = true
 	return r, nil
 }
 
@@ -250,7 +289,11 @@ func (s *kafkaSource) poll(ctx context.Context) error {
 func (s *kafkaSource) snapshot(checkpoint int64) []PartitionOffset {
 	out := make([]PartitionOffset, 0, len(s.partitions))
 	for _, p := range s.partitions {
-		out = append(out, PartitionOffset{Topic: s.cfg.InputTopic, Partition: p, Offset: s.lastEmitted[p]})
+		off := s.lastEmitted[p]
+		if s.cfg.Protocol.Has(BugEmptyPartitionPlaceholder) && !s.emitted[p] && off < 0 {
+			off = latestPlaceholder // the bug: no concrete offset yet
+		}
+		out = append(out, PartitionOffset{Topic: s.cfg.InputTopic, Partition: p, Offset: off})
 	}
 	s.pendingCommit[checkpoint] = out
 	return out

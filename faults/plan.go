@@ -20,12 +20,16 @@ type Workload struct {
 	Records              int `json:"records"`
 	KeysPerPartition     int `json:"keys_per_partition"`
 	CheckpointIntervalMS int `json:"checkpoint_interval_ms"`
+	// LateRecords of the Records arrive while the job runs (a producer in
+	// virtual time); the last partition then starts empty.
+	LateRecords int `json:"late_records,omitempty"`
 }
 
-// DefaultWorkload is the default scenario: about 1,000 records over 4
-// partitions, a checkpoint every 100 ms of virtual time (1 ms a record).
+// DefaultWorkload is the default scenario: 1,000 records over 4 partitions,
+// 200 of them arriving while the job runs, a checkpoint every 100 ms of
+// virtual time (1 ms a record).
 func DefaultWorkload() Workload {
-	return Workload{Partitions: 4, Parallelism: 1, Records: 1000, KeysPerPartition: 3, CheckpointIntervalMS: 100}
+	return Workload{Partitions: 4, Parallelism: 1, Records: 1000, KeysPerPartition: 3, CheckpointIntervalMS: 100, LateRecords: 200}
 }
 
 // Validate reports the first field out of range, naming it.
@@ -41,6 +45,8 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("keys_per_partition must be 1..1000, got %d", w.KeysPerPartition)
 	case w.CheckpointIntervalMS < 1 || w.CheckpointIntervalMS > 600_000:
 		return fmt.Errorf("checkpoint_interval_ms must be 1..600000, got %d", w.CheckpointIntervalMS)
+	case w.LateRecords < 0 || w.LateRecords > w.Records:
+		return fmt.Errorf("late_records must be 0..records (%d), got %d", w.Records, w.LateRecords)
 	}
 	return nil
 }

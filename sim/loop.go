@@ -16,7 +16,7 @@ import (
 // misses the liveness bound.
 func (s *scheduler) loop() {
 	deadline := s.tr.start.Add(livenessBound - time.Minute)
-	for !s.finalDone && s.loud == "" {
+	for !s.finalDone && s.loud == "" && s.harnessErr == nil {
 		if s.now.After(deadline) {
 			s.stalled = fmt.Sprintf("no completion within %v of virtual time", livenessBound-time.Minute)
 			return
@@ -59,6 +59,8 @@ func (s *scheduler) fail(err error) {
 	}
 	s.barrier, s.notifies, s.finalID = nil, nil, 0
 	switch {
+	case errors.Is(err, errHarness):
+		s.harnessErr = err
 	case errors.Is(err, errRescale):
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "rescale", Subtask: -1, Detail: fmt.Sprintf("parallelism %d", s.parallelism)})
@@ -86,9 +88,15 @@ func (s *scheduler) fail(err error) {
 	}
 }
 
-// allProcessed: every source is at the end of its partitions and no record
+// errHarness marks a failure of the harness itself (verdict unknown).
+var errHarness = errors.New("harness")
+
+// allProcessed: all input has arrived, every source is at the end of its partitions and no record
 // waits between the tasks.
 func (s *scheduler) allProcessed() bool {
+	if len(s.late) > 0 {
+		return false
+	}
 	for _, src := range s.job.Sources() {
 		for _, p := range src.Partitions() {
 			if src.Position(p) < s.ends[p] {
@@ -135,6 +143,9 @@ func (s *scheduler) step() error {
 	}
 	if s.sourcesLeft() {
 		actions = append(actions, action{6, s.emit})
+	}
+	if len(s.late) > 0 {
+		actions = append(actions, action{1, s.arrive})
 	}
 	if s.readyInputs() != nil {
 		actions = append(actions, action{6, s.processInputs})

@@ -189,7 +189,13 @@ type scheduler struct {
 	ctx        context.Context
 	clientOpts []kgo.Opt
 	cfg        engine.Config
-	ends       map[int32]int64 // input end offset per partition
+	ends       map[int32]int64 // input end offset per partition, so far
+	// inputClient produces the input; late records are produced by the
+	// scheduler while the job runs.
+	inputClient *kgo.Client
+	input       []model.InputRecord
+	late        []*kgo.Record
+	harnessErr  error
 
 	job     *engine.Job
 	barrier []int // source subtasks that have not yet taken the in-flight barrier
@@ -252,12 +258,11 @@ func (s *scheduler) runCluster() model.Observation {
 			return obs
 		}
 	}
-	input, err := s.produceInput()
-	if err != nil {
+	if err := s.produceInput(); err != nil {
 		obs.HarnessError = err.Error()
 		return obs
 	}
-	obs.Input = input
+	defer s.inputClient.Close()
 	s.cfg = engine.Config{
 		Protocol: s.proto, JobName: jobName, InputTopic: inputTopic, OutputTopic: outputTopic,
 		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions),
@@ -265,6 +270,16 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	s.loop()
 	obs.LoudFailure, obs.StalledReason = s.loud, s.stalled
+	if s.harnessErr != nil {
+		obs.HarnessError = s.harnessErr.Error()
+	}
+	obs.Input = slices.Clone(s.input)
+	slices.SortFunc(obs.Input, func(a, b model.InputRecord) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return int(a.Offset - b.Offset)
+	})
 	if s.job != nil && s.finalDone {
 		obs.Completed = true
 		obs.FinalCounts = map[string]int64{}
@@ -298,37 +313,64 @@ func (s *scheduler) runCluster() model.Observation {
 
 // produceInput writes the workload's input: records spread over partitions
 // by the workload PRNG, keys that never span partitions.
-func (s *scheduler) produceInput() ([]model.InputRecord, error) {
+func (s *scheduler) produceInput() error {
 	w := s.plan.Workload
 	rng := newRNG(s.opts.Seed, "workload")
 	cl, err := kgo.NewClient(append(slices.Clone(s.clientOpts), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
-		return nil, fmt.Errorf("input producer: %w", err)
+		return fmt.Errorf("input producer: %w", err)
 	}
-	defer cl.Close()
+	s.inputClient = cl
+	s.ends = map[int32]int64{}
+	initial := w.Records - w.LateRecords
 	recs := make([]*kgo.Record, 0, w.Records)
 	for i := range w.Records {
 		p := int32(rng.IntN(w.Partitions))
+		if w.LateRecords > 0 && w.Partitions > 1 {
+			// The last partition starts empty, and half the late records
+			// go there: a partition that comes alive after the job started.
+			if i < initial {
+				p = int32(rng.IntN(w.Partitions - 1))
+			} else if rng.IntN(2) == 0 {
+				p = int32(w.Partitions - 1)
+			}
+		}
 		key := fmt.Sprintf("k%d-%d", p, rng.IntN(w.KeysPerPartition))
 		recs = append(recs, &kgo.Record{Topic: inputTopic, Partition: p, Key: []byte(key), Value: []byte(payload(rng, i))})
 	}
-	if err := cl.ProduceSync(s.ctx, recs...).FirstErr(); err != nil {
-		return nil, fmt.Errorf("produce input: %w", err)
+	s.late = recs[initial:]
+	if err := s.appendInput(recs[:initial]); err != nil {
+		return err
 	}
-	s.ends = map[int32]int64{}
-	input := make([]model.InputRecord, 0, len(recs))
+	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: fmt.Sprintf("records=%d partitions=%d late=%d", initial, w.Partitions, len(s.late))})
+	return nil
+}
+
+// appendInput produces records to the input topic and notes them.
+func (s *scheduler) appendInput(recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := s.inputClient.ProduceSync(s.ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce input: %w", err)
+	}
 	for _, r := range recs {
-		input = append(input, model.InputRecord{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
+		s.input = append(s.input, model.InputRecord{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
 		s.ends[r.Partition] = max(s.ends[r.Partition], r.Offset+1)
 	}
-	slices.SortFunc(input, func(a, b model.InputRecord) int {
-		if a.Partition != b.Partition {
-			return int(a.Partition - b.Partition)
-		}
-		return int(a.Offset - b.Offset)
-	})
-	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: fmt.Sprintf("records=%d partitions=%d", len(input), w.Partitions)})
-	return input, nil
+	return nil
+}
+
+// arrive produces the next small burst of late input.
+func (s *scheduler) arrive() error {
+	n := min(len(s.late), 1+s.rng.IntN(8))
+	burst := s.late[:n]
+	s.late = s.late[n:]
+	if err := s.appendInput(burst); err != nil {
+		return fmt.Errorf("%w: %w", errHarness, err)
+	}
+	s.tr.Observe(engine.Event{Kind: "arrive", Subtask: -1, Detail: fmt.Sprintf("n=%d", n)})
+	return nil
 }
 
 // deterministicBackoff doubles from 50 ms up to 1 s, without jitter.

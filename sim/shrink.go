@@ -412,15 +412,26 @@ func WorkloadCandidates(w faults.Workload) []faults.Workload {
 	// Fewer records with the interval scaled along, so the run keeps about
 	// as many checkpoints and a crash at hit h still fires; then fewer
 	// records alone.
+	// Late records shrink in proportion.
+	scaleLate := func(c *faults.Workload) {
+		c.LateRecords = w.LateRecords * c.Records / max(1, w.Records)
+	}
 	for _, r := range smaller(w.Records, 1) {
 		c := w
 		c.Records = r
+		scaleLate(&c)
 		c.CheckpointIntervalMS = max(1, w.CheckpointIntervalMS*r/max(1, w.Records))
 		add(c)
 	}
 	for _, r := range smaller(w.Records, 1) {
 		c := w
 		c.Records = r
+		scaleLate(&c)
+		add(c)
+	}
+	for _, l := range smaller(w.LateRecords, 0) {
+		c := w
+		c.LateRecords = l
 		add(c)
 	}
 	for _, p := range smaller(w.Partitions, max(1, w.Parallelism)) {

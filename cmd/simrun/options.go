@@ -33,6 +33,7 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workload.Records, "records", d.Records, "input records")
 	fs.IntVar(&f.workload.KeysPerPartition, "keys", d.KeysPerPartition, "keys per input partition")
 	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS, "checkpoint interval in virtual milliseconds")
+	fs.IntVar(&f.workload.LateRecords, "late", -1, "of --records, how many arrive while the job runs (the last partition starts empty); -1: a fifth of --records")
 }
 
 // options validates the flags into scenario options.
@@ -42,6 +43,9 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 	}
 	if _, err := engine.ProtocolByName(f.protocol); err != nil {
 		return sim.Options{}, usagef("%v", err)
+	}
+	if f.workload.LateRecords < 0 {
+		f.workload.LateRecords = f.workload.Records / 5
 	}
 	check := f.workload
 	if check.Parallelism == 0 {
@@ -60,8 +64,8 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 // replayCommand is the one command that replays a scenario.
 func (f *scenarioFlags) replayCommand(seed uint64) string {
 	w := f.workload
-	return fmt.Sprintf("go run ./cmd/simrun replay --protocol %s --seed %d --faults %s --partitions %d --parallelism %d --records %d --keys %d --interval %d",
-		f.protocol, seed, f.faults, w.Partitions, w.Parallelism, w.Records, w.KeysPerPartition, w.CheckpointIntervalMS)
+	return fmt.Sprintf("go run ./cmd/simrun replay --protocol %s --seed %d --faults %s --partitions %d --parallelism %d --records %d --late %d --keys %d --interval %d",
+		f.protocol, seed, f.faults, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS)
 }
 
 // parseFlags parses args with fs, turning flag errors into one-line usage

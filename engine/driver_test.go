@@ -62,12 +62,12 @@ func newDriverEnv(t *testing.T) *driverEnv {
 		store: engine.FileStore{Path: t.TempDir() + "/checkpoint.json"}}
 }
 
-func (e *driverEnv) config(t *testing.T) engine.Config {
+func (e *driverEnv) config(t *testing.T, parallelism int) engine.Config {
 	proto, err := engine.ProtocolByName("two-phase-commit")
 	require.NoError(t, err)
 	return engine.Config{
 		Protocol: proto, JobName: "driver-test", InputTopic: "input", OutputTopic: "output",
-		Partitions: driverPartitions, OutputPartitions: driverPartitions, Parallelism: 2,
+		Partitions: driverPartitions, OutputPartitions: driverPartitions, Parallelism: parallelism,
 		ClientOpts: e.opts,
 	}
 }
@@ -100,6 +100,7 @@ type eventCounter struct {
 	mu       sync.Mutex
 	kinds    map[string]int
 	restored []int64
+	rescaled []string // details of the restore events
 	// onEvent, if set, sees every event (outside the counter's lock).
 	onEvent func(engine.Event)
 }
@@ -112,6 +113,7 @@ func (c *eventCounter) Observe(ev engine.Event) {
 	c.kinds[ev.Kind]++
 	if ev.Kind == "restore" {
 		c.restored = append(c.restored, ev.Checkpoint)
+		c.rescaled = append(c.rescaled, ev.Detail)
 	}
 	f := c.onEvent
 	c.mu.Unlock()
@@ -199,8 +201,10 @@ func listOutputEnds(t *testing.T, ctx context.Context, cl *kgo.Client, isolation
 
 // requireExactlyOnce checks the committed output against the input: every
 // input record appears exactly once, with its key, the upper-cased payload,
-// on partition inPartition % outputs, in input order per input partition,
-// and with the per-key running count it has in offset order.
+// on partition inPartition % outputs, in input order per key, and with the
+// per-key running count it has in offset order. Records of different keys
+// of one input partition go through different operator subtasks, whose
+// transactions interleave on the output partition: only per-key order holds.
 func (e *driverEnv) requireExactlyOnce(out []*kgo.Record) {
 	t := e.t
 	t.Helper()
@@ -225,7 +229,7 @@ func (e *driverEnv) requireExactlyOnce(out []*kgo.Record) {
 	}
 
 	seen := map[id]int{}
-	lastOffset := map[int32]int64{} // per input partition, in output order
+	lastOffset := map[string]int64{} // per key, in output order
 	var unexpected, wrong, reordered []string
 	for _, r := range out {
 		f := strings.SplitN(string(r.Value), ":", 5)
@@ -247,10 +251,10 @@ func (e *driverEnv) requireExactlyOnce(out []*kgo.Record) {
 		if string(r.Value) != want || string(r.Key) != in.key || r.Partition != in.partition%driverPartitions || count != wantCount[k] {
 			wrong = append(wrong, fmt.Sprintf("%q on partition %d, want %q", r.Value, r.Partition, want))
 		}
-		if last, ok := lastOffset[k.p]; ok && off <= last {
-			reordered = append(reordered, fmt.Sprintf("%d:%d after %d:%d", k.p, off, k.p, last))
+		if last, ok := lastOffset[in.key]; ok && off <= last {
+			reordered = append(reordered, fmt.Sprintf("key %s: %d:%d after %d:%d", in.key, k.p, off, k.p, last))
 		}
-		lastOffset[k.p] = off
+		lastOffset[in.key] = off
 	}
 	var lost, dup []string
 	for _, in := range ordered {
@@ -270,64 +274,84 @@ func (e *driverEnv) requireExactlyOnce(out []*kgo.Record) {
 }
 
 func TestRunProcessesAllInputExactlyOnce(t *testing.T) {
-	start := time.Now()
-	e := newDriverEnv(t)
-	e.produce(1000)
-	// The rest of the input arrives while the job runs; the job stops once
-	// all of it is produced and processed.
-	var (
-		mu       sync.Mutex
-		allInput func(engine.Progress) bool
-	)
-	stopWhen := func(p engine.Progress) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return allInput != nil && allInput(p)
+	for _, parallelism := range []int{2, 3} {
+		t.Run(fmt.Sprintf("parallelism-%d", parallelism), func(t *testing.T) {
+			start := time.Now()
+			e := newDriverEnv(t)
+			e.produce(1000)
+			// The rest of the input arrives while the job runs; the job
+			// stops once all of it is produced and processed.
+			var (
+				mu       sync.Mutex
+				allInput func(engine.Progress) bool
+			)
+			stopWhen := func(p engine.Progress) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return allInput != nil && allInput(p)
+			}
+			obs := &eventCounter{}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() {
+				errc <- engine.Run(ctx, e.config(t, parallelism), engine.Deps{Store: e.store, Observer: obs}, driverInterval,
+					engine.DriverOptions{StopWhen: stopWhen})
+			}()
+			for len(e.input) < 2000 {
+				e.produce(50)
+				time.Sleep(10 * time.Millisecond)
+			}
+			mu.Lock()
+			allInput = e.untilProcessed()
+			mu.Unlock()
+			require.NoError(t, <-errc)
+			require.NoError(t, ctx.Err(), "the job must stop on its own once the input is processed")
+			require.GreaterOrEqual(t, obs.count("checkpoint-stored"), 2)
+			cp, ok, err := e.store.Latest(context.Background())
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, parallelism, cp.Parallelism)
+			require.Len(t, cp.Sources, parallelism)
+			require.Len(t, cp.Sinks, parallelism)
+			covered := 0
+			for _, src := range cp.Sources {
+				for _, po := range src.Offsets {
+					covered++
+					require.Equal(t, e.ends[po.Partition]-1, po.Offset, "final checkpoint covers partition %d", po.Partition)
+				}
+			}
+			require.Equal(t, driverPartitions, covered, "every partition is in the final checkpoint")
+			counted := int64(0)
+			for _, st := range cp.Sinks {
+				for _, kc := range st.Counts {
+					counted += kc.Count
+				}
+				for _, h := range st.Pending {
+					// Stored before they were committed on notify, as
+					// every checkpoint's own transactions are; never
+					// older ones.
+					require.Equal(t, cp.ID, h.Checkpoint, "pending transaction of an earlier checkpoint in the final one")
+				}
+			}
+			require.Equal(t, int64(len(e.input)), counted, "the final checkpoint's keyed state counts every record: the channels were drained")
+			e.requireExactlyOnce(e.readOutput())
+			t.Logf("checkpoints=%d wall=%v", obs.count("checkpoint-stored"), time.Since(start))
+		})
 	}
-	obs := &eventCounter{}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() {
-		errc <- engine.Run(ctx, e.config(t), engine.Deps{Store: e.store, Observer: obs}, driverInterval,
-			engine.DriverOptions{StopWhen: stopWhen})
-	}()
-	for len(e.input) < 2000 {
-		e.produce(50)
-		time.Sleep(10 * time.Millisecond)
-	}
-	mu.Lock()
-	allInput = e.untilProcessed()
-	mu.Unlock()
-	require.NoError(t, <-errc)
-	require.NoError(t, ctx.Err(), "the job must stop on its own once the input is processed")
-	require.GreaterOrEqual(t, obs.count("checkpoint-stored"), 2)
-	cp, ok, err := e.store.Latest(context.Background())
-	require.NoError(t, err)
-	require.True(t, ok)
-	for _, st := range cp.Subtasks {
-		for _, po := range st.Offsets {
-			require.Equal(t, e.ends[po.Partition]-1, po.Offset, "final checkpoint covers partition %d", po.Partition)
-		}
-		for _, h := range st.Pending {
-			// Stored before they were committed on notify, as every
-			// checkpoint's own transactions are; never older ones.
-			require.Equal(t, cp.ID, h.Checkpoint, "pending transaction of an earlier checkpoint in the final one")
-		}
-	}
-	e.requireExactlyOnce(e.readOutput())
-	t.Logf("checkpoints=%d wall=%v", obs.count("checkpoint-stored"), time.Since(start))
 }
 
+// TestRunRestartsFromTheStoreExactlyOnce stops a job at parallelism 2
+// midway and restores it from the same store at parallelism 3: source
+// offsets, keyed state and transactional-id ranges are redistributed.
 func TestRunRestartsFromTheStoreExactlyOnce(t *testing.T) {
 	start := time.Now()
 	e := newDriverEnv(t)
 	e.produce(500)
-	cfg := e.config(t)
 
 	// First attempt: input keeps arriving; stop it (cancel ctx) while
 	// input is still flowing, after two checkpoints, with the third in
-	// flight: a subtask has just snapshotted it.
+	// flight: an operator subtask has just snapshotted it.
 	ctx1, cancel1 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel1()
 	var stopped atomic.Bool
@@ -339,7 +363,7 @@ func TestRunRestartsFromTheStoreExactlyOnce(t *testing.T) {
 	}}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- engine.Run(ctx1, cfg, engine.Deps{Store: e.store, Observer: obs1}, driverInterval,
+		errc <- engine.Run(ctx1, e.config(t, 2), engine.Deps{Store: e.store, Observer: obs1}, driverInterval,
 			engine.DriverOptions{Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	}()
 	for len(e.input) < 2000 && !stopped.Load() {
@@ -351,30 +375,37 @@ func TestRunRestartsFromTheStoreExactlyOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, int64(4), cp1.ID, "the one in flight completes, then the final one")
+	require.Equal(t, 2, cp1.Parallelism)
 	e.produce(2000 - len(e.input))
 
-	// Second attempt: restore from the same store, run until all input is
-	// processed.
+	// Second attempt: restore from the same store at parallelism 3, run
+	// until all input is processed.
 	obs2 := &eventCounter{}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
-	err = engine.Run(ctx2, cfg, engine.Deps{Store: e.store, Observer: obs2}, driverInterval,
+	err = engine.Run(ctx2, e.config(t, 3), engine.Deps{Store: e.store, Observer: obs2}, driverInterval,
 		engine.DriverOptions{StopWhen: e.untilProcessed()})
 	require.NoError(t, err)
 	require.Equal(t, []int64{cp1.ID}, obs2.restored)
+	require.Equal(t, []string{"rescale 2 -> 3"}, obs2.rescaled)
+	cp2, ok, err := e.store.Latest(context.Background())
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, 3, cp2.Parallelism)
 	processedBefore := int64(0)
-	for _, st := range cp1.Subtasks {
-		for _, po := range st.Offsets {
+	for _, src := range cp1.Sources {
+		for _, po := range src.Offsets {
 			processedBefore += po.Offset + 1
 		}
 	}
+	require.Positive(t, processedBefore, "the first attempt processed input")
 	require.Less(t, processedBefore, int64(len(e.input)), "the first attempt must stop midway")
 	e.requireExactlyOnce(e.readOutput())
 	t.Logf("first attempt: checkpoint %d covering %d records; wall=%v", cp1.ID, processedBefore, time.Since(start))
 }
 
-// crashAt crashes the first time any subtask or the coordinator passes
-// point while taking, storing or committing checkpoint id.
+// crashAt crashes the first time any task or the coordinator passes point
+// while taking, storing or committing checkpoint id.
 type crashAt struct {
 	point engine.CrashPoint
 	id    int64
@@ -394,7 +425,7 @@ func TestRunFailsOnCrashAndRecoversExactlyOnce(t *testing.T) {
 		t.Run(string(point), func(t *testing.T) {
 			e := newDriverEnv(t)
 			e.produce(1000)
-			cfg := e.config(t)
+			cfg := e.config(t, 2)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			// Small transactions spread over many checkpoints: keep input
@@ -438,7 +469,7 @@ func TestRunFailsOnCrashAndRecoversExactlyOnce(t *testing.T) {
 func TestRunReportsLostTransactionLoudly(t *testing.T) {
 	e := newDriverEnv(t)
 	e.produce(400)
-	cfg := e.config(t)
+	cfg := e.config(t, 2)
 	cfg.TransactionTimeout = 300 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -451,7 +482,7 @@ func TestRunReportsLostTransactionLoudly(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	pending := 0
-	for _, st := range cp.Subtasks {
+	for _, st := range cp.Sinks {
 		pending += len(st.Pending)
 	}
 	require.Positive(t, pending, "the stored checkpoint owns pre-committed transactions")
