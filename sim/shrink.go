@@ -93,6 +93,7 @@ var ErrContrastFails = errors.New("the contrast protocol fails this scenario too
 type PlanSize struct {
 	Faults      int `json:"faults"`
 	Records     int `json:"records"`
+	Late        int `json:"late_records"`
 	Partitions  int `json:"partitions"`
 	Keys        int `json:"keys_per_partition"`
 	Parallelism int `json:"parallelism"`
@@ -109,7 +110,7 @@ type PlanSize struct {
 // SizeOf measures a plan.
 func SizeOf(p faults.Plan) PlanSize {
 	w := p.Workload
-	s := PlanSize{Faults: len(p.Faults), Records: w.Records, Partitions: w.Partitions,
+	s := PlanSize{Faults: len(p.Faults), Records: w.Records, Late: w.LateRecords, Partitions: w.Partitions,
 		Keys: w.KeysPerPartition, Parallelism: w.Parallelism}
 	if w.CheckpointIntervalMS > 0 && w.Parallelism > 0 {
 		s.Checkpoints = w.Records / w.Parallelism / w.CheckpointIntervalMS
@@ -123,7 +124,7 @@ func SizeOf(p faults.Plan) PlanSize {
 }
 
 func (s PlanSize) vector() []int {
-	return []int{s.Faults, s.Records, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum}
+	return []int{s.Faults, s.Records, s.Late, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum}
 }
 
 // Less orders sizes lexicographically: fewer faults first, then records,
