@@ -3,7 +3,6 @@ package sim
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -121,27 +120,3 @@ func TestExplicitPlanFiresItsCrash(t *testing.T) {
 	require.Equal(t, 1, res.Restarts)
 }
 
-var benchFlag = flag.Bool("sim.bench", false, "run the scenario benchmarks (synctest needs a *testing.T, so they run as tests)")
-
-// TestBenchmarkScenario measures scenarios per second for the default
-// scenario (1,000 records, 4 partitions, about 10 checkpoints, 1-3 crashes).
-// synctest bubbles need a *testing.T, which a Benchmark function lacks, so
-// the benchmark runs through testing.Benchmark inside a test and prints a
-// benchstat-compatible line:
-//
-//	go test ./sim -run TestBenchmarkScenario -sim.bench -count 6 | tee new.txt
-func TestBenchmarkScenario(t *testing.T) {
-	if !*benchFlag {
-		t.Skip("pass -sim.bench to run")
-	}
-	fs := crashFaults(t)
-	k := 0
-	r := testing.Benchmark(func(b *testing.B) {
-		for b.Loop() {
-			Run(t, Options{Protocol: "two-phase-commit", Seed: RunSeed(1, k), Workload: faults.DefaultWorkload(), Faults: fs})
-			k++
-		}
-	})
-	perSec := float64(r.N) / r.T.Seconds()
-	fmt.Printf("BenchmarkScenario\t%d\t%d ns/op\t%.1f scenarios/s\n", r.N, r.NsPerOp(), perSec)
-}
