@@ -119,4 +119,3 @@ func TestExplicitPlanFiresItsCrash(t *testing.T) {
 	require.Equal(t, map[string]int{"crash-after-checkpoint-stored": 1}, res.Crashes)
 	require.Equal(t, 1, res.Restarts)
 }
-
