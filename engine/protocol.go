@@ -85,6 +85,11 @@ const (
 	// concrete start offset; restore resolves it to the partition's end
 	// (FLINK-28303).
 	BugEmptyPartitionPlaceholder Bug = "empty-partition-placeholder"
+	// BugOverlappingAbortRange: the ids a subtask initialises to abort
+	// lingering transactions are computed by range arithmetic that overlaps
+	// the previous subtask's range, so it fences that subtask's live
+	// producer (FLINK-7978).
+	BugOverlappingAbortRange Bug = "overlapping-abort-range"
 	// BugSharedTransactionalID: every sink subtask uses the same
 	// transactional-id range, so subtasks fence each other's transactions.
 	BugSharedTransactionalID Bug = "shared-transactional-id"
@@ -149,6 +154,8 @@ func Protocols() []Protocol {
 			"FLINK-23854: lingering transactions are not aborted after a failure before the first checkpoint, nor those of subtasks removed by scaling in: the open transaction pins the last stable offset and read_committed readers stall"),
 		bad("flink-35749-swallowed-send-error", BugSwallowSendError,
 			"FLINK-35749: an asynchronous send error is swallowed, the checkpoint passes without the record: silent loss"),
+		bad("flink-7978-overlapping-abort-range", BugOverlappingAbortRange,
+			"FLINK-7978: the range of transactional ids a subtask aborts at startup overlaps the previous subtask's live ids (wrong range arithmetic at high parallelism); it fences that subtask's producer, whose commit then fails, and the job restarts forever"),
 		bad("flink-28303-placeholder-offset", BugEmptyPartitionPlaceholder,
 			"FLINK-28303: a partition with no record emitted yet is saved in state as a placeholder offset (latest); restore resolves it to the end of the partition and skips what arrived meanwhile: silent loss"),
 		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,

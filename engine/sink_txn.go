@@ -126,6 +126,16 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 	if !fromCheckpoint && s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
 		return nil
 	}
+	if s.cfg.Protocol.Has(BugOverlappingAbortRange) && s.subtask > 0 {
+		// The bug: the range computed for this subtask reaches into the
+		// previous one's, at the ids it is about to use (subtasks advance
+		// their ids together, one per checkpoint).
+		for n := s.next[s.prefix]; n < s.next[s.prefix]+2; n++ {
+			if _, err := s.initProducerID(ctx, s.transactionalID(s.subtask-1, n)); err != nil {
+				return fmt.Errorf("sink %d: abort range: %w", s.subtask, err)
+			}
+		}
+	}
 	return s.abortLingering(ctx)
 }
 
