@@ -47,6 +47,7 @@ func decodeFuzzCase(data []byte, cfg GenConfig) (Case, int) {
 	w.CheckpointIntervalMS = cfg.MinIntervalMS + r.byte()%(cfg.MaxIntervalMS-cfg.MinIntervalMS+1)
 	maxPar := max(1, min(cfg.MaxParallelism, w.Partitions))
 	w.Parallelism = 1 + r.byte()%maxPar
+	w.LateRecords = w.Records * (r.byte() % 5) / 8
 	c.Workload = w
 	n := r.byte() % (cfg.MaxFaults + 1)
 	for range n {

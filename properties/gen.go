@@ -55,8 +55,8 @@ func (c Case) String() string {
 		}
 		ops = append(ops, s)
 	}
-	return fmt.Sprintf("seed=%d partitions=%d parallelism=%d records=%d keys=%d interval=%dms faults=[%s]",
-		c.Seed, w.Partitions, w.Parallelism, w.Records, w.KeysPerPartition, w.CheckpointIntervalMS, strings.Join(ops, ", "))
+	return fmt.Sprintf("seed=%d partitions=%d parallelism=%d records=%d late=%d keys=%d interval=%dms faults=[%s]",
+		c.Seed, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS, strings.Join(ops, ", "))
 }
 
 // GenConfig bounds what the generators produce.
@@ -102,6 +102,7 @@ func checkpointsOf(w faults.Workload) int {
 }
 
 // GenWorkload generates workloads within cfg, shrinking with ShrinkWorkload.
+// Up to half of the records arrive late, while the job runs.
 func GenWorkload(cfg GenConfig) gopter.Gen {
 	return gopter.CombineGens(
 		gen.IntRange(1, cfg.MaxPartitions),
@@ -109,10 +110,12 @@ func GenWorkload(cfg GenConfig) gopter.Gen {
 		gen.IntRange(0, cfg.MaxRecords),
 		gen.IntRange(1, cfg.MaxKeys),
 		gen.IntRange(cfg.MinIntervalMS, cfg.MaxIntervalMS),
+		gen.IntRange(0, 4),
 	).Map(func(v []interface{}) faults.Workload {
-		p := v[0].(int)
-		return faults.Workload{Partitions: p, Parallelism: min(p, v[1].(int)), Records: v[2].(int),
-			KeysPerPartition: v[3].(int), CheckpointIntervalMS: v[4].(int)}
+		p, records := v[0].(int), v[2].(int)
+		return faults.Workload{Partitions: p, Parallelism: min(p, v[1].(int)), Records: records,
+			KeysPerPartition: v[3].(int), CheckpointIntervalMS: v[4].(int),
+			LateRecords: records * v[5].(int) / 8}
 	}).WithShrinker(ShrinkWorkload)
 }
 
