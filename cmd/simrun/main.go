@@ -37,6 +37,7 @@ commands:
   replay     run one scenario (optionally from a plan file) and write its trace
   shrink     reduce a failing scenario to a minimal plan that fails the same way
   gate       regression gate: corpus, bug-zoo detection, clean campaigns
+  zoo        runs to the first catch of every known-bad variant over several seeds
   list       list protocols, faults or anomalies
   help       show this text
 

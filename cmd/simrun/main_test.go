@@ -60,6 +60,7 @@ func TestCLI(t *testing.T) {
 		{"malformed plan", []string{"replay", "--plan", badPlan}, "hitt"},
 		{"bad list", []string{"list", "colours"}, `cannot list "colours"`},
 		{"runs with exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--runs", "5"}, "exclude each other"},
+		{"zoo seeds", []string{"zoo", "--seeds", "0"}, "--seeds must be 1..1000"},
 		{"pairs without exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--pairs"}, "--pairs needs --exhaustive"},
 	}
 	for _, tc := range usage {

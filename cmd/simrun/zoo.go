@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/sim"
+)
+
+func init() {
+	commands["zoo"] = cmdZoo
+}
+
+// cmdZoo measures how fast the harness catches each known-bad variant: for
+// --seeds base seeds it runs a campaign of the variant until the first
+// violating run (at most --runs), and prints the median and the worst
+// number of runs to the first catch.
+func cmdZoo(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("zoo", flag.ContinueOnError)
+	var f scenarioFlags
+	f.register(fs)
+	seeds := fs.Int("seeds", 9, "base seeds per variant (the campaign seeds are --seed, --seed+1, ...)")
+	runs := fs.Int("runs", 500, "runs per campaign before a variant counts as not caught")
+	jobs := fs.Int("jobs", 1, "scenarios to run at once")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return exitUsage, err
+	}
+	f.protocol = "two-phase-commit" // validated below per variant
+	if _, err := f.options(); err != nil {
+		return exitUsage, err
+	}
+	switch {
+	case *seeds < 1 || *seeds > 1000:
+		return exitUsage, usagef("--seeds must be 1..1000, got %d", *seeds)
+	case *runs < 1:
+		return exitUsage, usagef("--runs must be at least 1, got %d", *runs)
+	case *jobs < 1 || *jobs > 256:
+		return exitUsage, usagef("--jobs must be 1..256, got %d", *jobs)
+	}
+	inTest(func(t *testing.T) int { return runZoo(t, f, *seeds, *runs, *jobs, stdout, stderr) })
+	return exitInconclusive, nil
+}
+
+func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr io.Writer) int {
+	started := time.Now()
+	variants, missed := 0, 0
+	for _, p := range engine.Protocols() {
+		if p.Kind != engine.KindKnownBad {
+			continue
+		}
+		variants++
+		f.protocol = p.Name
+		opts, _ := f.options()
+		var firsts []int
+		notCaught := 0
+		for i := range seeds {
+			ctx, cancel := context.WithCancel(context.Background())
+			first := -1
+			c := sim.Campaign{Options: opts, BaseSeed: f.seed + uint64(i), Runs: runs, Jobs: jobs}
+			c.Run(ctx, t, func(k int, res sim.Result) {
+				if res.Failed() && first < 0 {
+					first = k + 1
+					cancel()
+				}
+			})
+			cancel()
+			if first < 0 {
+				notCaught++
+				continue
+			}
+			firsts = append(firsts, first)
+		}
+		slices.Sort(firsts)
+		line := fmt.Sprintf("%-38s caught with %d of %d seeds", p.Name, len(firsts), seeds)
+		if len(firsts) > 0 {
+			line += fmt.Sprintf("; runs to first catch: median %d, worst %d", firsts[len(firsts)/2], firsts[len(firsts)-1])
+		}
+		if notCaught > 0 {
+			missed++
+			line = "MISS " + line + fmt.Sprintf("; %d seeds not caught within %d runs", notCaught, runs)
+		} else {
+			line = "OK   " + line
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintf(stdout, "zoo variants=%d missed=%d seeds=%d runs=%d wall=%s\n",
+		variants, missed, seeds, runs, time.Since(started).Round(time.Millisecond))
+	if missed > 0 {
+		return exitViolations
+	}
+	return exitOK
+}
