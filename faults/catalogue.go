@@ -69,7 +69,7 @@ func Catalogue() []Info {
 		Info{"outage-beyond-txn-timeout", KindTime, "the job dies after a checkpoint is stored and stays down longer than transaction.timeout.ms: the broker aborts the pending transaction (breaks the protocol's assumption; the loss must be loud)", true, true},
 		Info{"outage-beyond-txn-id-expiry", KindTime, "the job dies after a checkpoint is stored and stays down longer than transactional.id.expiration.ms (breaks the protocol's assumption; the loss must be loud)", true, true},
 		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", true, false},
-		Info{"zombie", KindZombie, "the old job keeps running after its replacement started and must be fenced", false, false},
+		Info{"zombie", KindZombie, "the job is cut off when a checkpoint triggers: a replacement restores from the store while the old attempt keeps processing and committing for count steps (default 20); the replacement must fence it", true, false},
 		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", true, false},
 		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", true, false},
 	)
@@ -87,7 +87,7 @@ func Lookup(name string) (Info, bool) {
 }
 
 // Groups are the group names usable in --faults besides fault names.
-var Groups = []string{"crash", "broker", "time", "scale", "all"}
+var Groups = []string{"crash", "broker", "time", "scale", "store", "all"}
 
 // Resolve expands a comma-separated --faults value (fault names and group
 // names) into fault names in catalogue order. An unknown or unimplemented

@@ -167,6 +167,7 @@ var weights = map[string]int{
 	"checkpoint-timeout":            3,
 	"checkpoint-write-lost":         3,
 	"rescale":                       10,
+	"zombie":                        6,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is

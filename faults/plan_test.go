@@ -110,8 +110,8 @@ func TestParsePlanRejects(t *testing.T) {
 			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "crash" })
 		}, []string{"plan fault 0", `unknown fault "crash"`}},
 		{"catalogue fault not implemented", func(t *testing.T) []byte {
-			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "zombie" })
-		}, []string{"plan fault 0", `fault "zombie" is not implemented yet`}},
+			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "broker-restart" })
+		}, []string{"plan fault 0", `fault "broker-restart" is not implemented yet`}},
 		{"count out of range", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { op(m, 0)["count"] = -2 })
 		}, []string{"count must be 0..1000, got -2"}},
@@ -234,7 +234,8 @@ func TestResolve(t *testing.T) {
 	require.NotContains(t, got, "outage-beyond-txn-timeout")
 	require.NotContains(t, got, "outage-beyond-txn-id-expiry")
 	require.Contains(t, got, "lost-ack-produce")
-	require.NotContains(t, got, "zombie", "not implemented yet")
+	require.NotContains(t, got, "leader-move", "not implemented yet")
+	require.Contains(t, got, "zombie")
 	// Opt-in faults are used only when named.
 	got, err = faults.Resolve("outage-beyond-txn-timeout,crash-after-ack")
 	require.NoError(t, err)
@@ -253,7 +254,7 @@ func TestResolve(t *testing.T) {
 		{"crash-after-lunch", `unknown fault "crash-after-lunch"`},
 		{"crash,bogus", `unknown fault "bogus"`},
 		{"leader-move", `fault "leader-move" is in the catalogue but not implemented yet`},
-		{"crash,zombie", `fault "zombie" is in the catalogue but not implemented yet`},
+		{"crash,coordinator-move", `fault "coordinator-move" is in the catalogue but not implemented yet`},
 		{"", `selects no implemented fault`},
 	} {
 		got, err := faults.Resolve(tc.list)
@@ -338,7 +339,7 @@ func TestRandomFaults(t *testing.T) {
 	// ignored; non-crash faults fire at a checkpoint and have no downtime.
 	drawn := map[string]bool{}
 	for seed := range uint64(50) {
-		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, seed)), []string{"zombie", "crash-after-ack", "lost-ack-produce"}, 4, 1, 4)
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, seed)), []string{"leader-move", "crash-after-ack", "lost-ack-produce"}, 4, 1, 4)
 		require.NotEmpty(t, ops)
 		for _, o := range ops {
 			require.Contains(t, []string{"crash-after-ack", "lost-ack-produce"}, o.Fault)
@@ -360,7 +361,7 @@ func TestRandomFaults(t *testing.T) {
 	}
 
 	// No crash fault enabled: nothing to draw.
-	for _, en := range [][]string{nil, {}, {"zombie", "leader-move"}, {"crash", "all"}} {
+	for _, en := range [][]string{nil, {}, {"broker-restart", "leader-move"}, {"crash", "all"}} {
 		require.Nil(t, faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), en, checkpoints, parallelism, 4), "%v", en)
 	}
 }

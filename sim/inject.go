@@ -57,6 +57,11 @@ func (in *injector) exhausted() bool { return !slices.Contains(in.fired, false) 
 // errRescale stops the job so that it restarts at another parallelism.
 var errRescale = errors.New("rescale")
 
+// errZombie cuts the job off: a replacement starts, the old one lives on.
+type errZombie struct{ steps int }
+
+func (e errZombie) Error() string { return "zombie" }
+
 // onTrigger is called when checkpoint id is triggered. An error stops the
 // job (a rescale).
 func (in *injector) onTrigger(id int64) error {
@@ -72,6 +77,10 @@ func (in *injector) onTrigger(id int64) error {
 		if op.Fault == "rescale" {
 			in.s.parallelism = op.Count
 			stop = errRescale
+			continue
+		}
+		if op.Fault == "zombie" {
+			stop = errZombie{steps: count(op, 20)}
 			continue
 		}
 		in.fire(op, id)

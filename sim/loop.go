@@ -25,7 +25,9 @@ func (s *scheduler) loop() {
 			s.start()
 			continue
 		}
-		if err := s.step(); err != nil {
+		if s.zombie != nil && s.rng.IntN(3) == 0 {
+			s.zombieStep()
+		} else if err := s.step(); err != nil {
 			s.fail(err)
 		}
 		// Let what the step set off (asynchronous sends of one sink
@@ -40,7 +42,7 @@ func (s *scheduler) loop() {
 func (s *scheduler) start() {
 	s.cfg.Parallelism = s.parallelism
 	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
-		Clock: s, Crasher: s.crasher, Observer: s.tr, Store: s.store,
+		Clock: s, Crasher: s.crasher, Observer: zombieMarker{s}, Store: attemptStore{s, s.attempt},
 	}, time.Duration(s.plan.Workload.CheckpointIntervalMS)*time.Millisecond)
 	if err != nil {
 		s.fail(err)
@@ -53,6 +55,11 @@ func (s *scheduler) start() {
 // fail handles an error of a step: a crash kills the process, a lost
 // transaction ends the run loudly, anything else restarts the job.
 func (s *scheduler) fail(err error) {
+	var z errZombie
+	if errors.As(err, &z) && s.job != nil {
+		s.becomeZombie(z.steps)
+		return
+	}
 	if s.job != nil {
 		s.job.Abandon()
 		s.job = nil
@@ -270,6 +277,9 @@ func (s *scheduler) acknowledge(ack func(id int64) (bool, error)) error {
 		return nil
 	}
 	if _, err := coord.Complete(s.ctx); err != nil {
+		if s.inZombie {
+			return err // fenced: the zombie's checkpoint never completes
+		}
 		if errors.Is(err, engine.ErrCheckpointAborted) && !errors.Is(err, engine.ErrCrashed) {
 			s.tr.Observe(engine.Event{Kind: "checkpoint-failed", Subtask: -1, Checkpoint: id, Detail: "store write failed"})
 			return nil
@@ -318,7 +328,7 @@ func (s *scheduler) deliverNotification() error {
 	// Done once a completed checkpoint triggered after all input was
 	// processed has every notification delivered (the first such
 	// checkpoint may have been aborted).
-	if s.finalID != 0 && n.id >= s.finalID && !s.notificationPending(n.id) {
+	if !s.inZombie && s.finalID != 0 && n.id >= s.finalID && !s.notificationPending(n.id) {
 		s.finalDone = true
 	}
 	return nil
@@ -358,9 +368,13 @@ type planCrasher struct {
 	last   *faults.Op
 	outage *faults.Op // an armed outage fault, fired at the next stored checkpoint
 	sites  *[]Site    // when set, every arrival is recorded
+	muted  func() bool
 }
 
 func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
+	if c.muted() {
+		return false // a zombie's arrivals neither count nor crash
+	}
 	c.hits[site.Point]++
 	c.recordSite(site)
 	if c.outage != nil && site.Point == engine.CrashAfterCheckpointStored {

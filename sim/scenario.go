@@ -143,7 +143,8 @@ func run(opts Options) (res Result) {
 	s.now = tr.start
 	s.parallelism = plan.Workload.Parallelism
 	tr.now = func() time.Time { return s.now }
-	s.crasher = &planCrasher{ops: plan.Faults, fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{}}
+	s.crasher = &planCrasher{ops: plan.Faults, fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{},
+		muted: func() bool { return s.inZombie }}
 	if opts.recordSites {
 		s.crasher.sites = &res.sites
 	}
@@ -201,12 +202,16 @@ type scheduler struct {
 	barrier []int // source subtasks that have not yet taken the in-flight barrier
 	// parallelism is the job's current parallelism; a rescale changes it.
 	parallelism int
-	notifies    []notification
-	failures    int
-	finalID     int64 // first checkpoint triggered after all input was processed
-	finalDone   bool
-	loud        string
-	stalled     string
+	// attempt numbers job attempts; the store refuses older ones' writes.
+	attempt   int
+	zombie    *zombie
+	inZombie  bool
+	notifies  []notification
+	failures  int
+	finalID   int64 // first checkpoint triggered after all input was processed
+	finalDone bool
+	loud      string
+	stalled   string
 }
 
 type notification struct {
@@ -297,6 +302,9 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	if s.job != nil {
 		s.job.Abandon()
+	}
+	if s.zombie != nil {
+		s.killZombie("the run ended")
 	}
 	out, stalled, err := readOutput(context.Background(), s.clientOpts, int32(w.Partitions))
 	if err != nil {
