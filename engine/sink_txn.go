@@ -412,8 +412,15 @@ func (s *txnSink) nextAfter(id int64) map[int]int64 {
 // a notification can be skipped, so never only the latest.
 func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 	if s.cfg.Protocol.Has(BugCommitLatestOnly) {
-		// The bug: older pending transactions are taken as superseded.
-		s.pending = slices.DeleteFunc(s.pending, func(p pendingTxn) bool { return p.holder.Checkpoint < checkpoint })
+		// The bug: older pending transactions are taken as superseded and
+		// their producers closed, which leaves the transactions open.
+		s.pending = slices.DeleteFunc(s.pending, func(p pendingTxn) bool {
+			if p.holder.Checkpoint < checkpoint {
+				dropClient(p.client)
+				return true
+			}
+			return false
+		})
 	}
 	ignoreFailures := s.cfg.Protocol.Has(BugIgnoreCommitFailure) || s.cfg.Protocol.Has(BugShortTxnTimeout)
 	ended := map[*kgo.Client]bool{}

@@ -65,7 +65,7 @@ func Catalogue() []Info {
 		Info{"produce-rejected", KindBroker, "a Produce to the output topic is rejected with INVALID_RECORD: an asynchronous send fails", true, false},
 		Info{"leader-move", KindBroker, "a partition leader moves to another broker", false, false},
 		Info{"coordinator-move", KindBroker, "transaction and group coordinators move", false, false},
-		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir (kfake loses in-flight transactions on a hard crash, unlike Kafka)", false, false},
+		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir: log and transactions, Ongoing ones too, survive (a hard crash in kfake would abort Ongoing transactions at load, unlike Kafka, so it is not modelled)", true, false},
 		Info{"outage-beyond-txn-timeout", KindTime, "the job dies after a checkpoint is stored and stays down longer than transaction.timeout.ms: the broker aborts the pending transaction (breaks the protocol's assumption; the loss must be loud)", true, true},
 		Info{"outage-beyond-txn-id-expiry", KindTime, "the job dies after a checkpoint is stored and stays down longer than transactional.id.expiration.ms (breaks the protocol's assumption; the loss must be loud)", true, true},
 		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", true, false},

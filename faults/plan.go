@@ -168,6 +168,7 @@ var weights = map[string]int{
 	"checkpoint-write-lost":         3,
 	"rescale":                       10,
 	"zombie":                        6,
+	"broker-restart":                3,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is

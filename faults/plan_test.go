@@ -110,8 +110,8 @@ func TestParsePlanRejects(t *testing.T) {
 			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "crash" })
 		}, []string{"plan fault 0", `unknown fault "crash"`}},
 		{"catalogue fault not implemented", func(t *testing.T) []byte {
-			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "broker-restart" })
-		}, []string{"plan fault 0", `fault "broker-restart" is not implemented yet`}},
+			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = "leader-move" })
+		}, []string{"plan fault 0", `fault "leader-move" is not implemented yet`}},
 		{"count out of range", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { op(m, 0)["count"] = -2 })
 		}, []string{"count must be 0..1000, got -2"}},
@@ -361,7 +361,7 @@ func TestRandomFaults(t *testing.T) {
 	}
 
 	// No crash fault enabled: nothing to draw.
-	for _, en := range [][]string{nil, {}, {"broker-restart", "leader-move"}, {"crash", "all"}} {
+	for _, en := range [][]string{nil, {}, {"coordinator-move", "leader-move"}, {"crash", "all"}} {
 		require.Nil(t, faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), en, checkpoints, parallelism, 4), "%v", en)
 	}
 }

@@ -29,13 +29,14 @@ const (
 // and the lost-ack dialer, time faults and store faults. Each fires at the
 // Hit-th checkpoint the run triggers.
 type injector struct {
-	s        *scheduler
-	cluster  *kfake.Cluster
-	lostAcks *faults.LostAcks
-	store    *faultyStore
-	ops      []faults.Op
-	fired    []bool
-	triggers int
+	s           *scheduler
+	cluster     *kfake.Cluster
+	clusterOpts []kfake.Opt // to reopen the cluster after a broker restart
+	lostAcks    *faults.LostAcks
+	store       *faultyStore
+	ops         []faults.Op
+	fired       []bool
+	triggers    int
 	// doomed is the checkpoint that will time out: it is aborted when its
 	// last acknowledgement arrives.
 	doomed int64
@@ -117,6 +118,19 @@ func (in *injector) fire(op faults.Op, id int64) {
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn), Err: kerr.UnknownServerError, Count: count(op, 1)})
 	case "produce-rejected":
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.Produce), Topic: outputTopic, Err: kerr.InvalidRecord, Count: count(op, 1)})
+	case "broker-restart":
+		// Graceful: kfake persists its log and its transactions (Ongoing
+		// ones too) to the data dir on close and loads them on start. A
+		// hard crash would abort Ongoing transactions at load, unlike
+		// Kafka, so it is not modelled.
+		settle()
+		in.cluster.Close()
+		c, err := kfake.NewCluster(in.clusterOpts...)
+		if err != nil {
+			in.s.harnessErr = fmt.Errorf("%w: restart kfake: %w", errHarness, err)
+			return
+		}
+		in.cluster = c
 	case "checkpoint-timeout":
 		in.doomed = id
 	case "checkpoint-write-lost":

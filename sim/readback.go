@@ -14,7 +14,7 @@ import (
 )
 
 // readIdle is how long (virtual) the reader waits for more output before it
-// concludes it has read everything visible.
+// concludes it has read everything visible: forty fetch rounds.
 const readIdle = 2 * time.Second
 
 // readOutput reads the output topic as a read_committed reader would after
@@ -47,7 +47,11 @@ func readOutput(ctx context.Context, clientOpts []kgo.Opt, partitions int32) ([]
 	}
 	cl, err := kgo.NewClient(append(slices.Clone(clientOpts),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{outputTopic: start}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A fetch the broker holds (default up to 5 s) must come back well
+		// within the idle window, or the reader would stop while a
+		// partition still has records for it.
+		kgo.FetchMaxWait(50*time.Millisecond))...)
 	if err != nil {
 		return nil, "", fmt.Errorf("read output: %w", err)
 	}

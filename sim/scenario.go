@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -225,17 +226,29 @@ type notification struct {
 func (s *scheduler) runCluster() model.Observation {
 	var obs model.Observation
 	vnet := &kfake.VirtualNetwork{}
-	cluster, err := kfake.NewCluster(kfake.ListenFn(vnet.Listen), kfake.Ports(brokerPort), kfake.NumBrokers(1),
-		kfake.BrokerConfigs(map[string]string{"transactional.id.expiration.ms": fmt.Sprint(txnIDExpiration.Milliseconds())}))
+	clusterOpts := []kfake.Opt{kfake.ListenFn(vnet.Listen), kfake.Ports(brokerPort), kfake.NumBrokers(1),
+		kfake.BrokerConfigs(map[string]string{"transactional.id.expiration.ms": fmt.Sprint(txnIDExpiration.Milliseconds())})}
+	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { return op.Fault == "broker-restart" }) {
+		// Only runs that restart the broker keep its data on disk.
+		dir, err := os.MkdirTemp("", "eosim-kfake-")
+		if err != nil {
+			obs.HarnessError = fmt.Sprintf("kfake data dir: %v", err)
+			return obs
+		}
+		defer os.RemoveAll(dir)
+		clusterOpts = append(clusterOpts, kfake.DataDir(dir))
+	}
+	cluster, err := kfake.NewCluster(clusterOpts...)
 	if err != nil {
 		obs.HarnessError = fmt.Sprintf("start kfake: %v", err)
 		return obs
 	}
-	defer cluster.Close()
+	s.injector.clusterOpts = clusterOpts
+	defer func() { s.injector.cluster.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), livenessBound)
 	defer cancel()
 	s.ctx = ctx
-	s.injector.cluster, s.injector.store = cluster, s.store
+	s.injector.store = s.store
 	s.injector.lostAcks = faults.NewLostAcks(vnet.DialContext)
 	clients := newClientTracker()
 	defer func() {
@@ -257,6 +270,7 @@ func (s *scheduler) runCluster() model.Observation {
 		kgo.RetryBackoffFn(deterministicBackoff),
 	}
 	w := s.plan.Workload
+	s.injector.cluster = cluster
 	for _, topic := range []string{inputTopic, outputTopic} {
 		if err := cluster.CreateTopic(topic, int32(w.Partitions), nil); err != nil {
 			obs.HarnessError = fmt.Sprintf("create topic %s: %v", topic, err)
