@@ -25,9 +25,6 @@ type Info struct {
 	Name        string
 	Kind        Kind
 	Description string
-	// Implemented is false for catalogue entries the simulator cannot
-	// inject yet; naming one is an error, never a silent no-op.
-	Implemented bool
 	// OptIn faults break a protocol's stated assumption: they are not in
 	// "all" and must be named.
 	OptIn bool
@@ -52,26 +49,26 @@ func Catalogue() []Info {
 	}
 	var out []Info
 	for _, p := range engine.CrashPoints() {
-		out = append(out, Info{Name: string(p), Kind: KindCrash, Description: crash[p], Implemented: true})
+		out = append(out, Info{Name: string(p), Kind: KindCrash, Description: crash[p]})
 	}
 	out = append(out,
-		Info{"lost-ack-produce", KindBroker, "a Produce is applied by the broker, its answer never arrives (twice: kgo retries once)", true, false},
-		Info{"lost-ack-endtxn", KindBroker, "an EndTxn is applied by the broker, its answer never arrives (twice: kgo retries once)", true, false},
-		Info{"lost-ack-txn-offset-commit", KindBroker, "a TxnOffsetCommit is applied, its answer never arrives (twice)", true, false},
-		Info{"not-coordinator", KindBroker, "the transaction and group coordinator answer NOT_COORDINATOR a few times", true, false},
-		Info{"coordinator-loading", KindBroker, "the coordinator answers COORDINATOR_LOAD_IN_PROGRESS a few times", true, false},
-		Info{"concurrent-transactions", KindBroker, "InitProducerID and AddPartitionsToTxn answer CONCURRENT_TRANSACTIONS a few times", true, false},
-		Info{"endtxn-rejected", KindBroker, "an EndTxn is rejected with UNKNOWN_SERVER_ERROR before the broker applies it: the commit fails", true, false},
-		Info{"produce-rejected", KindBroker, "a Produce to the output topic is rejected with INVALID_RECORD: an asynchronous send fails", true, false},
-		Info{"leader-move", KindBroker, "a partition leader moves to another broker", false, false},
-		Info{"coordinator-move", KindBroker, "transaction and group coordinators move", false, false},
-		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir: log and transactions, Ongoing ones too, survive (a hard crash in kfake would abort Ongoing transactions at load, unlike Kafka, so it is not modelled)", true, false},
-		Info{"outage-beyond-txn-timeout", KindTime, "the job dies after a checkpoint is stored and stays down longer than transaction.timeout.ms: the broker aborts the pending transaction (breaks the protocol's assumption; the loss must be loud)", true, true},
-		Info{"outage-beyond-txn-id-expiry", KindTime, "the job dies after a checkpoint is stored and stays down longer than transactional.id.expiration.ms (breaks the protocol's assumption; the loss must be loud)", true, true},
-		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", true, false},
-		Info{"zombie", KindZombie, "the job is cut off when a checkpoint triggers: a replacement restores from the store while the old attempt keeps processing and committing for count steps (default 20); the replacement must fence it", true, false},
-		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", true, false},
-		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", true, false},
+		Info{"lost-ack-produce", KindBroker, "a Produce is applied by the broker, its answer never arrives (twice: kgo retries once)", false},
+		Info{"lost-ack-endtxn", KindBroker, "an EndTxn is applied by the broker, its answer never arrives (twice: kgo retries once)", false},
+		Info{"lost-ack-txn-offset-commit", KindBroker, "a TxnOffsetCommit is applied, its answer never arrives (twice)", false},
+		Info{"not-coordinator", KindBroker, "the transaction and group coordinator answer NOT_COORDINATOR a few times", false},
+		Info{"coordinator-loading", KindBroker, "the coordinator answers COORDINATOR_LOAD_IN_PROGRESS a few times", false},
+		Info{"concurrent-transactions", KindBroker, "InitProducerID and AddPartitionsToTxn answer CONCURRENT_TRANSACTIONS a few times", false},
+		Info{"endtxn-rejected", KindBroker, "an EndTxn is rejected with UNKNOWN_SERVER_ERROR before the broker applies it: the commit fails", false},
+		Info{"produce-rejected", KindBroker, "a Produce to the output topic is rejected with INVALID_RECORD: an asynchronous send fails", false},
+		Info{"leader-move", KindBroker, "every partition leader moves to another broker (runs with it use 3 brokers)", false},
+		Info{"coordinator-move", KindBroker, "transaction and group coordinators are rehashed over the brokers (runs with it use 3 brokers)", false},
+		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir: log and transactions, Ongoing ones too, survive (a hard crash in kfake would abort Ongoing transactions at load, unlike Kafka, so it is not modelled)", false},
+		Info{"outage-beyond-txn-timeout", KindTime, "the job dies after a checkpoint is stored and stays down longer than transaction.timeout.ms: the broker aborts the pending transaction (breaks the protocol's assumption; the loss must be loud)", true},
+		Info{"outage-beyond-txn-id-expiry", KindTime, "the job dies after a checkpoint is stored and stays down longer than transactional.id.expiration.ms (breaks the protocol's assumption; the loss must be loud)", true},
+		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", false},
+		Info{"zombie", KindZombie, "the job is cut off when a checkpoint triggers: a replacement restores from the store while the old attempt keeps processing and committing for count steps (default 20); the replacement must fence it", false},
+		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", false},
+		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", false},
 	)
 	return out
 }
@@ -102,10 +99,7 @@ func Resolve(list string) ([]string, error) {
 		matched := false
 		for _, f := range Catalogue() {
 			inGroup := (item == "all" && !f.OptIn) || (item == string(f.Kind) && !f.OptIn)
-			if f.Name == item || (inGroup && f.Implemented) {
-				if f.Name == item && !f.Implemented {
-					return nil, fmt.Errorf("fault %q is in the catalogue but not implemented yet", item)
-				}
+			if f.Name == item || inGroup {
 				want[f.Name] = true
 				matched = true
 			}
@@ -121,7 +115,7 @@ func Resolve(list string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--faults %q selects no implemented fault", list)
+		return nil, fmt.Errorf("--faults %q selects no fault", list)
 	}
 	return out, nil
 }

@@ -86,12 +86,10 @@ func (p Plan) Validate() error {
 		return fmt.Errorf("plan workload: %w", err)
 	}
 	for i, op := range p.Faults {
-		info, ok := Lookup(op.Fault)
+		_, ok := Lookup(op.Fault)
 		switch {
 		case !ok:
 			return fmt.Errorf("plan fault %d: unknown fault %q", i, op.Fault)
-		case !info.Implemented:
-			return fmt.Errorf("plan fault %d: fault %q is not implemented yet", i, op.Fault)
 		case op.Hit < 1:
 			return fmt.Errorf("plan fault %d (%s): hit must be at least 1, got %d", i, op.Fault, op.Hit)
 		case op.RestartDelayMS < 0:
@@ -169,6 +167,8 @@ var weights = map[string]int{
 	"rescale":                       10,
 	"zombie":                        6,
 	"broker-restart":                3,
+	"leader-move":                   3,
+	"coordinator-move":              3,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is

@@ -32,6 +32,9 @@ type injector struct {
 	s           *scheduler
 	cluster     *kfake.Cluster
 	clusterOpts []kfake.Opt // to reopen the cluster after a broker restart
+	brokers     int32
+	partitions  int32
+	moves       int32 // leader moves so far
 	lostAcks    *faults.LostAcks
 	store       *faultyStore
 	ops         []faults.Op
@@ -118,6 +121,22 @@ func (in *injector) fire(op faults.Op, id int64) {
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn), Err: kerr.UnknownServerError, Count: count(op, 1)})
 	case "produce-rejected":
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.Produce), Topic: outputTopic, Err: kerr.InvalidRecord, Count: count(op, 1)})
+	case "leader-move":
+		// Every partition's leader moves one broker on: clients get
+		// NOT_LEADER_FOR_PARTITION and refresh their metadata.
+		in.moves++
+		for _, topic := range []string{inputTopic, outputTopic} {
+			for p := range in.partitions {
+				if err := in.cluster.MoveTopicPartition(topic, p, (p+in.moves)%in.brokers); err != nil {
+					in.s.harnessErr = fmt.Errorf("%w: move leader: %w", errHarness, err)
+					return
+				}
+			}
+		}
+	case "coordinator-move":
+		// Group and transaction coordinators are rehashed over the brokers:
+		// requests to the old one answer NOT_COORDINATOR.
+		in.cluster.RehashCoordinators()
 	case "broker-restart":
 		// Graceful: kfake persists its log and its transactions (Ongoing
 		// ones too) to the data dir on close and loads them on start. A

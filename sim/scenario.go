@@ -226,7 +226,20 @@ type notification struct {
 func (s *scheduler) runCluster() model.Observation {
 	var obs model.Observation
 	vnet := &kfake.VirtualNetwork{}
-	clusterOpts := []kfake.Opt{kfake.ListenFn(vnet.Listen), kfake.Ports(brokerPort), kfake.NumBrokers(1),
+	// One broker, unless the plan moves leaders or coordinators: then
+	// three, with every partition's leader pinned (kfake places leaders
+	// with the global math/rand).
+	brokers := 1
+	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { return op.Fault == "leader-move" || op.Fault == "coordinator-move" }) {
+		brokers = 3
+	}
+	ports := make([]int, brokers)
+	seeds := make([]string, brokers)
+	for i := range ports {
+		ports[i] = brokerPort + i
+		seeds[i] = fmt.Sprintf("localhost:%d", ports[i])
+	}
+	clusterOpts := []kfake.Opt{kfake.ListenFn(vnet.Listen), kfake.Ports(ports...), kfake.NumBrokers(brokers),
 		kfake.BrokerConfigs(map[string]string{"transactional.id.expiration.ms": fmt.Sprint(txnIDExpiration.Milliseconds())})}
 	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { return op.Fault == "broker-restart" }) {
 		// Only runs that restart the broker keep its data on disk.
@@ -258,7 +271,7 @@ func (s *scheduler) runCluster() model.Observation {
 	}()
 	s.clientOpts = []kgo.Opt{
 		kgo.WithHooks(clients),
-		kgo.SeedBrokers(fmt.Sprintf("localhost:%d", brokerPort)),
+		kgo.SeedBrokers(seeds...),
 		kgo.Dialer(s.injector.lostAcks.DialContext),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Telemetry requests come from the client's own goroutine and race
@@ -276,7 +289,14 @@ func (s *scheduler) runCluster() model.Observation {
 			obs.HarnessError = fmt.Sprintf("create topic %s: %v", topic, err)
 			return obs
 		}
+		for p := range int32(w.Partitions) {
+			if err := cluster.MoveTopicPartition(topic, p, p%int32(brokers)); err != nil {
+				obs.HarnessError = fmt.Sprintf("place leader of %s/%d: %v", topic, p, err)
+				return obs
+			}
+		}
 	}
+	s.injector.brokers, s.injector.partitions = int32(brokers), int32(w.Partitions)
 	if err := s.produceInput(); err != nil {
 		obs.HarnessError = err.Error()
 		return obs

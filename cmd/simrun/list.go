@@ -26,9 +26,6 @@ func cmdList(args []string, stdout io.Writer) error {
 	case "faults":
 		for _, f := range faults.Catalogue() {
 			desc := f.Description
-			if !f.Implemented {
-				desc += " [not implemented yet]"
-			}
 			if f.OptIn {
 				desc += " [opt-in: not in 'all']"
 			}

@@ -52,7 +52,6 @@ func TestCLI(t *testing.T) {
 		{"missing protocol", []string{"campaign"}, "--protocol is required"},
 		{"zero runs", []string{"campaign", "--protocol", "two-phase-commit", "--runs", "0"}, "--runs must be at least 1"},
 		{"unknown fault", []string{"campaign", "--protocol", "two-phase-commit", "--faults", "meteor"}, `unknown fault "meteor"`},
-		{"unimplemented fault", []string{"campaign", "--protocol", "two-phase-commit", "--faults", "leader-move"}, "not implemented yet"},
 		{"unknown flag", []string{"campaign", "--protocol", "two-phase-commit", "--bogus"}, "bogus"},
 		{"bad shard", []string{"campaign", "--protocol", "two-phase-commit", "--shard", "3/2"}, "--shard"},
 		{"bad workload", []string{"replay", "--protocol", "two-phase-commit", "--parallelism", "9"}, "parallelism"},
