@@ -166,7 +166,6 @@ var weights = map[string]int{
 	"checkpoint-write-lost":         3,
 	"rescale":                       10,
 	"zombie":                        6,
-	"broker-restart":                3,
 	"leader-move":                   3,
 	"coordinator-move":              3,
 }

@@ -340,12 +340,15 @@ func (s *scheduler) runCluster() model.Observation {
 	if s.zombie != nil {
 		s.killZombie("the run ended")
 	}
-	out, stalled, err := readOutput(context.Background(), s.clientOpts, int32(w.Partitions))
+	// The reader has its own bound: the job's may be spent.
+	rctx, rcancel := context.WithTimeout(context.Background(), readBound)
+	defer rcancel()
+	out, abortedVisible, stalled, err := readOutput(rctx, s.clientOpts, int32(w.Partitions))
 	if err != nil {
 		obs.HarnessError = err.Error()
 		return obs
 	}
-	obs.Output = out
+	obs.Output, obs.AbortedVisible = out, abortedVisible
 	if stalled != "" && obs.StalledReason == "" {
 		obs.StalledReason = stalled
 	}
