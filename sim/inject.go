@@ -110,13 +110,13 @@ func (in *injector) fire(op faults.Op, id int64) {
 		in.arm(int16(kmsg.TxnOffsetCommit), count(op, 2))
 	case "not-coordinator":
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn, kmsg.AddPartitionsToTxn, kmsg.InitProducerID, kmsg.OffsetCommit, kmsg.TxnOffsetCommit),
-			Err: kerr.NotCoordinator, Count: count(op, 3)})
+			Err: kerr.NotCoordinator, Count: count(op, 3), When: transactionalOnly})
 	case "coordinator-loading":
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn, kmsg.InitProducerID, kmsg.OffsetFetch, kmsg.OffsetCommit, kmsg.TxnOffsetCommit),
-			Err: kerr.CoordinatorLoadInProgress, Count: count(op, 3)})
+			Err: kerr.CoordinatorLoadInProgress, Count: count(op, 3), When: transactionalOnly})
 	case "concurrent-transactions":
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.InitProducerID, kmsg.AddPartitionsToTxn),
-			Err: kerr.ConcurrentTransactions, Count: count(op, 3)})
+			Err: kerr.ConcurrentTransactions, Count: count(op, 3), When: transactionalOnly})
 	case "endtxn-rejected":
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn), Err: kerr.UnknownServerError, Count: count(op, 1)})
 	case "produce-rejected":
@@ -161,6 +161,18 @@ func (in *injector) fire(op faults.Op, id int64) {
 	default:
 		panic("sim: fault without an injector: " + op.Fault) // Validate admits only implemented faults
 	}
+}
+
+// transactionalOnly keeps coordinator faults off the idempotent producer's
+// InitProducerID: kgo retries it with a backoff timer while holding the
+// producer-id mutex, and a sink goroutine waiting on that mutex is not
+// durably blocked, so the bubble's clock could never advance (measured: an
+// at-least-once campaign hung that way).
+func transactionalOnly(r kmsg.Request) bool {
+	if init, ok := r.(*kmsg.InitProducerIDRequest); ok {
+		return init.TransactionalID != nil
+	}
+	return true
 }
 
 func (in *injector) arm(key int16, shots int) {
