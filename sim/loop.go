@@ -61,6 +61,9 @@ func (s *scheduler) fail(err error) {
 		return
 	}
 	if s.job != nil {
+		// What the failing step already sent reaches the broker before the
+		// process is gone (a crash point settles the same way).
+		synctest.Wait()
 		s.job.Abandon()
 		s.job = nil
 	}
@@ -85,7 +88,7 @@ func (s *scheduler) fail(err error) {
 	default:
 		s.failures++
 		s.res.Restarts++
-		s.tr.Observe(engine.Event{Kind: "job-failure", Subtask: -1, Detail: err.Error()})
+		s.tr.Observe(engine.Event{Kind: "job-failure", Subtask: -1, Detail: failureClass(err)})
 		if s.failures > maxFailures {
 			s.stalled = fmt.Sprintf("job failed %d times; last: %v", s.failures, err)
 			s.loud = "restart loop"

@@ -83,11 +83,26 @@ func (r Result) Failed() bool { return len(r.Violations) > 0 }
 
 // Run runs one scenario in its own synctest bubble. It must be called from
 // a test goroutine (a real test, or simrun's embedded test main).
+//
+// A scenario that does not finish within wallLimit of real time is wedged
+// (for example a goroutine waiting on a mutex held across a timer freezes
+// synctest's clock); the process then exits with code 3 and names the
+// scenario, rather than hang a campaign or CI forever.
 func Run(t *testing.T, opts Options) Result {
 	var res Result
+	watchdog := time.AfterFunc(wallLimit, func() {
+		fmt.Fprintf(os.Stderr, "eosim: scenario protocol=%s seed=%d did not finish within %v of wall time: the harness is wedged; replay it with simrun replay --protocol %s --seed %d and the same options\n",
+			opts.Protocol, opts.Seed, wallLimit, opts.Protocol, opts.Seed)
+		os.Exit(3)
+	})
+	defer watchdog.Stop()
 	synctest.Test(t, func(t *testing.T) { res = run(opts) })
 	return res
 }
+
+// wallLimit is the real time one scenario may take (they take
+// milliseconds; under the race detector, seconds).
+const wallLimit = 3 * time.Minute
 
 // MaxParallelism is the highest parallelism runs draw or rescale to.
 func MaxParallelism(partitions int) int { return min(4, partitions) }

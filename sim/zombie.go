@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"testing/synctest"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eosim/eosim/engine"
 )
@@ -39,6 +43,7 @@ func (s *scheduler) becomeZombie(steps int) {
 }
 
 func (s *scheduler) killZombie(reason string) {
+	synctest.Wait() // what its last step sent reaches the broker first
 	s.zombie.job.Abandon()
 	s.zombie = nil
 	s.tr.Observe(engine.Event{Kind: "zombie-dead", Subtask: -1, Detail: reason})
@@ -88,12 +93,24 @@ func (s *scheduler) zombieAction() error {
 }
 
 // errorKind names an error without addresses or other run-specific text.
-func errorKind(err error) string {
+func errorKind(err error) string { return failureClass(err) }
+
+// failureClass names an error for the trace by its kind only: with several
+// brokers, which partition's fetch error arrives first is goroutine order,
+// and messages carry partitions and offsets.
+func failureClass(err error) string {
+	var ke *kerr.Error
 	switch {
 	case errors.Is(err, engine.ErrCheckpointAborted):
 		return "checkpoint aborted"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "deadline"
+	case errors.As(err, &ke):
+		return ke.Message
+	}
+	var loss *kgo.ErrDataLoss
+	if errors.As(err, &loss) {
+		return "consumer detected data loss"
 	}
 	return "error"
 }
