@@ -61,6 +61,38 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 	return sim.Options{Protocol: f.protocol, Seed: f.seed, Workload: f.workload, Faults: enabled}, nil
 }
 
+// optionsWithPlan is options, with a --plan file (if path is set)
+// supplying the workload and faults, and the protocol and seed unless the
+// command line gave them.
+func (f *scenarioFlags) optionsWithPlan(fs *flag.FlagSet, path string) (sim.Options, error) {
+	var plan *faults.Plan
+	if path != "" {
+		p, err := faults.ReadPlan(path)
+		if err != nil {
+			return sim.Options{}, usagef("%v", err)
+		}
+		plan = &p
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		if !given["protocol"] {
+			f.protocol = p.Protocol
+		}
+		if !given["seed"] {
+			f.seed = p.Seed
+		}
+		f.workload = p.Workload
+	}
+	opts, err := f.options()
+	if err != nil {
+		return sim.Options{}, err
+	}
+	if plan != nil {
+		plan.Workload = f.workload
+		opts.Plan = plan
+	}
+	return opts, nil
+}
+
 // replayCommand is the one command that replays a scenario.
 func (f *scenarioFlags) replayCommand(seed uint64) string {
 	w := f.workload

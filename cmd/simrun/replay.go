@@ -8,7 +8,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/model"
 	"github.com/eosim/eosim/sim"
 )
@@ -26,31 +25,9 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return exitUsage, err
 	}
-	given := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	var plan *faults.Plan
-	if *planPath != "" {
-		p, err := faults.ReadPlan(*planPath)
-		if err != nil {
-			return exitUsage, usagef("%v", err)
-		}
-		plan = &p
-		// The plan supplies what the command line does not.
-		if !given["protocol"] {
-			f.protocol = p.Protocol
-		}
-		if !given["seed"] {
-			f.seed = p.Seed
-		}
-		f.workload = p.Workload
-	}
-	opts, err := f.options()
+	opts, err := f.optionsWithPlan(fs, *planPath)
 	if err != nil {
 		return exitUsage, err
-	}
-	if plan != nil {
-		plan.Workload = f.workload
-		opts.Plan = plan
 	}
 	var traceFile *os.File
 	if *tracePath != "" {

@@ -43,30 +43,9 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return exitUsage, err
 	}
-	given := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	var plan *faults.Plan
-	if *planPath != "" {
-		p, err := faults.ReadPlan(*planPath)
-		if err != nil {
-			return exitUsage, usagef("%v", err)
-		}
-		plan = &p
-		if !given["protocol"] {
-			cfg.flags.protocol = p.Protocol
-		}
-		if !given["seed"] {
-			cfg.flags.seed = p.Seed
-		}
-		cfg.flags.workload = p.Workload
-	}
-	opts, err := cfg.flags.options()
+	opts, err := cfg.flags.optionsWithPlan(fs, *planPath)
 	if err != nil {
 		return exitUsage, err
-	}
-	if plan != nil {
-		plan.Workload = cfg.flags.workload
-		opts.Plan = plan
 	}
 	cfg.opts = opts
 	if cfg.so.Match, err = sim.ParseShrinkMatch(*match); err != nil {
