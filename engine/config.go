@@ -42,6 +42,9 @@ type Deps struct {
 	Crasher  Crasher
 	Observer Observer
 	Store    CheckpointStore
+	// Settle, when set, returns once everything the process set off has
+	// come to rest (a simulator's synctest.Wait); nil does nothing.
+	Settle func()
 }
 
 func (c *Config) validate() error {

@@ -82,6 +82,9 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 	if deps.Observer == nil {
 		deps.Observer = nopObserver{}
 	}
+	if deps.Settle == nil {
+		deps.Settle = func() {}
+	}
 	if deps.Store == nil {
 		return nil, fmt.Errorf("start job: a checkpoint store is required")
 	}
@@ -131,7 +134,7 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 		for _, s := range cp.Sources {
 			offsets = append(offsets, s.Offsets...)
 		}
-		if src.source, err = openSource(ctx, &j.cfg, i, j.admin, offsets, ok, j.deps.Observer); err != nil {
+		if src.source, err = openSource(ctx, &j.cfg, i, j.admin, offsets, ok, j.deps); err != nil {
 			j.Abandon()
 			return nil, err
 		}

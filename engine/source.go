@@ -30,6 +30,8 @@ type kafkaSource struct {
 	// topicID is the input topic's id: OffsetCommit v10+ and OffsetFetch
 	// v10+ name topics by id.
 	topicID [16]byte
+	// settle lets concurrent fetch responses arrive (Deps.Settle).
+	settle func()
 	// emitted marks partitions that emitted a record in this attempt.
 	emitted map[int32]bool
 	// pendingCommit maps checkpoint id → offsets to commit to the group on
@@ -40,9 +42,10 @@ type kafkaSource struct {
 
 // openSource restores the source from restored offsets (nil without a
 // checkpoint) and starts consuming at offset+1 of each partition.
-func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint bool, obs Observer) (*kafkaSource, error) {
+func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint bool, deps Deps) (*kafkaSource, error) {
+	obs := deps.Observer
 	s := &kafkaSource{
-		cfg: cfg, subtask: subtask, obs: obs,
+		cfg: cfg, subtask: subtask, obs: obs, settle: deps.Settle,
 		partitions:    PartitionsOf(subtask, cfg.Parallelism, cfg.Partitions),
 		lastEmitted:   map[int32]int64{},
 		emitted:       map[int32]bool{},
@@ -244,28 +247,50 @@ func fetchGroupOffsetsOnce(ctx context.Context, admin *kgo.Client, group, topic 
 }
 
 // Next returns the next record of partition p, fetching until one is there.
+//
+// Each blocking poll is followed by Deps.Settle and a poll that takes only
+// what is already fetched: with several brokers, fetch responses that are
+// ready at the same moment then always land in the same poll, whatever the
+// goroutine order (in production Settle does nothing).
 func (s *kafkaSource) next(ctx context.Context, p int32) (*kgo.Record, error) {
 	for len(s.buffered[p]) == 0 {
 		fs := s.client.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("source %d: poll partition %d: %w", s.subtask, p, err)
 		}
-		var ferr error
-		fs.EachError(func(t string, part int32, err error) {
-			if ferr == nil {
-				ferr = fmt.Errorf("source %d: fetch %s/%d: %w", s.subtask, t, part, err)
-			}
-		})
-		if ferr != nil {
-			return nil, ferr
+		s.settle()
+		// A nil context makes kgo return at once with what is buffered.
+		more := s.client.PollFetches(nil) //nolint:staticcheck // documented kgo behaviour
+		if err := s.take(fs, more); err != nil {
+			return nil, err
 		}
-		fs.EachRecord(func(r *kgo.Record) { s.buffered[r.Partition] = append(s.buffered[r.Partition], r) })
 	}
 	r := s.buffered[p][0]
 	s.buffered[p] = s.buffered[p][1:]
 	s.lastEmitted[p] = r.Offset
 	s.emitted[p] = true
 	return r, nil
+}
+
+// take buffers the records of the polls; of their errors it returns the one
+// of the lowest partition, so that which broker answered first never shows.
+func (s *kafkaSource) take(polls ...kgo.Fetches) error {
+	var ferr error
+	lowest := int32(-1)
+	for _, fs := range polls {
+		fs.EachError(func(t string, part int32, err error) {
+			if ferr == nil || part < lowest {
+				ferr, lowest = fmt.Errorf("source %d: fetch %s/%d: %w", s.subtask, t, part, err), part
+			}
+		})
+	}
+	if ferr != nil {
+		return ferr
+	}
+	for _, fs := range polls {
+		fs.EachRecord(func(r *kgo.Record) { s.buffered[r.Partition] = append(s.buffered[r.Partition], r) })
+	}
+	return nil
 }
 
 // hasBuffered reports whether partition p has a fetched record waiting.

@@ -43,6 +43,7 @@ func (s *scheduler) start() {
 	s.cfg.Parallelism = s.parallelism
 	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
 		Clock: s, Crasher: s.crasher, Observer: zombieMarker{s}, Store: attemptStore{s, s.attempt},
+		Settle: synctest.Wait,
 	}, time.Duration(s.plan.Workload.CheckpointIntervalMS)*time.Millisecond)
 	if err != nil {
 		s.fail(err)
