@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"testing"
 )
 
@@ -49,6 +50,12 @@ Run 'simrun <command> -h' for the flags of a command.
 var commands = map[string]func(args []string, stdout, stderr io.Writer) (int, error){}
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// Scenarios allocate briskly and keep little: measured +29%
+		// runs/s at one core with 400 (campaign, two-phase-commit, 200
+		// runs: 39 → 50 runs/s). GOGC in the environment wins.
+		debug.SetGCPercent(400)
+	}
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
