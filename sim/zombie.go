@@ -66,7 +66,7 @@ func (s *scheduler) zombieStep() {
 	z.steps--
 	switch {
 	case err != nil:
-		s.killZombie("failed: " + errorKind(err))
+		s.killZombie("failed: " + failureClass(err))
 	case z.steps <= 0:
 		s.killZombie("killed")
 	}
@@ -91,9 +91,6 @@ func (s *scheduler) zombieAction() error {
 	}
 	return actions[s.rng.IntN(len(actions))]()
 }
-
-// errorKind names an error without addresses or other run-specific text.
-func errorKind(err error) string { return failureClass(err) }
 
 // failureClass names an error for the trace by its kind only: with several
 // brokers, which partition's fetch error arrives first is goroutine order,
