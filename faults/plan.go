@@ -73,9 +73,19 @@ type Plan struct {
 	// LoseNotifications: the scheduler loses notifications now and then even
 	// when no fault remains (exhaustive plans, to reach crash-mid-commit).
 	LoseNotifications bool `json:"lose_notifications,omitempty"`
+	// RearmUnfired: an op that has not fired by the first checkpoint
+	// triggered after all input was processed is re-armed for its next
+	// chance (a crash at the next arrival at its point, any other fault at
+	// that trigger), up to MaxRearms times, before the run may end. Drawn
+	// plans set it, so that a drawn fault is not wasted on a hit past the
+	// end of the run; a hand-written plan fires exactly where it says.
+	RearmUnfired bool `json:"rearm_unfired,omitempty"`
 	// Replay is the command that replays this plan (informational).
 	Replay string `json:"replay,omitempty"`
 }
+
+// MaxRearms bounds how many extra checkpoint rounds RearmUnfired may add.
+const MaxRearms = 3
 
 // Validate checks the plan's fields and fault names.
 func (p Plan) Validate() error {
@@ -218,7 +228,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 		span := max(1, checkpoints)
 		switch name {
 		case "crash-mid-commit":
-			span = 3
+			span = 2 // reached only after a lost notification (aimed at in drawn plans)
 		case "crash-during-recovery":
 			span = 4 // consulted twice per restore
 		case "crash-before-snapshot", "crash-after-source-snapshot", "crash-after-precommit", "crash-after-commit":
@@ -233,6 +243,28 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 		}
 		ops = append(ops, op)
 	}
+	// crash-during-recovery is consulted twice per sink subtask and restore:
+	// aim it at a restore the plan makes (the first start, and one per op
+	// that restarts the job), so that its hit is reachable.
+	restarts := 0
+	for _, op := range ops {
+		if restartsJob(op.Fault) {
+			restarts++
+		}
+	}
+	for i := range ops {
+		if ops[i].Fault == "crash-during-recovery" {
+			ops[i].Hit = 1 + rng.IntN(2*max(1, parallelism)*(1+restarts))
+		}
+	}
 	slices.SortStableFunc(ops, func(a, b Op) int { return a.Hit - b.Hit })
 	return ops
+}
+
+// restartsJob reports whether a fault ends the job attempt, so that a new
+// one restores from the store.
+func restartsJob(name string) bool {
+	info, _ := Lookup(name)
+	return (info.IsCrash() && name != "crash-during-recovery") || name == "rescale" || name == "zombie" ||
+		name == "outage-beyond-txn-timeout" || name == "outage-beyond-txn-id-expiry"
 }

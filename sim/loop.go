@@ -132,9 +132,10 @@ func (s *scheduler) step() error {
 		if err != nil {
 			return err
 		}
-		if done && s.finalID == 0 {
+		if done && s.finalID == 0 && !s.rearmUnfired() {
 			s.finalID = id
 		}
+		s.aimMidCommit()
 		s.barrier = s.barrier[:0]
 		for i := range s.job.Sources() {
 			s.barrier = append(s.barrier, i)
@@ -318,6 +319,9 @@ func (s *scheduler) deliverNotification() error {
 	// The draw is taken whatever happens next, so that the schedule does
 	// not depend on whether faults remain (EnumerateCrashes relies on it).
 	lose := s.rng.IntN(8) == 0 && s.finalID == 0 && (s.opts.LoseNotifications || s.plan.LoseNotifications || !s.faultsExhausted())
+	if n.sink && s.aimedLoss(n.subtask) {
+		lose = true
+	}
 	switch {
 	case !n.sink:
 		err = s.job.Sources()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id)
@@ -372,7 +376,10 @@ type planCrasher struct {
 	last   *faults.Op
 	outage *faults.Op // an armed outage fault, fired at the next stored checkpoint
 	sites  *[]Site    // when set, every arrival is recorded
-	muted  func() bool
+	// catchUp (RearmUnfired plans): an op whose hit was taken by another
+	// op at the same point fires at the next arrival.
+	catchUp bool
+	muted   func() bool
 }
 
 func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
@@ -387,7 +394,7 @@ func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
 		return true
 	}
 	for i, op := range c.ops {
-		if !c.fired[i] && op.Fault == string(site.Point) && op.Hit == c.hits[site.Point] {
+		if !c.fired[i] && op.Fault == string(site.Point) && (op.Hit == c.hits[site.Point] || c.catchUp && op.Hit < c.hits[site.Point]) {
 			c.fired[i] = true
 			c.last = &c.ops[i]
 			// Let every in-flight request settle so what the dead process

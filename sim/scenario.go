@@ -59,18 +59,21 @@ type Options struct {
 
 // Result is what one scenario observed and concluded.
 type Result struct {
-	Protocol    string          `json:"protocol"`
-	Seed        uint64          `json:"seed"`
-	Plan        faults.Plan     `json:"plan"`
-	Check       model.Result    `json:"check"`
-	Violations  []model.Anomaly `json:"violations,omitempty"`
-	Crashes     map[string]int  `json:"crashes"`
-	Faults      map[string]int  `json:"faults"` // non-crash faults fired
-	Checkpoints int             `json:"checkpoints"`
-	Restarts    int             `json:"restarts"`
-	LoudFailure string          `json:"loud_failure,omitempty"`
-	TraceHash   string          `json:"trace_hash"`
-	VirtualTime time.Duration   `json:"virtual_time_ns"`
+	Protocol   string          `json:"protocol"`
+	Seed       uint64          `json:"seed"`
+	Plan       faults.Plan     `json:"plan"`
+	Check      model.Result    `json:"check"`
+	Violations []model.Anomaly `json:"violations,omitempty"`
+	Crashes    map[string]int  `json:"crashes"`
+	Faults     map[string]int  `json:"faults"` // non-crash faults fired
+	// Unfired are the plan's ops that never fired (a hit the run never
+	// reached): the run did not test them.
+	Unfired     []faults.Op   `json:"unfired,omitempty"`
+	Checkpoints int           `json:"checkpoints"`
+	Restarts    int           `json:"restarts"`
+	LoudFailure string        `json:"loud_failure,omitempty"`
+	TraceHash   string        `json:"trace_hash"`
+	VirtualTime time.Duration `json:"virtual_time_ns"`
 	// HarnessError is set when the harness itself failed (verdict unknown).
 	HarnessError string       `json:"harness_error,omitempty"`
 	Events       []TraceEvent `json:"-"`
@@ -115,7 +118,7 @@ func PlanFor(opts Options) (faults.Plan, error) {
 		p.Protocol, p.Seed = opts.Protocol, opts.Seed
 		return p, p.Validate()
 	}
-	p := faults.Plan{Version: faults.PlanVersion, Protocol: opts.Protocol, Seed: opts.Seed, Workload: opts.Workload}
+	p := faults.Plan{Version: faults.PlanVersion, Protocol: opts.Protocol, Seed: opts.Seed, Workload: opts.Workload, RearmUnfired: true}
 	if p.Workload.Parallelism == 0 {
 		// Drawn per run (swarm testing): 1..MaxParallelism.
 		p.Workload.Parallelism = 1 + newRNG(opts.Seed, "parallelism").IntN(MaxParallelism(max(1, p.Workload.Partitions)))
@@ -159,12 +162,15 @@ func run(opts Options) (res Result) {
 	s.now = tr.start
 	s.parallelism = plan.Workload.Parallelism
 	tr.now = func() time.Time { return s.now }
-	s.crasher = &planCrasher{ops: plan.Faults, fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{},
+	s.crasher = &planCrasher{ops: slices.Clone(plan.Faults), fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{},
 		muted: func() bool { return s.inZombie }}
+	s.crasher.catchUp = plan.RearmUnfired
 	if opts.recordSites {
 		s.crasher.sites = &res.sites
 	}
 	obs := s.runCluster()
+	res.Unfired = s.unfired()
+	s.traceUnfired(res.Unfired)
 	res.Check = model.Check(obs)
 	res.Violations = res.Check.Violations(model.Allowed(guaranteeName(proto.Guarantee)))
 	if obs.HarnessError != "" {
@@ -219,15 +225,20 @@ type scheduler struct {
 	// parallelism is the job's current parallelism; a rescale changes it.
 	parallelism int
 	// attempt numbers job attempts; the store refuses older ones' writes.
-	attempt   int
-	zombie    *zombie
-	inZombie  bool
-	notifies  []notification
-	failures  int
-	finalID   int64 // first checkpoint triggered after all input was processed
-	finalDone bool
-	loud      string
-	stalled   string
+	attempt  int
+	zombie   *zombie
+	inZombie bool
+	notifies []notification
+	failures int
+	finalID  int64 // first checkpoint triggered after all input was processed
+	rearms   int   // rounds the plan's unfired ops were re-armed (RearmUnfired)
+	// loseNextNotification: a re-armed crash-mid-commit needs the next
+	// sink notification lost.
+	loseNextNotification bool
+	aimLost              map[int]bool // sink subtasks whose last notification an aimed loss took
+	finalDone            bool
+	loud                 string
+	stalled              string
 }
 
 type notification struct {

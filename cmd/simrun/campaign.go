@@ -97,10 +97,12 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 // campaignTotals aggregates the results of a campaign's runs.
 type campaignTotals struct {
 	runs, violating, harnessErrors int
-	anomalies                      map[string]int
-	crashes                        map[string]int
-	virtual                        time.Duration
-	firstFailingSeed               *uint64
+	// unfired counts plan ops that never fired, over all runs.
+	unfired          int
+	anomalies        map[string]int
+	crashes          map[string]int
+	virtual          time.Duration
+	firstFailingSeed *uint64
 }
 
 // runCampaign runs the campaign's runs in order and prints failures as they
@@ -132,6 +134,7 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 	c.Run(ctx, t, func(k int, res sim.Result) {
 		tot.runs++
 		tot.virtual += res.VirtualTime
+		tot.unfired += len(res.Unfired)
 		for kind, n := range res.Check.Counts {
 			tot.anomalies[kind] += n
 		}
@@ -256,7 +259,7 @@ func summaryLine(protocol string, tot campaignTotals, wall time.Duration) string
 	if wall > 0 {
 		rate = float64(tot.runs) / wall.Seconds()
 	}
-	fmt.Fprintf(&b, " harness_errors=%d wall=%s virtual=%s runs_per_sec=%.1f first_failing_seed=%s",
-		tot.harnessErrors, wall.Round(time.Millisecond), tot.virtual.Round(time.Second), rate, first)
+	fmt.Fprintf(&b, " unfired=%d harness_errors=%d wall=%s virtual=%s runs_per_sec=%.1f first_failing_seed=%s",
+		tot.unfired, tot.harnessErrors, wall.Round(time.Millisecond), tot.virtual.Round(time.Second), rate, first)
 	return b.String()
 }

@@ -61,8 +61,11 @@ func printReplay(w io.Writer, f scenarioFlags, res sim.Result) int {
 		fmt.Fprintf(w, "engine failed loudly: %s\n", res.LoudFailure)
 	}
 	fmt.Fprintf(w, "plan:\n%s", res.Plan.Marshal())
-	fmt.Fprintf(w, "runs=1 violations=%d checkpoints=%d restarts=%d virtual=%s trace_hash=%s\n",
-		len(res.Violations), res.Checkpoints, res.Restarts, res.VirtualTime, res.TraceHash)
+	if len(res.Unfired) > 0 {
+		fmt.Fprintf(w, "warning: %d plan op(s) never fired, the run did not test them: %s\n", len(res.Unfired), sim.UnfiredText(res.Unfired))
+	}
+	fmt.Fprintf(w, "runs=1 violations=%d unfired=%d checkpoints=%d restarts=%d virtual=%s trace_hash=%s\n",
+		len(res.Violations), len(res.Unfired), res.Checkpoints, res.Restarts, res.VirtualTime, res.TraceHash)
 	switch {
 	case res.HarnessError != "":
 		fmt.Fprintf(w, "harness error: %s\n", res.HarnessError)

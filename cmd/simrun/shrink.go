@@ -147,6 +147,9 @@ func runShrink(t *testing.T, cfg shrinkConfig, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "  %s: %s\n", a.Kind, a.Detail)
 	}
+	if len(res.Shrunk.Unfired) > 0 {
+		fmt.Fprintf(stdout, "warning: %d op(s) of the shrunk plan never fired: %s\n", len(res.Shrunk.Unfired), sim.UnfiredText(res.Shrunk.Unfired))
+	}
 	fmt.Fprintf(stdout, "plan:\n%s", plan.Marshal())
 	fmt.Fprintf(stdout, "wrote %s\n", out)
 	fmt.Fprintf(stdout, "replay: %s\n", plan.Replay)

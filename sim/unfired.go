@@ -1,0 +1,113 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+)
+
+// unfired returns the plan's ops that never fired: a crash op whose point
+// was not reached its Hit-th time, a non-crash op whose checkpoint trigger
+// never came, an outage armed but never reaching a stored checkpoint. A
+// fault that never fires is a test that did not run, so runs say so.
+func (s *scheduler) unfired() []faults.Op {
+	var out []faults.Op
+	j := 0 // index into the injector's non-crash ops, which keep plan order
+	for i, op := range s.plan.Faults {
+		if info, _ := faults.Lookup(op.Fault); info.IsCrash() {
+			if !s.crasher.fired[i] {
+				out = append(out, op)
+			}
+			continue
+		}
+		fired := s.injector.fired[j]
+		j++
+		if isOutage(op.Fault) && s.crasher.outage != nil && s.crasher.outage.Hit == op.Hit {
+			fired = false // armed, but the job never stored a checkpoint after it
+		}
+		if !fired {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+func isOutage(name string) bool {
+	return name == "outage-beyond-txn-timeout" || name == "outage-beyond-txn-id-expiry"
+}
+
+// traceUnfired puts the unfired ops in the trace, one event each.
+func (s *scheduler) traceUnfired(ops []faults.Op) {
+	for _, op := range ops {
+		s.tr.Observe(engine.Event{Kind: "unfired", Subtask: -1, Detail: fmt.Sprintf("%s hit=%d", op.Fault, op.Hit)})
+	}
+}
+
+// UnfiredText names unfired ops for a warning line: "rescale@12, lost-ack-endtxn@3".
+func UnfiredText(ops []faults.Op) string {
+	parts := make([]string, len(ops))
+	for i, op := range ops {
+		parts[i] = fmt.Sprintf("%s@%d", op.Fault, op.Hit)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rearmUnfired is called when a checkpoint triggers after all input was
+// processed. For a plan with RearmUnfired and ops that have not fired, it
+// re-arms them for their next chance and reports true: this checkpoint is
+// then not the final one, so the run goes on (with faults remaining, so
+// notifications may still be lost) until they fire or MaxRearms rounds
+// have passed.
+func (s *scheduler) rearmUnfired() bool {
+	if !s.plan.RearmUnfired || s.rearms >= faults.MaxRearms || len(s.unfired()) == 0 {
+		return false
+	}
+	s.rearms++
+	for i, op := range s.crasher.ops {
+		if info, _ := faults.Lookup(op.Fault); info.IsCrash() && !s.crasher.fired[i] {
+			s.crasher.ops[i].Hit = s.crasher.hits[engine.CrashPoint(op.Fault)] + 1
+		}
+	}
+	for i := range s.injector.ops {
+		if !s.injector.fired[i] {
+			s.injector.ops[i].Hit = s.injector.triggers + 1 // this trigger
+		}
+	}
+	s.tr.Observe(engine.Event{Kind: "rearm", Subtask: -1, Detail: fmt.Sprintf("round=%d unfired=%d", s.rearms, len(s.unfired()))})
+	return true
+}
+
+// aimMidCommit is called at every checkpoint trigger. crash-mid-commit is
+// reached only when a sink commits two pending transactions at once, that
+// is after a lost notification; left to chance (one in eight while faults
+// remain) most drawn crash-mid-commit ops never fired. While a drawn plan
+// has one that has not fired, the next sink notification is lost, unless
+// that sink's last notification was lost this way (its next commit then
+// ends two transactions).
+func (s *scheduler) aimMidCommit() {
+	if !s.plan.RearmUnfired {
+		return
+	}
+	for i, op := range s.crasher.ops {
+		if op.Fault == string(engine.CrashMidCommit) && !s.crasher.fired[i] {
+			s.loseNextNotification = true
+			return
+		}
+	}
+}
+
+// aimedLoss decides whether the aimed loss takes this sink notification.
+func (s *scheduler) aimedLoss(subtask int) bool {
+	if s.aimLost == nil {
+		s.aimLost = map[int]bool{}
+	}
+	if s.loseNextNotification && s.finalID == 0 && !s.aimLost[subtask] {
+		s.loseNextNotification = false
+		s.aimLost[subtask] = true
+		return true
+	}
+	s.aimLost[subtask] = false
+	return false
+}

@@ -1,0 +1,60 @@
+package sim
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/eosim/eosim/faults"
+)
+
+func planWith(protocol string, rearm bool, ops ...faults.Op) *faults.Plan {
+	w := faults.DefaultWorkload()
+	return &faults.Plan{Version: faults.PlanVersion, Protocol: protocol, Seed: 7, Workload: w, Faults: ops, RearmUnfired: rearm}
+}
+
+// A hand-written plan fires where it says; an op it never reaches is
+// reported, in the result and in the trace, never silently "ok".
+func TestUnreachableHitIsReportedUnfired(t *testing.T) {
+	crash := faults.Op{Fault: "crash-after-ack", Hit: 1_000_000, RestartDelayMS: 10}
+	rescale := faults.Op{Fault: "rescale", Hit: 1_000_000, Count: 2}
+	timeout := faults.Op{Fault: "checkpoint-timeout", Hit: 2}
+	var trace bytes.Buffer
+	res := Run(t, Options{Protocol: "two-phase-commit", Seed: 7, Plan: planWith("two-phase-commit", false, timeout, crash, rescale), Trace: &trace})
+	require.Empty(t, res.HarnessError)
+	require.Equal(t, []faults.Op{crash, rescale}, res.Unfired)
+	require.Equal(t, 1, res.Faults["checkpoint-timeout"])
+	require.Contains(t, trace.String(), `"kind":"unfired","subtask":-1,"detail":"crash-after-ack hit=1000000"`)
+	require.Equal(t, "crash-after-ack@1000000, rescale@1000000", UnfiredText(res.Unfired))
+}
+
+// With RearmUnfired (set on every drawn plan) the same ops fire before the
+// run ends: a crash at the next arrival at its point, a fault at the next
+// trigger.
+func TestRearmFiresOpsPastTheEnd(t *testing.T) {
+	crash := faults.Op{Fault: "crash-after-ack", Hit: 1_000_000, RestartDelayMS: 10}
+	rescale := faults.Op{Fault: "rescale", Hit: 1_000_000, Count: 2}
+	midCommit := faults.Op{Fault: "crash-mid-commit", Hit: 2, RestartDelayMS: 10}
+	res := Run(t, Options{Protocol: "two-phase-commit", Seed: 7, Plan: planWith("two-phase-commit", true, crash, rescale, midCommit)})
+	require.Empty(t, res.HarnessError)
+	require.Empty(t, res.Unfired)
+	require.Equal(t, 1, res.Crashes["crash-after-ack"])
+	require.Equal(t, 1, res.Crashes["crash-mid-commit"])
+	require.Equal(t, 1, res.Faults["rescale"])
+	require.Empty(t, res.Violations)
+}
+
+// Drawn plans of the default campaign fire every op.
+func TestDrawnFaultsAllFire(t *testing.T) {
+	for _, protocol := range []string{"two-phase-commit", "offsets-in-txn"} {
+		ops := 0
+		for k := range *simRuns {
+			res := Run(t, options(t, protocol, RunSeed(31, k)))
+			require.Empty(t, res.HarnessError)
+			require.Empty(t, res.Unfired, "%s seed %d plan %+v", protocol, res.Seed, res.Plan.Faults)
+			ops += len(res.Plan.Faults)
+		}
+		require.Greater(t, ops, *simRuns, "%s: the campaign drew faults", protocol)
+	}
+}
