@@ -61,6 +61,9 @@ type Op struct {
 	Hit            int    `json:"hit"`
 	RestartDelayMS int    `json:"restart_delay_ms"`
 	Count          int    `json:"count,omitempty"`
+	// Phase aims a broker fault at a protocol step (see Phases): armed at
+	// the Hit-th trigger, it fires when the run next reaches the phase.
+	Phase string `json:"phase,omitempty"`
 }
 
 // Plan is a replayable scenario: protocol, seed, workload and faults.
@@ -108,6 +111,9 @@ func (p Plan) Validate() error {
 			return fmt.Errorf("plan fault %d (%s): count must be 0..1000, got %d", i, op.Fault, op.Count)
 		case op.Fault == "rescale" && (op.Count < 1 || op.Count > p.Workload.Partitions):
 			return fmt.Errorf("plan fault %d (rescale): count is the new parallelism, 1..partitions (%d), got %d", i, p.Workload.Partitions, op.Count)
+		}
+		if err := validatePhase(i, op); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -257,6 +263,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 			ops[i].Hit = 1 + rng.IntN(2*max(1, parallelism)*(1+restarts))
 		}
 	}
+	aimPhases(rng, ops)
 	slices.SortStableFunc(ops, func(a, b Op) int { return a.Hit - b.Hit })
 	return ops
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -361,5 +362,60 @@ func TestRandomFaults(t *testing.T) {
 	// No fault name enabled (group names are not fault names): nothing to draw.
 	for _, en := range [][]string{nil, {}, {"no-such-fault"}, {"crash", "all"}} {
 		require.Nil(t, faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), en, checkpoints, parallelism, 4), "%v", en)
+	}
+}
+
+func TestPhaseIsValidatedAndRoundTrips(t *testing.T) {
+	base := faults.Plan{Version: faults.PlanVersion, Protocol: "two-phase-commit", Workload: faults.DefaultWorkload()}
+	for _, tc := range []struct {
+		op   faults.Op
+		want string
+	}{
+		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: "recovery"}, ""},
+		{faults.Op{Fault: "lost-ack-endtxn", Hit: 2, Phase: "notify"}, ""},
+		{faults.Op{Fault: "produce-rejected", Hit: 2, Phase: "precommit"}, ""},
+		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: "sometime"}, `unknown phase "sometime"`},
+		{faults.Op{Fault: "crash-after-ack", Hit: 1, Phase: "notify"}, "broker faults only"},
+		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: strings.Repeat("x", 10_000)}, "..."},
+	} {
+		p := base
+		p.Faults = []faults.Op{tc.op}
+		err := p.Validate()
+		if tc.want == "" {
+			require.NoError(t, err)
+			back, perr := faults.ParsePlan(p.Marshal())
+			require.NoError(t, perr)
+			require.Equal(t, tc.op.Phase, back.Faults[0].Phase)
+			continue
+		}
+		require.ErrorContains(t, err, tc.want)
+		require.Less(t, len(err.Error()), 300, "the message quotes a short prefix")
+	}
+}
+
+func TestDrawnPhasesAimRecoveryOnlyWithARestart(t *testing.T) {
+	enabled, err := faults.Resolve("all")
+	require.NoError(t, err)
+	phases := map[string]int{}
+	for seed := range uint64(2000) {
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 1)), enabled, 10, 2, 4)
+		restarts := slices.ContainsFunc(ops, func(op faults.Op) bool {
+			info, _ := faults.Lookup(op.Fault)
+			return (info.IsCrash() && op.Fault != "crash-during-recovery") || op.Fault == "rescale" || op.Fault == "zombie"
+		})
+		for _, op := range ops {
+			if op.Phase == "" {
+				continue
+			}
+			phases[op.Phase]++
+			info, _ := faults.Lookup(op.Fault)
+			require.Equal(t, faults.KindBroker, info.Kind, "seed %d: %+v", seed, op)
+			if op.Phase == faults.PhaseRecovery {
+				require.True(t, restarts, "seed %d: a recovery-aimed op without a restart: %+v", seed, ops)
+			}
+		}
+	}
+	for _, ph := range faults.Phases() {
+		require.Positive(t, phases[ph], "phase %s is drawn", ph)
 	}
 }

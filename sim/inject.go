@@ -39,6 +39,7 @@ type injector struct {
 	store       *faultyStore
 	ops         []faults.Op
 	fired       []bool
+	armed       []bool // phase-aimed ops waiting for their phase
 	triggers    int
 	// doomed is the checkpoint that will time out: it is aborted when its
 	// last acknowledgement arrives.
@@ -53,6 +54,7 @@ func newInjector(s *scheduler, ops []faults.Op) *injector {
 		}
 	}
 	in.fired = make([]bool, len(in.ops))
+	in.armed = make([]bool, len(in.ops))
 	return in
 }
 
@@ -73,6 +75,10 @@ func (in *injector) onTrigger(id int64) error {
 	in.triggers++
 	for i, op := range in.ops {
 		if in.fired[i] || op.Hit != in.triggers {
+			continue
+		}
+		if op.Phase != "" {
+			in.armed[i] = true // fires at the next arrival at its phase
 			continue
 		}
 		in.fired[i] = true

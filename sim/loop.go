@@ -41,6 +41,9 @@ func (s *scheduler) loop() {
 // start restores a new job attempt from the store.
 func (s *scheduler) start() {
 	s.cfg.Parallelism = s.parallelism
+	if s.res.Restarts > 0 {
+		s.injector.onPhase(faults.PhaseRecovery, 0)
+	}
 	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
 		Clock: s, Crasher: s.crasher, Observer: zombieMarker{s}, Store: attemptStore{s, s.attempt},
 		Settle: synctest.Wait,
@@ -265,6 +268,9 @@ func (s *scheduler) deliverBarrier() error {
 	if err != nil {
 		return err
 	}
+	if len(s.barrier) == 0 {
+		s.injector.onPhase(faults.PhasePrecommit, id)
+	}
 	return s.acknowledge(func(id int64) (bool, error) { return s.job.Coordinator().AcknowledgeSource(id, snap) })
 }
 
@@ -328,6 +334,7 @@ func (s *scheduler) deliverNotification() error {
 	case lose:
 		s.tr.Observe(engine.Event{Kind: "notification-lost", Subtask: n.subtask, Checkpoint: n.id})
 	default:
+		s.injector.onPhase(faults.PhaseNotify, n.id)
 		err = s.job.Sinks()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id)
 	}
 	if err != nil {

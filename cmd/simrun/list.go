@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
@@ -16,7 +17,7 @@ func init() {
 
 func cmdList(args []string, stdout io.Writer) error {
 	if len(args) != 1 {
-		return usagef("list takes one argument: protocols, faults or anomalies")
+		return usagef("list takes one argument: protocols, faults, phases or anomalies")
 	}
 	switch args[0] {
 	case "protocols":
@@ -29,14 +30,21 @@ func cmdList(args []string, stdout io.Writer) error {
 			if f.OptIn {
 				desc += " [opt-in: not in 'all']"
 			}
+			if f.Kind == faults.KindBroker {
+				desc += " [plan field \"phase\": " + strings.Join(faults.Phases(), "|") + ", see 'simrun list phases']"
+			}
 			fmt.Fprintf(stdout, "%s\t%s\t%s\n", f.Name, f.Kind, desc)
+		}
+	case "phases":
+		for _, ph := range faults.Phases() {
+			fmt.Fprintf(stdout, "%s\tphase\ta broker fault with \"phase\": %q in a plan is armed at its hit-th checkpoint and fires %s\n", ph, ph, faults.PhaseDescription(ph))
 		}
 	case "anomalies":
 		for _, a := range model.Anomalies() {
 			fmt.Fprintf(stdout, "%s\tanomaly\t%s\n", a.Name, a.Description)
 		}
 	default:
-		return usagef("cannot list %q: want protocols, faults or anomalies", args[0])
+		return usagef("cannot list %q: want protocols, faults, phases or anomalies", args[0])
 	}
 	return nil
 }

@@ -86,6 +86,11 @@ func TestCLI(t *testing.T) {
 		require.Contains(t, out, "silent-loss\tanomaly\t")
 		out, _, _ = run(t, bin, "list", "faults")
 		require.Contains(t, out, "crash-after-precommit\tcrash\t")
+		require.Contains(t, out, `[plan field "phase": recovery|notify|precommit`)
+		out, _, code = run(t, bin, "list", "phases")
+		require.Equal(t, 0, code)
+		require.Contains(t, out, "recovery\tphase\t")
+		require.Contains(t, out, "precommit\tphase\t")
 	})
 
 	t.Run("clean campaign", func(t *testing.T) {
