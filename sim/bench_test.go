@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 	"github.com/eosim/eosim/internal/cputime"
 )
 
-var benchFlag = flag.Bool("sim.bench", false, "run the scenario benchmarks (synctest needs a *testing.T, so they run as tests)")
+var (
+	benchFlag  = flag.Bool("sim.bench", false, "run the scenario benchmarks (synctest needs a *testing.T, so they run as tests)")
+	benchMatch = flag.String("sim.bench.run", "", "with -sim.bench: run only the benchmarks whose name matches this regexp")
+)
 
 // TestBenchmarkScenario measures scenarios per second and CPU per scenario,
 // side by side in one run:
@@ -45,24 +49,26 @@ func TestBenchmarkScenario(t *testing.T) {
 	require.NoError(t, err)
 	w := campaignWorkload()
 	k := 0
-	benchReport("Scenario", measure(func() {
+	benchReport("Scenario", measure("Scenario", func() {
 		Run(t, Options{Protocol: "two-phase-commit", Seed: RunSeed(1, k), Workload: w, Faults: all})
 		k++
 	}))
 	protocols := engine.Protocols()
-	benchReport("CampaignMix", measure(func() {
+	benchReport("CampaignMix", measure("CampaignMix", func() {
 		Run(t, Options{Protocol: protocols[k%len(protocols)].Name, Seed: RunSeed(1, k), Workload: w, Faults: all})
 		k++
 	}))
 	fixed := faults.DefaultWorkload()
 	noFaults := faults.Plan{Version: faults.PlanVersion, Workload: fixed}
-	virtual := benchReport("ScenarioNoFaults", measure(func() {
+	virtual := benchReport("ScenarioNoFaults", measure("ScenarioNoFaults", func() {
 		plan := noFaults
 		Run(t, Options{Protocol: "two-phase-commit", Seed: RunSeed(1, k), Workload: fixed, Plan: &plan})
 		k++
 	}))
-	real := benchReport("RealTCP", measure(func() { require.NoError(t, runRealTCP(fixed)) }))
-	fmt.Printf("virtual time is %.1fx faster than real TCP and real time for the fault-free scenario\n", virtual/real)
+	real := benchReport("RealTCP", measure("RealTCP", func() { require.NoError(t, runRealTCP(fixed)) }))
+	if virtual > 0 && real > 0 {
+		fmt.Printf("virtual time is %.1fx faster than real TCP and real time for the fault-free scenario\n", virtual/real)
+	}
 }
 
 // campaignWorkload is the workload `simrun campaign` runs by default.
@@ -76,10 +82,14 @@ func campaignWorkload() faults.Workload {
 type measured struct {
 	testing.BenchmarkResult
 	cpu time.Duration
+	ran bool // false: filtered out by -sim.bench.run
 }
 
 // measure runs one scenario per iteration under testing.Benchmark.
-func measure(scenario func()) measured {
+func measure(name string, scenario func()) measured {
+	if ok, _ := regexp.MatchString(*benchMatch, name); !ok {
+		return measured{}
+	}
 	var cpu time.Duration
 	r := testing.Benchmark(func(b *testing.B) {
 		cpu0 := cputime.Process()
@@ -88,11 +98,15 @@ func measure(scenario func()) measured {
 		}
 		cpu = cputime.Process() - cpu0
 	})
-	return measured{r, cpu}
+	return measured{r, cpu, true}
 }
 
-// benchReport prints one benchstat line and returns scenarios per second.
+// benchReport prints one benchstat line and returns scenarios per second
+// (0 for a benchmark that did not run).
 func benchReport(name string, m measured) float64 {
+	if !m.ran {
+		return 0
+	}
 	perSec := float64(m.N) / m.T.Seconds()
 	fmt.Printf("Benchmark%s\t%d\t%d ns/op\t%d cpu-ns/op\t%.2f scenarios/s\n",
 		name, m.N, m.NsPerOp(), m.cpu.Nanoseconds()/int64(max(1, m.N)), perSec)
