@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"regexp"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
@@ -31,9 +28,9 @@ var (
 //     in virtual time;
 //   - BenchmarkCampaignMix: the same scenario over every protocol in turn
 //     (correct, weaker and the bug zoo), as the gate runs them;
-//   - BenchmarkScenarioNoFaults: the default workload without faults;
-//   - BenchmarkRealTCP: that fault-free workload run by the production
-//     driver on kfake over real TCP with the real clock.
+//   - BenchmarkScenarioNoFaults: the default workload without faults.
+//
+// TestBenchmarkSameScenario compares virtual with real time.
 //
 // synctest bubbles need a *testing.T, which a Benchmark function lacks, so
 // the benchmarks run through testing.Benchmark inside a test and print
@@ -60,15 +57,11 @@ func TestBenchmarkScenario(t *testing.T) {
 	}))
 	fixed := faults.DefaultWorkload()
 	noFaults := faults.Plan{Version: faults.PlanVersion, Workload: fixed}
-	virtual := benchReport("ScenarioNoFaults", measure("ScenarioNoFaults", func() {
+	benchReport("ScenarioNoFaults", measure("ScenarioNoFaults", func() {
 		plan := noFaults
 		Run(t, Options{Protocol: "two-phase-commit", Seed: RunSeed(1, k), Workload: fixed, Plan: &plan})
 		k++
 	}))
-	real := benchReport("RealTCP", measure("RealTCP", func() { require.NoError(t, runRealTCP(fixed)) }))
-	if virtual > 0 && real > 0 {
-		fmt.Printf("virtual time is %.1fx faster than real TCP and real time for the fault-free scenario\n", virtual/real)
-	}
 }
 
 // campaignWorkload is the workload `simrun campaign` runs by default.
@@ -111,47 +104,4 @@ func benchReport(name string, m measured) float64 {
 	fmt.Printf("Benchmark%s\t%d\t%d ns/op\t%d cpu-ns/op\t%.2f scenarios/s\n",
 		name, m.N, m.NsPerOp(), m.cpu.Nanoseconds()/int64(max(1, m.N)), perSec)
 	return perSec
-}
-
-// runRealTCP runs the workload (all records produced up front) with the
-// production driver on kfake over real TCP and the real clock.
-func runRealTCP(w faults.Workload) error {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		return err
-	}
-	defer cluster.Close()
-	for _, topic := range []string{inputTopic, outputTopic} {
-		if err := cluster.CreateTopic(topic, int32(w.Partitions), nil); err != nil {
-			return err
-		}
-	}
-	opts := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DisableClientMetrics()}
-	cl, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rng := newRNG(1, "workload")
-	recs := make([]*kgo.Record, 0, w.Records)
-	for i := range w.Records {
-		p := int32(rng.IntN(w.Partitions))
-		key := fmt.Sprintf("k%d-%d", p, rng.IntN(w.KeysPerPartition))
-		recs = append(recs, &kgo.Record{Topic: inputTopic, Partition: p, Key: []byte(key), Value: []byte(payload(rng, i))})
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return err
-	}
-	ends := map[int32]int64{}
-	for _, r := range recs {
-		ends[r.Partition] = max(ends[r.Partition], r.Offset+1)
-	}
-	proto, _ := engine.ProtocolByName("two-phase-commit")
-	cfg := engine.Config{Protocol: proto, JobName: jobName, InputTopic: inputTopic, OutputTopic: outputTopic,
-		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions), Parallelism: max(1, w.Parallelism),
-		StartupMode: engine.StartEarliest, ClientOpts: opts}
-	return engine.Run(ctx, cfg, engine.Deps{Store: &engine.MemoryStore{}},
-		time.Duration(w.CheckpointIntervalMS)*time.Millisecond, engine.DriverOptions{StopWhen: engine.UntilProcessed(ends)})
 }
