@@ -43,14 +43,15 @@ func readOutput(ctx context.Context, clientOpts []kgo.Opt, partitions int32) (vi
 			break
 		}
 	}
-	out, err := readAll(ctx, clientOpts, partitions, kgo.ReadCommitted(), false)
+	committed, err := readAll(ctx, clientOpts, partitions, kgo.ReadCommitted(), lso)
 	if err != nil {
 		return nil, nil, "", err
 	}
+	out := slices.DeleteFunc(committed, func(r logRecord) bool { return r.control })
 	// The whole log, aborted data and transaction markers included, tells
 	// which transactional records were aborted: none of them may be
 	// visible to the read_committed reader.
-	all, err := readAll(ctx, clientOpts, partitions, kgo.ReadUncommitted(), true)
+	all, err := readAll(ctx, clientOpts, partitions, kgo.ReadUncommitted(), hwm)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -73,9 +74,12 @@ type logRecord struct {
 	control       bool
 }
 
-// readAll reads every output partition from the start until the reader
-// sees nothing new for readIdle, sorted by partition and offset.
-func readAll(ctx context.Context, clientOpts []kgo.Opt, partitions int32, isolation kgo.IsolationLevel, keepControl bool) ([]logRecord, error) {
+// readAll reads every output partition from the start, control records
+// included, until it has read up to ends (the last stable offsets for a
+// read_committed reader, the high watermarks otherwise), sorted by
+// partition and offset. Should a partition never get there, the reader
+// stops once it sees nothing new for readIdle.
+func readAll(ctx context.Context, clientOpts []kgo.Opt, partitions int32, isolation kgo.IsolationLevel, ends map[int32]int64) ([]logRecord, error) {
 	start := map[int32]kgo.Offset{}
 	for p := range partitions {
 		start[p] = kgo.NewOffset().AtStart()
@@ -86,10 +90,11 @@ func readAll(ctx context.Context, clientOpts []kgo.Opt, partitions int32, isolat
 		// A fetch the broker holds (default up to 5 s) must come back well
 		// within the idle window, or the reader would stop while a
 		// partition still has records for it.
-		kgo.FetchMaxWait(50*time.Millisecond))
-	if keepControl {
-		opts = append(opts, kgo.KeepControlRecords())
-	}
+		kgo.FetchMaxWait(50*time.Millisecond),
+		// Markers end every transaction, so the reader knows when it has
+		// reached the end (aborted records are still left out for a
+		// read_committed reader).
+		kgo.KeepControlRecords())
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("read output: %w", err)
@@ -118,7 +123,7 @@ func readAll(ctx context.Context, clientOpts []kgo.Opt, partitions int32, isolat
 			})
 			fresh++
 		})
-		if fresh == 0 {
+		if fresh == 0 || readUpTo(next, ends) {
 			break
 		}
 		if err := ctx.Err(); err != nil {
@@ -132,6 +137,17 @@ func readAll(ctx context.Context, clientOpts []kgo.Opt, partitions int32, isolat
 		return int(a.Offset - b.Offset)
 	})
 	return out, nil
+}
+
+// readUpTo reports whether the reader has read every partition up to its
+// end offset (exclusive).
+func readUpTo(next, ends map[int32]int64) bool {
+	for p, end := range ends {
+		if next[p] < end {
+			return false
+		}
+	}
+	return true
 }
 
 // abortedRecords replays the log of each partition: a transactional record

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -171,6 +172,7 @@ func run(opts Options) (res Result) {
 	obs := s.runCluster()
 	res.Unfired = s.unfired()
 	s.traceUnfired(res.Unfired)
+	res.LoudFailure = obs.LoudFailure
 	res.Check = model.Check(obs)
 	res.Violations = res.Check.Violations(model.Allowed(guaranteeName(proto.Guarantee)))
 	if obs.HarnessError != "" {
@@ -288,7 +290,13 @@ func (s *scheduler) runCluster() model.Observation {
 	defer cancel()
 	s.ctx = ctx
 	s.injector.store = s.store
-	s.injector.lostAcks = faults.NewLostAcks(vnet.DialContext)
+	// The lost-ack dialer follows the framing of every byte on every
+	// connection: only runs that plan a lost ack pay for it.
+	dial := vnet.DialContext
+	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { return strings.HasPrefix(op.Fault, "lost-ack-") }) {
+		s.injector.lostAcks = faults.NewLostAcks(vnet.DialContext)
+		dial = s.injector.lostAcks.DialContext
+	}
 	clients := newClientTracker()
 	defer func() {
 		if n := clients.closeAll(); n > 0 {
@@ -298,7 +306,7 @@ func (s *scheduler) runCluster() model.Observation {
 	s.clientOpts = []kgo.Opt{
 		kgo.WithHooks(clients),
 		kgo.SeedBrokers(seeds...),
-		kgo.Dialer(s.injector.lostAcks.DialContext),
+		kgo.Dialer(dial),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Telemetry requests come from the client's own goroutine and race
 		// the job's requests for a connection: keep them out.
@@ -385,21 +393,32 @@ func (s *scheduler) runCluster() model.Observation {
 // produceInput writes the workload's input: records spread over partitions
 // by the workload PRNG, keys that never span partitions.
 func (s *scheduler) produceInput() error {
-	w := s.plan.Workload
-	rng := newRNG(s.opts.Seed, "workload")
 	cl, err := kgo.NewClient(append(slices.Clone(s.clientOpts), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		return fmt.Errorf("input producer: %w", err)
 	}
 	s.inputClient = cl
 	s.ends = map[int32]int64{}
-	initial := w.Records - w.LateRecords
-	recs := make([]*kgo.Record, 0, w.Records)
+	recs, initial := workloadInput(s.opts.Seed, s.plan.Workload)
+	s.late = recs[initial:]
+	if err := s.appendInput(recs[:initial]); err != nil {
+		return err
+	}
+	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: fmt.Sprintf("records=%d partitions=%d late=%d", initial, s.plan.Workload.Partitions, len(s.late))})
+	return nil
+}
+
+// workloadInput draws a scenario's input records from the workload PRNG:
+// the first initial are there before the job starts, the rest arrive late.
+// The last partition starts empty and gets half the late records: a
+// partition that comes alive after the job started.
+func workloadInput(seed uint64, w faults.Workload) (recs []*kgo.Record, initial int) {
+	rng := newRNG(seed, "workload")
+	initial = w.Records - w.LateRecords
+	recs = make([]*kgo.Record, 0, w.Records)
 	for i := range w.Records {
 		p := int32(rng.IntN(w.Partitions))
 		if w.LateRecords > 0 && w.Partitions > 1 {
-			// The last partition starts empty, and half the late records
-			// go there: a partition that comes alive after the job started.
 			if i < initial {
 				p = int32(rng.IntN(w.Partitions - 1))
 			} else if rng.IntN(2) == 0 {
@@ -409,12 +428,7 @@ func (s *scheduler) produceInput() error {
 		key := fmt.Sprintf("k%d-%d", p, rng.IntN(w.KeysPerPartition))
 		recs = append(recs, &kgo.Record{Topic: inputTopic, Partition: p, Key: []byte(key), Value: []byte(payload(rng, i))})
 	}
-	s.late = recs[initial:]
-	if err := s.appendInput(recs[:initial]); err != nil {
-		return err
-	}
-	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: fmt.Sprintf("records=%d partitions=%d late=%d", initial, w.Partitions, len(s.late))})
-	return nil
+	return recs, initial
 }
 
 // appendInput produces records to the input topic and notes them.

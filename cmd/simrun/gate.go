@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func cmdGate(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
 	var cfg gateConfig
 	fs.StringVar(&cfg.dir, "corpus", "testdata/corpus", "regression corpus: a directory of plan files")
-	fs.DurationVar(&cfg.budget, "budget", 10*time.Minute, "wall time the whole gate may take; exit 3 when it runs out first")
+	fs.DurationVar(&cfg.budget, "budget", defaultGateBudget, "safety net for a wedged harness: wall time after which no new run starts and the gate exits 3 (its checks are sized by --runs, so a slow machine only makes it slower)")
 	fs.IntVar(&cfg.runs, "runs", 1000, "runs of each clean campaign, and at most this many runs to catch each known-bad variant")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "base seed of the campaigns")
 	fs.IntVar(&cfg.jobs, "jobs", runtime.NumCPU(), "scenarios to run at once (results are identical for any value)")
@@ -117,6 +118,11 @@ func (cfg gateConfig) runAs(protocol string) string {
 	return protocol
 }
 
+// defaultGateBudget is generous: the gate's work is fixed by --runs and
+// takes a few minutes on two cores (about 15 on a loaded machine), so the
+// budget only stops a harness that stopped making progress.
+const defaultGateBudget = 2 * time.Hour
+
 // gateTally counts the gate's checks.
 type gateTally struct {
 	checks, passed, failed, skipped, inconclusive int
@@ -129,7 +135,28 @@ func runGate(t *testing.T, cfg gateConfig, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.budget)
 	defer cancel()
 	var tally gateTally
+	// out serialises stdout: the budget's notice comes from a timer.
+	var out sync.Mutex
+	running := "the gate's setup" // the check under way, named when the budget runs out
+	noticed := make(chan struct{})
+	stopNotice := context.AfterFunc(ctx, func() {
+		defer close(noticed)
+		out.Lock()
+		defer out.Unlock()
+		if ctx.Err() == context.DeadlineExceeded {
+			fmt.Fprintf(stdout, "NOTE budget %s exhausted while running %s: no new run starts, the runs under way finish, the checks left are skipped (the budget is a safety net for a wedged harness; raise --budget on a slow machine)\n",
+				cfg.budget, running)
+		}
+	})
+	defer stopNotice()
+	begin := func(kind, subject string) {
+		out.Lock()
+		running = kind + " " + subject
+		out.Unlock()
+	}
 	line := func(status, kind, subject, detail string, took time.Duration) {
+		out.Lock()
+		defer out.Unlock()
 		tally.checks++
 		switch status {
 		case "PASS":
@@ -151,6 +178,7 @@ func runGate(t *testing.T, cfg gateConfig, stdout, stderr io.Writer) int {
 			line("SKIP", kind, subject, "budget exhausted", 0)
 			return true
 		}
+		begin(kind, subject)
 		return false
 	}
 
@@ -276,6 +304,11 @@ func runGate(t *testing.T, cfg gateConfig, stdout, stderr io.Writer) int {
 	case tally.skipped > 0 || tally.inconclusive > 0:
 		code, result = exitInconclusive, "inconclusive"
 	}
+	if !stopNotice() {
+		<-noticed // the notice is under way: the summary stays the last line
+	}
+	out.Lock()
+	defer out.Unlock()
 	fmt.Fprintf(stdout, "gate checks=%d passed=%d failed=%d inconclusive=%d skipped=%d corpus=%d runs=%d seed=%d wall=%s budget=%s result=%s\n",
 		tally.checks, tally.passed, tally.failed, tally.inconclusive, tally.skipped, len(cfg.corpus), cfg.runs, cfg.seed,
 		time.Since(started).Round(time.Millisecond), cfg.budget, result)

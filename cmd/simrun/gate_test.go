@@ -151,6 +151,7 @@ func TestGateCommand(t *testing.T) {
 	out, code := gate("--budget", "1ms")
 	require.Equal(t, exitInconclusive, code, out)
 	require.Regexp(t, `(?m)^SKIP `, out)
+	require.Regexp(t, `(?m)^NOTE budget 1ms exhausted while running \S`, out)
 	require.Regexp(t, `result=inconclusive$`, finalLine(out))
 
 	for _, tc := range []struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/internal/cputime"
 	"github.com/eosim/eosim/sim"
 )
 
@@ -20,7 +21,9 @@ func init() {
 // cmdZoo measures how fast the harness catches each known-bad variant: for
 // --seeds base seeds it runs a campaign of the variant until the first
 // violating run (at most --runs), and prints the median and the worst
-// number of runs to the first catch.
+// number of runs to the first catch, and beside them the CPU time (user +
+// system of the whole process, so --jobs > 1 counts the runs under way at
+// the catch too) that the campaign took up to it.
 func cmdZoo(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("zoo", flag.ContinueOnError)
 	var f scenarioFlags
@@ -48,8 +51,9 @@ func cmdZoo(args []string, stdout, stderr io.Writer) (int, error) {
 }
 
 func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr io.Writer) int {
-	started := time.Now()
+	started, startedCPU := time.Now(), cputime.Process()
 	variants, missed := 0, 0
+	var medianCPUs []time.Duration
 	for _, p := range engine.Protocols() {
 		if p.Kind != engine.KindKnownBad {
 			continue
@@ -58,14 +62,17 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 		f.protocol = p.Name
 		opts, _ := f.options()
 		var firsts []int
+		var cpus []time.Duration
 		notCaught := 0
 		for i := range seeds {
 			ctx, cancel := context.WithCancel(context.Background())
 			first := -1
+			cpu0 := cputime.Process()
 			c := sim.Campaign{Options: opts, BaseSeed: f.seed + uint64(i), Runs: runs, Jobs: jobs}
 			c.Run(ctx, t, func(k int, res sim.Result) {
 				if res.Failed() && first < 0 {
 					first = k + 1
+					cpus = append(cpus, cputime.Process()-cpu0)
 					cancel()
 				}
 			})
@@ -77,9 +84,12 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 			firsts = append(firsts, first)
 		}
 		slices.Sort(firsts)
+		slices.Sort(cpus)
 		line := fmt.Sprintf("%-38s caught with %d of %d seeds", p.Name, len(firsts), seeds)
 		if len(firsts) > 0 {
-			line += fmt.Sprintf("; runs to first catch: median %d, worst %d", firsts[len(firsts)/2], firsts[len(firsts)-1])
+			line += fmt.Sprintf("; runs to first catch: median %d, worst %d; CPU to first catch: median %s, worst %s",
+				firsts[len(firsts)/2], firsts[len(firsts)-1], cpuSeconds(cpus[len(cpus)/2]), cpuSeconds(cpus[len(cpus)-1]))
+			medianCPUs = append(medianCPUs, cpus[len(cpus)/2])
 		}
 		if notCaught > 0 {
 			missed++
@@ -89,10 +99,19 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 		}
 		fmt.Fprintln(stdout, line)
 	}
-	fmt.Fprintf(stdout, "zoo variants=%d missed=%d seeds=%d runs=%d wall=%s\n",
-		variants, missed, seeds, runs, time.Since(started).Round(time.Millisecond))
+	slices.Sort(medianCPUs)
+	median := time.Duration(0)
+	if len(medianCPUs) > 0 {
+		median = medianCPUs[len(medianCPUs)/2]
+	}
+	fmt.Fprintf(stdout, "zoo variants=%d missed=%d seeds=%d runs=%d wall=%s cpu=%s median_cpu_to_first_catch=%s\n",
+		variants, missed, seeds, runs, time.Since(started).Round(time.Millisecond),
+		cpuSeconds(cputime.Process()-startedCPU), cpuSeconds(median))
 	if missed > 0 {
 		return exitViolations
 	}
 	return exitOK
 }
+
+// cpuSeconds formats a CPU time in seconds with millisecond precision.
+func cpuSeconds(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/eosim/eosim/internal/testgc"
+)
+
+// TestMain runs the tests with simrun's GOGC (see testgc).
+func TestMain(m *testing.M) { testgc.Main(m) }
