@@ -111,19 +111,29 @@ const (
 	StatusFail         = "fail"
 	StatusInconclusive = "inconclusive"
 	StatusInterrupted  = "interrupted"
+	// StatusIncomplete is a merge that lacks some shards: its runs may be
+	// clean, but the campaign's verdict is unknown.
+	StatusIncomplete = "incomplete"
 )
 
 // Outcome is the verdict of the whole report.
 type Outcome struct {
 	// Status is "pass", "fail" (some protocol failed its expectation),
 	// "inconclusive" (harness errors, or runs missing without an
-	// interrupt) or "interrupted" (stopped before all runs finished).
-	Status        string `json:"status"`
-	RunsPlanned   int    `json:"runs_planned"`
-	RunsDone      int    `json:"runs_done"`
-	ViolatingRuns int    `json:"violating_runs"`
-	HarnessErrors int    `json:"harness_errors"`
-	Interrupted   bool   `json:"interrupted"`
+	// interrupt), "interrupted" (stopped before all runs finished) or
+	// "incomplete" (a merge without every shard, and no violation).
+	Status string `json:"status"`
+	// RunsPlanned is the runs this report should hold: its shards' share,
+	// or, for a merge, the whole campaign's (so a merge that lacks shards
+	// shows fewer runs done than planned).
+	RunsPlanned   int  `json:"runs_planned"`
+	RunsDone      int  `json:"runs_done"`
+	ViolatingRuns int  `json:"violating_runs"`
+	HarnessErrors int  `json:"harness_errors"`
+	Interrupted   bool `json:"interrupted"`
+	// MissingShards lists the 1-based shards a merge lacks (of
+	// options.shard.count); absent when none is missing.
+	MissingShards []int `json:"missing_shards,omitempty"`
 }
 
 // ProtocolSummary is one protocol's share of the runs.

@@ -202,6 +202,49 @@ func TestMergeOfShardsEqualsUnsharded(t *testing.T) {
 	}
 }
 
+// TestIncompleteMergeSaysIncomplete: a merge without every shard never
+// reads pass, in report.json, summary.md or the page's badge.
+func TestIncompleteMergeSaysIncomplete(t *testing.T) {
+	const runs = 10
+	opts := baseOptions(runs)
+	opts.Shard = reports.Shard{Count: 3, Indexes: []int{1}}
+	// Shard 1 of 3 holds runs 0, 3, 6, 9, made clean so that the shard on
+	// its own passes.
+	cleanRuns := []reports.Run{}
+	for _, k := range []int{0, 3, 6, 9} {
+		r := fakeRun("two-phase-commit", k)
+		r.Result.Violations, r.Result.HarnessError = nil, ""
+		r.Result.Check = model.Result{Verdict: model.OK, Counts: map[string]int{}}
+		cleanRuns = append(cleanRuns, r)
+	}
+	opts.Protocols = []string{"two-phase-commit"}
+	shard := build(opts, cleanRuns, false)
+	require.Equal(t, reports.StatusPass, shard.Outcome.Status, "the shard on its own passes")
+
+	m, err := reports.Merge(shard)
+	require.NoError(t, err)
+	require.Equal(t, reports.StatusIncomplete, m.Outcome.Status)
+	require.Equal(t, runs, m.Outcome.RunsPlanned, "runs planned is the whole campaign's")
+	require.Equal(t, 4, m.Outcome.RunsDone)
+	require.Equal(t, []int{2, 3}, m.Outcome.MissingShards)
+	require.Contains(t, reports.Summary(m), "INCOMPLETE")
+	require.Contains(t, reports.Summary(m), "shards [2 3] of 3 missing")
+	page, err := reports.HTML(m)
+	require.NoError(t, err)
+	require.Contains(t, string(page), `class="badge status-incomplete" id="status">incomplete<`)
+	js, err := reports.JSON(m)
+	require.NoError(t, err)
+	require.Contains(t, string(js), `"status": "incomplete"`)
+
+	// A violation found in the shards present is still a fail.
+	opts.Protocols = []string{"commit-on-snapshot"}
+	failing, err := reports.Merge(build(opts, fakeRuns("commit-on-snapshot", 0, 3), false))
+	require.NoError(t, err)
+	require.Equal(t, reports.StatusFail, failing.Outcome.Status)
+	require.Equal(t, []int{2, 3}, failing.Outcome.MissingShards)
+	require.Contains(t, reports.Summary(failing), "missing")
+}
+
 func TestMergeRejectsReportsThatDoNotBelongTogether(t *testing.T) {
 	shard := func(i, n int, mutate func(*reports.Options)) reports.Report {
 		opts := baseOptions(10)
@@ -235,9 +278,10 @@ func TestMergeRejectsReportsThatDoNotBelongTogether(t *testing.T) {
 		want  string
 	}{
 		{"nothing", nil, "no reports"},
-		{"other seed", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.BaseSeed = 2 })}, "differs"},
-		{"other workload", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.Workload.Records = 7 })}, "differs"},
-		{"other commit", []reports.Report{shard(1, 2, nil), otherCommit}, "differs"},
+		{"other seed", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.BaseSeed = 2 })}, "differs from report 1 in options.base_seed (1 vs 2)"},
+		{"other workload", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.Workload.Records = 7 })}, "options.workload.records (1000 vs 7)"},
+		{"other commit", []reports.Report{shard(1, 2, nil), otherCommit}, `versions.commit ("c" vs "d")`},
+		{"long value clipped", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.Faults = strings.Repeat("x", 5000) })}, `options.faults ("crash" vs "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…)`},
 		{"shard twice", []reports.Report{shard(1, 2, nil), shard(1, 2, nil)}, "appears twice"},
 		{"other shard count", []reports.Report{shard(1, 2, nil), shard(2, 3, nil)}, "shard of 3"},
 		{"schema", []reports.Report{shard(1, 2, nil), oldSchema}, "schema version 99"},

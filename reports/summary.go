@@ -54,6 +54,11 @@ func headline(r Report) string {
 		s = fmt.Sprintf("%d of %d runs done, %d harness errors", o.RunsDone, o.RunsPlanned, o.HarnessErrors)
 	case StatusInterrupted:
 		s = fmt.Sprintf("stopped after %d of %d runs (%d violating)", o.RunsDone, o.RunsPlanned, o.ViolatingRuns)
+	case StatusIncomplete:
+		s = fmt.Sprintf("%d of %d runs merged, %d violating", o.RunsDone, o.RunsPlanned, o.ViolatingRuns)
+	}
+	if len(o.MissingShards) > 0 {
+		s += fmt.Sprintf("; shards %v of %d missing", o.MissingShards, r.Options.Shard.Count)
 	}
 	if len(r.Protocols) == 1 {
 		s = md(r.Protocols[0].Name) + ": " + s

@@ -179,7 +179,7 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 	if interrupted {
 		fmt.Fprintf(stderr, "simrun: interrupted: %d of %d runs finished%s\n", tot.runs, mine, reportNote(cfg.report))
 	}
-	fmt.Fprintln(stdout, summaryLine(cfg.flags.protocol, tot, wall))
+	fmt.Fprintln(stdout, summaryLine(cfg.flags.protocol, tot, wall, runsPerSecond(tot.runs, wall)))
 	return code
 }
 
@@ -238,7 +238,9 @@ func printCoverage(w io.Writer, ex sim.Exhaustive) {
 		ex.Seed, len(ex.Sites), cells, strings.Join(parts, " "), len(ex.Plans))
 }
 
-func summaryLine(protocol string, tot campaignTotals, wall time.Duration) string {
+// summaryLine is the campaign's last line; rate is runs per second of wall
+// time (for a merge, the shards' rates added up, as report.json has it).
+func summaryLine(protocol string, tot campaignTotals, wall time.Duration, rate float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "runs=%d violations=%d protocol=%s %s", tot.runs, tot.violating, protocol, model.Summary(tot.anomalies))
 	points := make([]string, 0, len(engine.CrashPoints()))
@@ -252,11 +254,14 @@ func summaryLine(protocol string, tot campaignTotals, wall time.Duration) string
 	if tot.firstFailingSeed != nil {
 		first = fmt.Sprint(*tot.firstFailingSeed)
 	}
-	rate := 0.0
-	if wall > 0 {
-		rate = float64(tot.runs) / wall.Seconds()
-	}
 	fmt.Fprintf(&b, " harness_errors=%d wall=%s virtual=%s runs_per_sec=%.1f first_failing_seed=%s",
 		tot.harnessErrors, wall.Round(time.Millisecond), tot.virtual.Round(time.Second), rate, first)
 	return b.String()
+}
+
+func runsPerSecond(runs int, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return float64(runs) / wall.Seconds()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,10 +88,34 @@ func TestCampaignReports(t *testing.T) {
 		require.Equal(t, 2, m.Execution.Shards)
 		require.Equal(t, timing.ReplaceAllString(lastLine(out), ""), timing.ReplaceAllString(reportSummaryLine(r), ""))
 
+		// The summary line's rate is report.json's and summary.md's.
+		rate := regexp.MustCompile(`runs_per_sec=(\S+)`).FindStringSubmatch(lastLine(out))
+		require.Len(t, rate, 2, out)
+		require.Equal(t, fmt.Sprintf("%.1f", m.Execution.ScenariosPerSecond), rate[1])
+		md, err := os.ReadFile(filepath.Join(dir("merged"), "summary.md"))
+		require.NoError(t, err)
+		require.Contains(t, string(md), rate[1]+" scenarios/s")
+
 		// Flags may come first; one shard alone is a partial merge.
 		_, stderr, code = run(t, bin, "merge", "--out="+dir("partial"), dir("shard2"))
 		require.Contains(t, []int{exitViolations, exitInconclusive}, code)
 		require.Contains(t, stderr, "missing")
+	})
+
+	t.Run("incomplete merge of clean shards exits 3 and says incomplete", func(t *testing.T) {
+		out, _, code := run(t, bin, "campaign", "--protocol", "two-phase-commit", "--runs", "10", "--seed", "2",
+			"--records", "100", "--shard", "1/3", "--report", dir("clean1of3"))
+		require.Equal(t, exitOK, code, out)
+		_, stderr, code := run(t, bin, "merge", dir("clean1of3"), "--out", dir("incomplete"))
+		require.Equal(t, exitInconclusive, code, stderr)
+		require.Contains(t, stderr, "shards [2 3] are missing")
+		r, _ := readReport(t, dir("incomplete"))
+		require.Equal(t, reports.StatusIncomplete, r.Outcome.Status)
+		require.Equal(t, 10, r.Outcome.RunsPlanned)
+		md, err := os.ReadFile(filepath.Join(dir("incomplete"), "summary.md"))
+		require.NoError(t, err)
+		require.Contains(t, string(md), "INCOMPLETE")
+		require.NotContains(t, string(md), "PASS")
 	})
 
 	t.Run("merge usage errors", func(t *testing.T) {
@@ -105,8 +130,11 @@ func TestCampaignReports(t *testing.T) {
 			{"no dirs", []string{"merge", "--out", dir("x")}, "name the report directories"},
 			{"missing dir", []string{"merge", dir("nope"), "--out", dir("x")}, "read report"},
 			{"unknown flag", []string{"merge", "--bogus", dir("jobs1"), "--out", dir("x")}, "unknown flag"},
-			{"other seed", []string{"merge", dir("shard1"), dir("otherseed"), "--out", dir("x")}, "differs"},
+			{"other seed", []string{"merge", dir("shard1"), dir("otherseed"), "--out", dir("x")}, "differs from report 1 in options.base_seed (3 vs 4)"},
 			{"same shard twice", []string{"merge", dir("shard1"), dir("shard1"), "--out", dir("x")}, "appears twice"},
+			{"out is an input", []string{"merge", dir("shard1"), dir("shard2"), "--out", dir("shard2")}, "is (or is inside) the input"},
+			{"out inside an input", []string{"merge", dir("shard1"), dir("shard2"), "--out", filepath.Join(dir("shard1"), "sub")}, "is (or is inside) the input"},
+			{"out is an input's file's dir", []string{"merge", filepath.Join(dir("shard1"), "report.json"), dir("shard2"), "--out", dir("shard1") + "/"}, "is (or is inside) the input"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
