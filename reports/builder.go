@@ -310,12 +310,7 @@ func assemble(command string, opts Options, v Versions, limits Limits, rows []Ru
 		r.Runs = []RunRow{}
 	}
 
-	perProtocol := 0
-	for k := range opts.Runs {
-		if opts.Shard.Holds(k) {
-			perProtocol++
-		}
-	}
+	perProtocol := opts.Shard.Share(opts.Runs)
 	r.Outcome = Outcome{RunsPlanned: perProtocol * len(opts.Protocols), RunsDone: len(rows), Interrupted: interrupted}
 	r.Counts = Counts{Anomalies: zeroCounts(model.AnomalyNames()), CrashPoints: map[string]int{}}
 	for _, p := range engine.CrashPoints() {

@@ -12,13 +12,15 @@ import (
 )
 
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
+	XMLName  xml.Name `xml:"testsuites"`
+	Name     string   `xml:"name,attr"`
+	Tests    int      `xml:"tests,attr"`
+	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
+	Skipped  int      `xml:"skipped,attr"`
+	Time     string   `xml:"time,attr"`
+	// Snapshot is the report's snapshot id (CheckSnapshot).
+	Snapshot string       `xml:",comment"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -65,7 +67,7 @@ const maxListed = 10
 // case when no run caught it. Failures carry the replay commands.
 func JUnit(r Report) ([]byte, error) {
 	seconds := float64(r.Execution.WallMS) / 1000
-	doc := junitSuites{Name: "eosim " + r.Command, Time: fmt.Sprintf("%.3f", seconds)}
+	doc := junitSuites{Name: "eosim " + r.Command, Time: fmt.Sprintf("%.3f", seconds), Snapshot: " eosim-snapshot " + r.Execution.Snapshot + " "}
 	viol := map[string]Violation{}
 	for _, v := range r.Violations {
 		viol[fmt.Sprintf("%s/%d", v.Protocol, v.Run)] = v

@@ -63,6 +63,9 @@ func Merge(parts ...Report) (Report, error) {
 			}
 			seen[key] = i
 		}
+		if len(rows)+len(p.Runs) > MaxRuns {
+			return Report{}, fmt.Errorf("merge: more than %d runs in all: a report holds at most that many", MaxRuns)
+		}
 		rows = append(rows, p.Runs...)
 		viols = append(viols, p.Violations...)
 		harness = append(harness, p.HarnessErrors...)

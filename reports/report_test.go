@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -300,18 +301,16 @@ func TestWriteAndRead(t *testing.T) {
 	r := build(baseOptions(12), fakeRuns("commit-on-snapshot", span(12)...), false)
 	dir := t.TempDir()
 	require.NoError(t, reports.Write(dir, r))
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
+	names := dirNames(t, dir)
 	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md"}, names, "no temporary files left")
 	back, err := reports.Read(dir)
 	require.NoError(t, err)
+	require.NotEmpty(t, back.Execution.Snapshot, "Write stamps its snapshot")
+	require.NoError(t, reports.CheckSnapshot(dir), "the four files are of one write")
+	back.Execution.Snapshot = ""
 	a, _ := reports.JSON(r)
 	b, _ := reports.JSON(back)
-	require.Equal(t, string(a), string(b))
+	require.True(t, string(a) == string(b), "report.json reads back as written")
 	// Rewriting over an existing report replaces it whole.
 	r2 := build(baseOptions(12), fakeRuns("commit-on-snapshot", 1, 2), false)
 	require.NoError(t, reports.Write(dir, r2))
@@ -350,6 +349,29 @@ type junit struct {
 			} `xml:"error"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
+}
+
+// TestWriteCleansStaleTempsAndTellsMixedSets: a writer killed mid-write
+// leaves temp files the next write removes, and a set mixed from two
+// writes is told by CheckSnapshot.
+func TestWriteCleansStaleTempsAndTellsMixedSets(t *testing.T) {
+	dir := t.TempDir()
+	for _, stale := range []string{".simrun-tmp-report.json-123", ".index.html.tmp-456", ".simrun-check-789"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, stale), nil, 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keep.txt"), []byte("mine"), 0o644))
+	first := build(baseOptions(12), fakeRuns("commit-on-snapshot", span(12)...), false)
+	require.NoError(t, reports.Write(dir, first))
+	names := dirNames(t, dir)
+	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md", "keep.txt"}, names)
+
+	oldPage, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	require.NoError(t, reports.Write(dir, build(baseOptions(12), fakeRuns("commit-on-snapshot", 1, 2), false)))
+	require.NoError(t, reports.CheckSnapshot(dir))
+	// A reader that got index.html before the rewrite and report.json after.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.html"), oldPage, 0o644))
+	require.ErrorContains(t, reports.CheckSnapshot(dir), "index.html is not of the snapshot of report.json")
 }
 
 func TestJUnit(t *testing.T) {
@@ -454,4 +476,31 @@ func TestRealCampaignReport(t *testing.T) {
 	}
 	_, err = reports.HTML(r)
 	require.NoError(t, err)
+}
+
+func TestShardShare(t *testing.T) {
+	for _, s := range []reports.Shard{{Count: 1, Indexes: []int{1}}, {Count: 3, Indexes: []int{1}}, {Count: 3, Indexes: []int{2, 3}},
+		{Count: 4, Indexes: []int{4}}, {Count: 1}, {Count: 5, Indexes: []int{1, 2, 3, 4, 5}}} {
+		for _, runs := range []int{0, 1, 2, 3, 10, 11} {
+			want := 0
+			for k := range runs {
+				if s.Holds(k) {
+					want++
+				}
+			}
+			require.Equal(t, want, s.Share(runs), "%+v of %d runs", s, runs)
+		}
+	}
+	require.Equal(t, 250_000_000_000, reports.Shard{Count: 4, Indexes: []int{2}}.Share(1_000_000_000_000))
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

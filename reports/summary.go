@@ -39,6 +39,9 @@ func Summary(r Report) string {
 		(time.Duration(r.Execution.WallMS) * time.Millisecond).String(),
 		(time.Duration(r.VirtualTimeMS) * time.Millisecond).Round(time.Second).String(), r.Execution.ScenariosPerSecond)
 	fmt.Fprintf(&b, "Commit %s, %s, franz-go %s, kfake %s.\n", md(r.Versions.Commit), r.Versions.Go, r.Versions.FranzGo, r.Versions.Kfake)
+	if r.Execution.Snapshot != "" {
+		fmt.Fprintf(&b, "\n<!-- eosim-snapshot %s -->\n", md(r.Execution.Snapshot))
+	}
 	return b.String()
 }
 

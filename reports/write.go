@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // File names a report directory holds.
@@ -16,13 +20,31 @@ const (
 	HTMLFile    = "index.html"
 )
 
+// files are a report directory's files, in the order Write renames them
+// into place: report.json last, so that a reader that finds it new finds
+// the others new too.
+var files = []string{HTMLFile, JUnitFile, SummaryFile, JSONFile}
+
+// tempPrefix starts the names of Write's temporary files.
+const tempPrefix = ".simrun-tmp-"
+
+var writes atomic.Int64
+
 // Write renders r into dir (created if missing): index.html, junit.xml,
-// summary.md and report.json, each written to a temporary file and renamed
-// into place, so a reader (or an interrupted writer) never sees a partial
-// file.
+// summary.md and report.json. All four are first written in full to
+// temporary files, and only then renamed into place one after the other,
+// so a reader never sees a partial file, a writer killed while rendering
+// leaves the previous set whole, and the window in which the set mixes two
+// writes is four renames long. Every file carries the write's snapshot id
+// (CheckSnapshot tells a mixed set). Temporary files a killed writer left
+// are removed first.
 func Write(dir string, r Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
+	}
+	removeStale(dir)
+	if r.Execution.Snapshot == "" {
+		r.Execution.Snapshot = fmt.Sprintf("%x-%d-%d", time.Now().UnixNano(), writes.Add(1), r.Outcome.RunsDone)
 	}
 	page, err := HTML(r)
 	if err != nil {
@@ -36,15 +58,68 @@ func Write(dir string, r Report) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{HTMLFile, page}, {JUnitFile, junit}, {SummaryFile, []byte(Summary(r))}, {JSONFile, js}} {
-		if err := writeAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+	data := map[string][]byte{HTMLFile: page, JUnitFile: junit, SummaryFile: []byte(Summary(r)), JSONFile: js}
+	temps := map[string]string{}
+	defer func() {
+		for _, tmp := range temps {
+			os.Remove(tmp)
+		}
+	}()
+	for _, name := range files {
+		tmp, err := writeTemp(dir, name, data[name])
+		if err != nil {
 			return err
 		}
+		temps[name] = tmp
+	}
+	for _, name := range files {
+		if err := os.Rename(temps[name], filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("report: write %s: %w", filepath.Join(dir, name), err)
+		}
+		delete(temps, name)
 	}
 	return nil
+}
+
+// removeStale removes the temporary files of an earlier Write that was
+// killed (and those of older versions, named after their file).
+func removeStale(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		old := false
+		for _, f := range files {
+			old = old || strings.HasPrefix(n, "."+f+".tmp-")
+		}
+		if strings.HasPrefix(n, tempPrefix) || old || strings.HasPrefix(n, ".simrun-check-") {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+func writeTemp(dir, name string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, tempPrefix+name+"-*")
+	if err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("report: write %s: %w", filepath.Join(dir, name), werr)
+	}
+	return tmp.Name(), nil
 }
 
 // JSON renders report.json.
@@ -58,25 +133,27 @@ func JSON(r Report) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+// snapshotMark finds the snapshot id in index.html, junit.xml and
+// summary.md.
+var snapshotMark = regexp.MustCompile(`eosim-snapshot(?:" content="| )([0-9a-f]+-[0-9]+-[0-9]+)`)
+
+// CheckSnapshot reports whether the four files of a report directory come
+// from one Write; a reader that opened them while a campaign rewrote its
+// report may have a mixed set, and should read again.
+func CheckSnapshot(dir string) error {
+	r, err := Read(dir)
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("report: write %s: %w", path, werr)
+	for _, name := range files[:3] {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		m := snapshotMark.FindSubmatch(b)
+		if m == nil || string(m[1]) != r.Execution.Snapshot {
+			return fmt.Errorf("report %s: %s is not of the snapshot of report.json (%s): read again", dir, name, r.Execution.Snapshot)
+		}
 	}
 	return nil
 }

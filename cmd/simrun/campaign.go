@@ -15,6 +15,7 @@ import (
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/model"
+	"github.com/eosim/eosim/reports"
 	"github.com/eosim/eosim/sim"
 )
 
@@ -70,11 +71,17 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	if cfg.jobs < 1 || cfg.jobs > 256 {
 		return exitUsage, usagef("--jobs must be 1..256, got %d", cfg.jobs)
 	}
+	if err := checkMemory(cfg.flags.workload.Records, cfg.jobs, stderr); err != nil {
+		return exitUsage, err
+	}
 	var err error
 	if cfg.shardIndex, cfg.shards, err = parseShard(*shard); err != nil {
 		return exitUsage, err
 	}
 	if *report != "" {
+		if cfg.runs > reports.MaxRuns {
+			return exitUsage, usagef("--report keeps a row per run: at most %d runs with --report, got --runs %d (split the campaign into several with other seeds, or drop --report)", reports.MaxRuns, cfg.runs)
+		}
 		if err := checkReportDir(*report); err != nil {
 			return exitUsage, err
 		}
@@ -122,13 +129,13 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 		c.Plans = ex.Plans
 		printCoverage(stdout, ex)
 	}
-	mine := len(c.RunIndexes())
+	mine := c.Count()
 	var rep *campaignReport
 	if cfg.report != "" {
 		c.Options.KeepEvents = true
 		rep = newCampaignReport(cfg, opts)
 	}
-	prog := newProgress(stderr, mine)
+	prog := newProgress(stderr, mine, campaignWords)
 	c.Run(ctx, t, func(k int, res sim.Result) {
 		tot.runs++
 		tot.virtual += res.VirtualTime

@@ -48,7 +48,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 		case strings.HasPrefix(a, "-out=") || strings.HasPrefix(a, "--out="):
 			_, out, _ = strings.Cut(a, "=")
 		case strings.HasPrefix(a, "-") && a != "-":
-			return exitUsage, usagef("merge: unknown flag %q (see 'simrun merge -h')", a)
+			return exitUsage, usagef("merge: unknown flag %s (see 'simrun merge -h')", faults.Quote(a))
 		default:
 			dirs = append(dirs, a)
 		}

@@ -43,6 +43,9 @@ func cmdZoo(args []string, stdout, stderr io.Writer) (int, error) {
 	case *jobs < 1 || *jobs > 256:
 		return exitUsage, usagef("--jobs must be 1..256, got %d", *jobs)
 	}
+	if err := checkMemory(f.workload.Records, *jobs, stderr); err != nil {
+		return exitUsage, err
+	}
 	inTest(func(t *testing.T) int { return runZoo(t, f, *seeds, *runs, *jobs, stdout, stderr) })
 	return exitInconclusive, nil
 }
@@ -50,6 +53,16 @@ func cmdZoo(args []string, stdout, stderr io.Writer) (int, error) {
 func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr io.Writer) int {
 	started := time.Now()
 	variants, missed := 0, 0
+	total := 0
+	for _, p := range engine.Protocols() {
+		if p.Kind == engine.KindKnownBad {
+			total += seeds
+		}
+	}
+	// Minutes pass between result lines: show progress (a plain line when
+	// not on a terminal), per campaign.
+	prog := newProgress(stderr, total, progressWords{"campaigns", "not caught"})
+	done, notCaughtAll := 0, 0
 	for _, p := range engine.Protocols() {
 		if p.Kind != engine.KindKnownBad {
 			continue
@@ -70,11 +83,14 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 				}
 			})
 			cancel()
+			done++
 			if first < 0 {
 				notCaught++
-				continue
+				notCaughtAll++
+			} else {
+				firsts = append(firsts, first)
 			}
-			firsts = append(firsts, first)
+			prog.update(done, notCaughtAll)
 		}
 		slices.Sort(firsts)
 		line := fmt.Sprintf("%-38s caught with %d of %d seeds", p.Name, len(firsts), seeds)
@@ -87,8 +103,10 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 		} else {
 			line = "OK   " + line
 		}
+		prog.clear()
 		fmt.Fprintln(stdout, line)
 	}
+	prog.finish()
 	fmt.Fprintf(stdout, "zoo variants=%d missed=%d seeds=%d runs=%d wall=%s\n",
 		variants, missed, seeds, runs, time.Since(started).Round(time.Millisecond))
 	if missed > 0 {
