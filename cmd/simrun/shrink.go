@@ -134,7 +134,7 @@ func runShrink(t *testing.T, cfg shrinkConfig, stdout, stderr io.Writer) int {
 	if contrast == "" {
 		contrast = "none"
 	}
-	fmt.Fprintf(stdout, "protocol=%s seed=%d violations=%s match=%s contrast=%s\n", opts.Protocol, opts.Seed, kinds, so.Match, contrast)
+	fmt.Fprintf(stdout, "protocol=%s seed=%d kinds=%s match=%s contrast=%s\n", opts.Protocol, opts.Seed, kinds, so.Match, contrast)
 	fmt.Fprintf(stdout, "before: %s\n", res.Before)
 	fmt.Fprintf(stdout, "after:  %s\n", res.After)
 	fmt.Fprintf(stdout, "shrunk run: %s\n", strings.Join(sim.ViolatedKinds(res.Shrunk), ","))
