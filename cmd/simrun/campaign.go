@@ -47,7 +47,7 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	cfg.flags.register(fs)
 	fs.IntVar(&cfg.runs, "runs", 100, "number of scenarios")
 	fs.IntVar(&cfg.jobs, "jobs", 1, "scenarios to run at once (results are identical for any value)")
-	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1")
+	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1; k8s/n takes i-1 from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	report := fs.String("report", "", "write report.json, summary.md, junit.xml and index.html to this directory")
 	fs.BoolVar(&cfg.exhaustive, "exhaustive", false, "instead of --runs random runs: crash at every crash point at every checkpoint of the scenario's fault-free schedule")
 	fs.BoolVar(&cfg.pairs, "pairs", false, "with --exhaustive: also every ordered pair of crash sites (use a small --records)")
@@ -75,7 +75,7 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, err
 	}
 	var err error
-	if cfg.shardIndex, cfg.shards, err = parseShard(*shard); err != nil {
+	if cfg.shardIndex, cfg.shards, err = parseShard(*shard, os.Getenv); err != nil {
 		return exitUsage, err
 	}
 	if *report != "" {

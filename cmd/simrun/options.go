@@ -146,19 +146,35 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 }
 
 // parseShard parses "i/n" (1-based): this process runs runs k with
-// k % n == i-1.
-func parseShard(s string) (int, int, error) {
+// k % n == i-1. "k8s/n" takes i from a Kubernetes Indexed Job: the 0-based
+// JOB_COMPLETION_INDEX that getenv returns, plus one.
+func parseShard(s string, getenv func(string) string) (int, int, error) {
 	if s == "" {
 		return 0, 1, nil
 	}
 	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
+	if ok && a == "k8s" {
+		if err2 != nil || n < 1 {
+			return 0, 0, usagef("--shard %s: want k8s/n with n >= 1", faults.Quote(s))
+		}
+		env := getenv(jobIndexEnv)
+		idx, err := strconv.Atoi(env)
+		if env == "" || err != nil || idx < 0 || idx >= n {
+			return 0, 0, usagef("--shard %s: %s must be 0..%d (set by a Kubernetes Indexed Job with completions %d), got %s",
+				faults.Quote(s), jobIndexEnv, n-1, n, faults.Quote(env))
+		}
+		return idx, n, nil
+	}
+	i, err1 := strconv.Atoi(a)
 	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, usagef("--shard %s: want i/n with 1 <= i <= n", faults.Quote(s))
+		return 0, 0, usagef("--shard %s: want i/n with 1 <= i <= n, or k8s/n", faults.Quote(s))
 	}
 	return i - 1, n, nil
 }
+
+// jobIndexEnv is the variable a Kubernetes Indexed Job sets in each pod.
+const jobIndexEnv = "JOB_COMPLETION_INDEX"
 
 // projectCommit names the code that ran, for replay instructions.
 func projectCommit() string {
