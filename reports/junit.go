@@ -195,8 +195,9 @@ func runGroups(row RunRow) []string {
 // planText renders a plan's faults on one line.
 func planText(ops []faults.Op) string {
 	var parts []string
-	for _, op := range ops {
-		s := fmt.Sprintf("%s@%d", op.Fault, op.Hit)
+	for i, op := range ops {
+		// Numbered as the timeline labels a fault where it fired (#2).
+		s := fmt.Sprintf("#%d %s@%d", i+1, op.Fault, op.Hit)
 		if info, ok := faults.Lookup(op.Fault); !ok || info.IsCrash() {
 			s += fmt.Sprintf("(down %dms)", op.RestartDelayMS)
 		} else if op.Count > 0 {

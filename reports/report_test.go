@@ -302,7 +302,7 @@ func TestWriteAndRead(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, reports.Write(dir, r))
 	names := dirNames(t, dir)
-	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md"}, names, "no temporary files left")
+	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md", "traces"}, names, "no temporary files left")
 	back, err := reports.Read(dir)
 	require.NoError(t, err)
 	require.NotEmpty(t, back.Execution.Snapshot, "Write stamps its snapshot")
@@ -363,12 +363,23 @@ func TestWriteCleansStaleTempsAndTellsMixedSets(t *testing.T) {
 	first := build(baseOptions(12), fakeRuns("commit-on-snapshot", span(12)...), false)
 	require.NoError(t, reports.Write(dir, first))
 	names := dirNames(t, dir)
-	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md", "keep.txt"}, names)
+	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md", "keep.txt", "traces"}, names)
+	// Each timeline's trace is beside the report, one event a line.
+	require.NotEmpty(t, first.Timelines)
+	for _, tl := range first.Timelines {
+		b, err := os.ReadFile(filepath.Join(dir, reports.TracePath(tl)))
+		require.NoError(t, err)
+		require.Equal(t, len(tl.Events), strings.Count(string(b), "\n"))
+		require.Contains(t, string(b), `"kind":"trigger-checkpoint"`)
+	}
+	require.Len(t, dirNames(t, filepath.Join(dir, "traces")), len(first.Timelines))
 
 	oldPage, err := os.ReadFile(filepath.Join(dir, "index.html"))
 	require.NoError(t, err)
-	require.NoError(t, reports.Write(dir, build(baseOptions(12), fakeRuns("commit-on-snapshot", 1, 2), false)))
+	second := build(baseOptions(12), fakeRuns("commit-on-snapshot", 1, 2), false)
+	require.NoError(t, reports.Write(dir, second))
 	require.NoError(t, reports.CheckSnapshot(dir))
+	require.Len(t, dirNames(t, filepath.Join(dir, "traces")), len(second.Timelines), "traces of the earlier write are gone")
 	// A reader that got index.html before the rewrite and report.json after.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.html"), oldPage, 0o644))
 	require.ErrorContains(t, reports.CheckSnapshot(dir), "index.html is not of the snapshot of report.json")
@@ -442,9 +453,12 @@ func TestHTMLShowsUntrustedTextAsText(t *testing.T) {
 	page, err := reports.HTML(build(baseOptions(4), []reports.Run{run, fakeRun("commit-on-snapshot", 1)}, false))
 	require.NoError(t, err)
 	html := string(page)
-	for _, raw := range []string{evilValue, evilDetail, "<script", "<img", "k<i>"} {
+	for _, raw := range []string{evilValue, evilDetail, "<img", "k<i>"} {
 		require.NotContains(t, html, raw)
 	}
+	require.Equal(t, 1, strings.Count(html, "<script"), "only the page's own script")
+	require.Contains(t, html, `<script id="eosim-highlight">`)
+	require.Contains(t, html, "k&lt;i&gt;", "the key is shown, escaped")
 	require.Contains(t, html, "&lt;b&gt;bold?&lt;/b&gt;&amp;amp;&lt;script&gt;alert(1)&lt;/script&gt;")
 	require.Contains(t, html, "&lt;img src=x onerror=alert(2)&gt;&amp;")
 	// Self-contained: nothing to fetch.

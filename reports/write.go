@@ -31,7 +31,9 @@ const tempPrefix = ".simrun-tmp-"
 var writes atomic.Int64
 
 // Write renders r into dir (created if missing): index.html, junit.xml,
-// summary.md and report.json. All four are first written in full to
+// summary.md and report.json, and beside them each timeline's trace
+// (TracePath: traces/*.jsonl, written first, and the traces of earlier
+// writes removed last). All four are first written in full to
 // temporary files, and only then renamed into place one after the other,
 // so a reader never sees a partial file, a writer killed while rendering
 // leaves the previous set whole, and the window in which the set mixes two
@@ -58,6 +60,10 @@ func Write(dir string, r Report) error {
 	if err != nil {
 		return err
 	}
+	keep, err := writeTraces(dir, r.Timelines)
+	if err != nil {
+		return err
+	}
 	data := map[string][]byte{HTMLFile: page, JUnitFile: junit, SummaryFile: []byte(Summary(r)), JSONFile: js}
 	temps := map[string]string{}
 	defer func() {
@@ -78,7 +84,57 @@ func Write(dir string, r Report) error {
 		}
 		delete(temps, name)
 	}
+	removeOtherTraces(dir, keep)
 	return nil
+}
+
+// writeTraces writes each timeline's events as JSON lines; it returns the
+// files it wrote.
+func writeTraces(dir string, tls []Timeline) (map[string]bool, error) {
+	keep := map[string]bool{}
+	if len(tls) == 0 {
+		return keep, nil
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "traces"), 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	for _, tl := range tls {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, e := range tl.Events {
+			if err := enc.Encode(e); err != nil {
+				return nil, fmt.Errorf("report: trace: %w", err)
+			}
+		}
+		rel := TracePath(tl)
+		path := filepath.Join(dir, filepath.FromSlash(rel))
+		tmp, err := writeTemp(filepath.Dir(path), filepath.Base(path), buf.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("report: write %s: %w", path, err)
+		}
+		keep[filepath.Base(path)] = true
+	}
+	return keep, nil
+}
+
+// removeOtherTraces removes traces of earlier writes (and their temporary
+// files) that this write did not produce.
+func removeOtherTraces(dir string, keep map[string]bool) {
+	tdir := filepath.Join(dir, "traces")
+	entries, err := os.ReadDir(tdir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !keep[n] && (strings.HasSuffix(n, ".jsonl") || strings.HasPrefix(n, tempPrefix)) {
+			os.Remove(filepath.Join(tdir, n))
+		}
+	}
 }
 
 // removeStale removes the temporary files of an earlier Write that was
