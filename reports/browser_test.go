@@ -194,3 +194,37 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Logf("screenshot of the first screen written to %s", out)
 	}
 }
+
+// TestPageLoadTime measures how long Chromium takes to load a report page
+// given by EOSIM_PAGE (for the README's figure on large reports); it skips
+// without it.
+func TestPageLoadTime(t *testing.T) {
+	page := os.Getenv("EOSIM_PAGE")
+	bin := chromium()
+	if page == "" || bin == "" {
+		t.Skip("set EOSIM_PAGE=path/index.html (and have Chromium) to measure a page's load time")
+	}
+	st, err := os.Stat(page)
+	require.NoError(t, err)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.WindowSize(1400, 1000), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
+	abs, err := filepath.Abs(page)
+	require.NoError(t, err)
+	u := (&url.URL{Scheme: "file", Path: abs}).String()
+	for i := range 3 {
+		started := time.Now()
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("#status"))))
+		wall := time.Since(started)
+		loadMS, err := chromedp.Run(ctx, chromedp.Evaluate[float64](
+			`performance.getEntriesByType('navigation')[0].loadEventEnd - performance.getEntriesByType('navigation')[0].startTime`))
+		require.NoError(t, err)
+		t.Logf("load %d: %s of index.html: load event after %.0f ms, visible after %s", i+1, sizeText(st.Size()), loadMS, wall.Round(time.Millisecond))
+	}
+}
+
+func sizeText(b int64) string { return fmt.Sprintf("%.2f MB", float64(b)/1e6) }

@@ -154,6 +154,16 @@ func JUnit(r Report) ([]byte, error) {
 		doc.Skipped += suite.Skipped
 		doc.Suites = append(doc.Suites, suite)
 	}
+	if miss := r.Outcome.MissingShards; len(miss) > 0 {
+		// A merge without every shard must not read green in a JUnit
+		// viewer either.
+		doc.Suites = append(doc.Suites, junitSuite{Name: "eosim/merge", Time: "0.000", Tests: 1, Failures: 1,
+			Cases: []junitCase{{Name: "all shards merged", Classname: "eosim.merge", Time: "0.000",
+				Failure: &junitMessage{Type: "incomplete",
+					Message: fmt.Sprintf("shards %v of %d are missing: %d of %d runs merged", miss, r.Options.Shard.Count, r.Outcome.RunsDone, r.Outcome.RunsPlanned)}}}})
+		doc.Tests++
+		doc.Failures++
+	}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("junit.xml: %w", err)

@@ -236,6 +236,10 @@ func TestIncompleteMergeSaysIncomplete(t *testing.T) {
 	js, err := reports.JSON(m)
 	require.NoError(t, err)
 	require.Contains(t, string(js), `"status": "incomplete"`)
+	junit, err := reports.JUnit(m)
+	require.NoError(t, err)
+	require.Contains(t, string(junit), `<testcase name="all shards merged" classname="eosim.merge"`)
+	require.Contains(t, string(junit), "shards [2 3] of 3 are missing: 4 of 10 runs merged")
 
 	// A violation found in the shards present is still a fail.
 	opts.Protocols = []string{"commit-on-snapshot"}
