@@ -123,27 +123,28 @@ func TestHTMLInChromium(t *testing.T) {
 	firstScreen, err := chromedp.Run(tctx, chromedp.CaptureScreenshot())
 	require.NoError(t, err)
 
-	// Click the first marked record of the first failing timeline: it is
-	// outlined wherever it appears (the batch it entered in, its links,
-	// its row in the table).
+	// Click the first anomalous record's row under the first failing
+	// timeline: the record is outlined wherever it appears (the batches it
+	// entered in, its links, the transactions it went into, its row).
 	type highlight struct {
-		Selected, Rows, Shapes int
-		Key                    string
+		Selected, Rows, Shapes, Txns int
+		Key                          string
 	}
 	click := `(() => {
-	  const el = document.querySelector('` + first + ` rect.hl[data-rec]');
+	  const el = document.querySelector('` + first + ` tr[data-rec]');
 	  el.dispatchEvent(new MouseEvent('click', {bubbles: true}));
 	  const key = el.getAttribute('data-rec').split(' ')[0];
 	  return { Selected: document.querySelectorAll('.sel').length, Rows: document.querySelectorAll('tr.sel').length,
-	    Shapes: document.querySelectorAll('svg .sel').length, Key: key };
+	    Shapes: document.querySelectorAll('svg .sel').length, Txns: document.querySelectorAll('svg rect.txn-pending.sel').length, Key: key };
 	})()`
 	hl, err := chromedp.Run(tctx, chromedp.Evaluate[highlight](click))
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(tctx, chromedp.ScrollIntoView(chromedp.CSS(first))))
 	shot, err := chromedp.Run(tctx, chromedp.Screenshot(chromedp.CSS(first)))
 	require.NoError(t, err)
-	require.Positive(t, hl.Rows, "the clicked record's table row is highlighted (%s)", hl.Key)
+	require.Equal(t, 1, hl.Rows, "the clicked record's table row is highlighted, and only it (%s)", hl.Key)
 	require.GreaterOrEqual(t, hl.Shapes, 2, "the clicked record is outlined where it entered and where it left (%s)", hl.Key)
+	require.Positive(t, hl.Txns, "and the transaction it went into (%s)", hl.Key)
 	const unclick = `(() => { document.body.dispatchEvent(new MouseEvent('click', {bubbles: true})); return document.querySelectorAll('.sel').length; })()`
 	left, err := chromedp.Run(tctx, chromedp.Evaluate[int](unclick))
 	require.NoError(t, err)

@@ -562,7 +562,10 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			Class: "down", Title: "job down from " + fmtMS(downSince) + " to the end after " + downWhy})
 	}
 
-	// Transactions.
+	// Transactions. barRect is each transaction's drawn bar (the
+	// pre-committed one, else the open one), so that a clicked record
+	// also outlines the transaction it went into.
+	barRect := map[*txnBar]int{}
 	for _, b := range bars {
 		if !inRange(b.subtask) {
 			continue
@@ -574,6 +577,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			openEnd = b.precommit
 		}
 		// A pixel of air between a transaction and the next one.
+		barRect[b] = len(v.Bars)
 		v.Bars = append(v.Bars, svgRect{X: x(b.start), Y: ly + rowOpen, W: math.Max(1.5, x(openEnd)-x(b.start)-1), H: barH, Class: "txn-open",
 			Title: fmt.Sprintf("%s: open %s → %s", name, fmtMS(b.start), fmtMS(openEnd))})
 		if b.precommit < 0 {
@@ -583,6 +587,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			continue
 		}
 		class := "txn-pending txn-" + b.endKind
+		barRect[b] = len(v.Bars)
 		v.Bars = append(v.Bars, svgRect{X: x(b.precommit), Y: ly + rowPending, W: math.Max(2.5, x(b.end)-x(b.precommit)), H: barH, Class: class,
 			Title: fmt.Sprintf("%s: pre-committed for checkpoint %d at %s (%s), %s", name, b.checkpoint, fmtMS(b.precommit), b.precommitMs, b.endedBy())})
 		shape, mclass := "check", "m-commit"
@@ -727,6 +732,9 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			}
 			if bar == nil || !inRange(bar.subtask) {
 				continue
+			}
+			if j, ok := barRect[bar]; ok && strings.Count(v.Bars[j].Rec, " ") < maxRecKeys {
+				v.Bars[j].Rec = strings.TrimSpace(v.Bars[j].Rec + " " + key)
 			}
 			if d, seen := linked[bar]; seen {
 				if strings.Count(v.Links[d.link].Rec, " ") < maxRecKeys {
