@@ -84,7 +84,7 @@ func Lookup(name string) (Info, bool) {
 }
 
 // Groups are the group names usable in --faults besides fault names.
-var Groups = []string{"crash", "broker", "time", "scale", "store", "all"}
+var Groups = []string{"crash", "broker", "time", "scale", "zombie", "store", "all"}
 
 // Resolve expands a comma-separated --faults value (fault names and group
 // names) into fault names in catalogue order. An unknown or unimplemented
@@ -105,7 +105,7 @@ func Resolve(list string) ([]string, error) {
 			}
 		}
 		if !matched && !slices.Contains(Groups, item) {
-			return nil, fmt.Errorf("unknown fault %q (see 'simrun list faults')", item)
+			return nil, fmt.Errorf("unknown fault %s (see 'simrun list faults')", Quote(item))
 		}
 	}
 	var out []string
@@ -115,7 +115,7 @@ func Resolve(list string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--faults %q selects no fault", list)
+		return nil, fmt.Errorf("--faults %s selects no fault", Quote(list))
 	}
 	return out, nil
 }

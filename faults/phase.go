@@ -46,21 +46,12 @@ func validatePhase(i int, op Op) error {
 		return nil
 	}
 	if !slices.Contains(Phases(), op.Phase) {
-		return fmt.Errorf("plan fault %d (%s): unknown phase %q (want one of %v)", i, op.Fault, shortQuote(op.Phase), Phases())
+		return fmt.Errorf("plan fault %d (%s): unknown phase %s (want one of %v)", i, op.Fault, Quote(op.Phase), Phases())
 	}
 	if info, _ := Lookup(op.Fault); info.Kind != KindBroker {
 		return fmt.Errorf("plan fault %d (%s): phase is for broker faults only", i, op.Fault)
 	}
 	return nil
-}
-
-// shortQuote cuts user input to a short prefix for a message.
-func shortQuote(s string) string {
-	const most = 40
-	if len(s) > most {
-		return s[:most] + "..."
-	}
-	return s
 }
 
 // aimPhases gives some drawn broker faults a phase: a third of them, one of

@@ -32,21 +32,86 @@ func DefaultWorkload() Workload {
 	return Workload{Partitions: 4, Parallelism: 1, Records: 1000, KeysPerPartition: 3, CheckpointIntervalMS: 100, LateRecords: 200}
 }
 
-// Validate reports the first field out of range, naming it.
+// Bounds of a plan and its workload: what the simulator represents
+// faithfully. They are checked wherever a plan or flags come in.
+const (
+	// MaxPlanBytes bounds a plan file: a plan is a few hundred bytes, and
+	// reading /dev/zero must stop at once.
+	MaxPlanBytes = 1 << 20
+	// MaxOps bounds the fault ops of a plan (drawn plans have 1-3,
+	// exhaustive ones 1-2).
+	MaxOps = 64
+	// MaxHit bounds an op's hit: no run reaches a point or a checkpoint a
+	// million times.
+	MaxHit = 1_000_000
+	// MaxRestartDelayMS bounds one downtime, and all of a plan's together:
+	// runs are judged stalled after 30 minutes of virtual time.
+	MaxRestartDelayMS = 600_000
+	// MaxCount bounds the requests a broker fault affects (and a zombie's
+	// steps).
+	MaxCount = 1000
+	// TransactionTimeoutMS is the sink's transaction.timeout.ms in every
+	// scenario (the engine's default, sim's engineTxnTimeout).
+	TransactionTimeoutMS = 60_000
+	// MaxCheckpointIntervalMS is half the transaction timeout: a
+	// transaction stays open one interval plus the checkpoint's own time
+	// and a restart's downtime, and a longer one is aborted by the broker
+	// (an outage, which the time faults model on purpose).
+	MaxCheckpointIntervalMS = TransactionTimeoutMS / 2
+	// MaxRecords bounds the input records of one run.
+	MaxRecords = 1_000_000
+)
+
+// FieldError is a plan or workload field out of range. Field is its JSON
+// name; a command line names the flag that set it instead (Message).
+type FieldError struct {
+	Field string
+	Got   int
+	// Want is the allowed range, e.g. "1..64" or "1..partitions (3)".
+	Want string
+	// Why, when set, explains the bound.
+	Why string
+}
+
+func (e *FieldError) Error() string { return e.Field + " " + e.Message() }
+
+// Message is the error without the field's name: "must be 1..64, got 0".
+func (e *FieldError) Message() string {
+	m := fmt.Sprintf("must be %s, got %d", e.Want, e.Got)
+	if e.Why != "" {
+		m += " (" + e.Why + ")"
+	}
+	return m
+}
+
+func outOfRange(field string, got, lo, hi int, want string) *FieldError {
+	if got >= lo && got <= hi {
+		return nil
+	}
+	if want == "" {
+		want = fmt.Sprintf("%d..%d", lo, hi)
+	}
+	return &FieldError{Field: field, Got: got, Want: want}
+}
+
+// Validate reports the first field out of range, naming it (a
+// *FieldError).
 func (w Workload) Validate() error {
-	switch {
-	case w.Partitions < 1 || w.Partitions > 64:
-		return fmt.Errorf("partitions must be 1..64, got %d", w.Partitions)
-	case w.Parallelism < 1 || w.Parallelism > w.Partitions:
-		return fmt.Errorf("parallelism must be 1..partitions (%d), got %d", w.Partitions, w.Parallelism)
-	case w.Records < 0 || w.Records > 1_000_000:
-		return fmt.Errorf("records must be 0..1000000, got %d", w.Records)
-	case w.KeysPerPartition < 1 || w.KeysPerPartition > 1000:
-		return fmt.Errorf("keys_per_partition must be 1..1000, got %d", w.KeysPerPartition)
-	case w.CheckpointIntervalMS < 1 || w.CheckpointIntervalMS > 600_000:
-		return fmt.Errorf("checkpoint_interval_ms must be 1..600000, got %d", w.CheckpointIntervalMS)
-	case w.LateRecords < 0 || w.LateRecords > w.Records:
-		return fmt.Errorf("late_records must be 0..records (%d), got %d", w.Records, w.LateRecords)
+	checks := []*FieldError{
+		outOfRange("partitions", w.Partitions, 1, 64, ""),
+		outOfRange("parallelism", w.Parallelism, 1, w.Partitions, fmt.Sprintf("1..partitions (%d)", w.Partitions)),
+		outOfRange("records", w.Records, 1, MaxRecords, ""),
+		outOfRange("keys_per_partition", w.KeysPerPartition, 1, 1000, ""),
+		outOfRange("checkpoint_interval_ms", w.CheckpointIntervalMS, 1, MaxCheckpointIntervalMS, ""),
+		outOfRange("late_records", w.LateRecords, 0, w.Records, fmt.Sprintf("0..records (%d)", w.Records)),
+	}
+	for _, e := range checks {
+		if e != nil {
+			if e.Field == "checkpoint_interval_ms" && e.Got > MaxCheckpointIntervalMS {
+				e.Why = fmt.Sprintf("at most half the sink's transaction.timeout.ms of %d: a longer interval keeps transactions open until the broker aborts them", TransactionTimeoutMS)
+			}
+			return e
+		}
 	}
 	return nil
 }
@@ -98,19 +163,32 @@ func (p Plan) Validate() error {
 	if err := p.Workload.Validate(); err != nil {
 		return fmt.Errorf("plan workload: %w", err)
 	}
+	if len(p.Faults) > MaxOps {
+		return fmt.Errorf("plan faults: at most %d ops, got %d", MaxOps, len(p.Faults))
+	}
+	downtime := 0
 	for i, op := range p.Faults {
-		_, ok := Lookup(op.Fault)
-		switch {
-		case !ok:
-			return fmt.Errorf("plan fault %d: unknown fault %q", i, op.Fault)
-		case op.Hit < 1:
-			return fmt.Errorf("plan fault %d (%s): hit must be at least 1, got %d", i, op.Fault, op.Hit)
-		case op.RestartDelayMS < 0:
-			return fmt.Errorf("plan fault %d (%s): restart_delay_ms must not be negative", i, op.Fault)
-		case op.Count < 0 || op.Count > 1000:
-			return fmt.Errorf("plan fault %d (%s): count must be 0..1000, got %d", i, op.Fault, op.Count)
-		case op.Fault == "rescale" && (op.Count < 1 || op.Count > p.Workload.Partitions):
-			return fmt.Errorf("plan fault %d (rescale): count is the new parallelism, 1..partitions (%d), got %d", i, p.Workload.Partitions, op.Count)
+		if _, ok := Lookup(op.Fault); !ok {
+			return fmt.Errorf("plan fault %d: unknown fault %s", i, Quote(op.Fault))
+		}
+		count := outOfRange("count", op.Count, 0, MaxCount, "")
+		if op.Fault == "rescale" {
+			count = outOfRange("count", op.Count, 1, p.Workload.Partitions,
+				fmt.Sprintf("the new parallelism, 1..partitions (%d)", p.Workload.Partitions))
+		}
+		checks := []*FieldError{
+			outOfRange("hit", op.Hit, 1, MaxHit, ""),
+			outOfRange("restart_delay_ms", op.RestartDelayMS, 0, MaxRestartDelayMS, ""),
+			count,
+		}
+		for _, e := range checks {
+			if e != nil {
+				return fmt.Errorf("plan fault %d (%s): %w", i, op.Fault, e)
+			}
+		}
+		downtime += op.RestartDelayMS
+		if downtime > MaxRestartDelayMS {
+			return fmt.Errorf("plan fault %d (%s): restart_delay_ms of all ops must add up to at most %d, got %d by this op", i, op.Fault, MaxRestartDelayMS, downtime)
 		}
 		if err := validatePhase(i, op); err != nil {
 			return err
@@ -125,14 +203,22 @@ func (p Plan) Marshal() []byte {
 	return append(b, '\n')
 }
 
-// ParsePlan decodes and validates a plan; unknown fields are errors so a
-// typo in a hand-edited plan is not silently ignored.
+// ParsePlan decodes and validates a plan; unknown fields and duplicate
+// keys are errors so that a typo or a pasted second value in a hand-edited
+// plan is not silently ignored (encoding/json would take the last).
 func ParsePlan(data []byte) (Plan, error) {
+	if len(data) > MaxPlanBytes {
+		return Plan{}, fmt.Errorf("parse plan: larger than %d bytes", MaxPlanBytes)
+	}
+	if err := rejectDuplicateKeys(data); err != nil {
+		return Plan{}, fmt.Errorf("parse plan: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var p Plan
 	if err := dec.Decode(&p); err != nil {
-		return Plan{}, fmt.Errorf("parse plan: %w", err)
+		// The decoder quotes unknown field names whole: clip them.
+		return Plan{}, fmt.Errorf("parse plan: %s", Clip(err.Error(), 120))
 	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); err != io.EOF {
@@ -144,11 +230,16 @@ func ParsePlan(data []byte) (Plan, error) {
 	return p, nil
 }
 
-// ReadPlan reads and parses a plan file.
+// ReadPlan reads and parses a plan file of at most MaxPlanBytes.
 func ReadPlan(path string) (Plan, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return Plan{}, fmt.Errorf("read plan: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxPlanBytes+1))
+	if err != nil {
+		return Plan{}, fmt.Errorf("read plan %s: %w", path, err)
 	}
 	p, err := ParsePlan(data)
 	if err != nil {

@@ -3,6 +3,7 @@ package faults_test
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,16 +116,16 @@ func TestParsePlanRejects(t *testing.T) {
 		}, []string{"count must be 0..1000, got -2"}},
 		{"hit 0", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { op(m, 1)["hit"] = 0 })
-		}, []string{"plan fault 1 (crash-mid-commit)", "hit must be at least 1, got 0"}},
+		}, []string{"plan fault 1 (crash-mid-commit)", "hit must be 1..1000000, got 0"}},
 		{"hit missing", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { delete(op(m, 0), "hit") })
-		}, []string{"plan fault 0 (crash-after-precommit)", "hit must be at least 1, got 0"}},
+		}, []string{"plan fault 0 (crash-after-precommit)", "hit must be 1..1000000, got 0"}},
 		{"hit negative", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { op(m, 0)["hit"] = -3 })
-		}, []string{"hit must be at least 1, got -3"}},
+		}, []string{"hit must be 1..1000000, got -3"}},
 		{"negative restart delay", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { op(m, 1)["restart_delay_ms"] = -1 })
-		}, []string{"plan fault 1 (crash-mid-commit)", "restart_delay_ms must not be negative"}},
+		}, []string{"plan fault 1 (crash-mid-commit)", "restart_delay_ms must be 0..600000, got -1"}},
 		{"partitions 0", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { workload(m)["partitions"] = 0 })
 		}, []string{"plan workload", "partitions must be 1..64, got 0"}},
@@ -139,16 +140,67 @@ func TestParsePlanRejects(t *testing.T) {
 		}, []string{"parallelism must be 1..partitions (3), got 0"}},
 		{"negative records", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { workload(m)["records"] = -1 })
-		}, []string{"plan workload", "records must be 0..1000000, got -1"}},
+		}, []string{"plan workload", "records must be 1..1000000, got -1"}},
 		{"keys_per_partition 0", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { workload(m)["keys_per_partition"] = 0 })
 		}, []string{"plan workload", "keys_per_partition must be 1..1000, got 0"}},
 		{"checkpoint_interval_ms 0", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { workload(m)["checkpoint_interval_ms"] = 0 })
-		}, []string{"plan workload", "checkpoint_interval_ms must be 1..600000, got 0"}},
+		}, []string{"plan workload", "checkpoint_interval_ms must be 1..30000, got 0"}},
 		{"workload missing", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { delete(m, "workload") })
 		}, []string{"plan workload", "partitions must be 1..64, got 0"}},
+		{"records 0", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["records"] = 0 })
+		}, []string{"plan workload", "records must be 1..1000000, got 0"}},
+		{"interval beyond the transaction timeout", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["checkpoint_interval_ms"] = 60001 })
+		}, []string{"checkpoint_interval_ms must be 1..30000, got 60001", "transaction.timeout.ms of 60000"}},
+		{"hit beyond any run", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["hit"] = 1_000_001 })
+		}, []string{"plan fault 0 (crash-after-precommit)", "hit must be 1..1000000, got 1000001"}},
+		{"restart delay that overflows virtual time", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 1)["restart_delay_ms"] = int64(1e13) })
+		}, []string{"restart_delay_ms must be 0..600000, got 10000000000000"}},
+		{"restart delay of the largest int", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 1)["restart_delay_ms"] = int64(math.MaxInt64) })
+		}, []string{"restart_delay_ms must be 0..600000, got 9223372036854775807"}},
+		{"restart delay beyond the bound", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 1)["restart_delay_ms"] = 600_001 })
+		}, []string{"plan fault 1 (crash-mid-commit)", "restart_delay_ms must be 0..600000, got 600001"}},
+		{"downtimes adding up beyond the bound", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) {
+				op(m, 0)["restart_delay_ms"] = 400_000
+				op(m, 1)["restart_delay_ms"] = 400_000
+			})
+		}, []string{"plan fault 1 (crash-mid-commit)", "add up to at most 600000, got 800000"}},
+		{"too many ops", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) {
+				ops := m["faults"].([]any)
+				for len(ops) <= faults.MaxOps {
+					ops = append(ops, ops[0])
+				}
+				m["faults"] = ops
+			})
+		}, []string{"plan faults: at most 64 ops, got 65"}},
+		{"huge fault name quoted short", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { op(m, 0)["fault"] = strings.Repeat("n", 100_000) })
+		}, []string{`unknown fault "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…" (100000 bytes)`}},
+		{"huge unknown field name clipped", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { m[strings.Repeat("k", 100_000)] = 1 })
+		}, []string{"unknown field", "…"}},
+		{"duplicate top-level key", func(*testing.T) []byte {
+			return []byte(`{"version":1,"version":1,"protocol":"none","workload":{"partitions":1,"parallelism":1,"records":1,"keys_per_partition":1,"checkpoint_interval_ms":10},"faults":[]}`)
+		}, []string{`parse plan: duplicate key "version"`}},
+		{"duplicate faults", func(*testing.T) []byte {
+			return []byte(`{"version":1,"protocol":"none","faults":[],"workload":{"partitions":1,"parallelism":1,"records":1,"keys_per_partition":1,"checkpoint_interval_ms":10},"faults":[]}`)
+		}, []string{`duplicate key "faults"`}},
+		{"duplicate key in an op", func(*testing.T) []byte {
+			return []byte(`{"version":1,"protocol":"none","workload":{"partitions":1,"parallelism":1,"records":1,"keys_per_partition":1,"checkpoint_interval_ms":10},"faults":[{"fault":"zombie","hit":1},{"fault":"zombie","hit":1,"hit":2}]}`)
+		}, []string{`duplicate key "faults[1].hit"`}},
+		{"too large", func(*testing.T) []byte {
+			return append(samplePlan().Marshal(), bytes.Repeat([]byte(" "), faults.MaxPlanBytes)...)
+		}, []string{"larger than 1048576 bytes"}},
 		{"wrong type", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { op(m, 0)["hit"] = "2" })
 		}, []string{"parse plan"}},
@@ -193,6 +245,12 @@ func TestReadPlan(t *testing.T) {
 
 	_, err = faults.ReadPlan(filepath.Join(dir, "missing.json"))
 	require.ErrorContains(t, err, "read plan")
+
+	// An endless file is read only up to the limit.
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		_, err = faults.ReadPlan("/dev/zero")
+		require.ErrorContains(t, err, "larger than")
+	}
 }
 
 func crashNames() []string {
@@ -269,7 +327,12 @@ func TestCatalogue(t *testing.T) {
 		got, ok := faults.Lookup(f.Name)
 		require.True(t, ok)
 		require.Equal(t, f, got)
-		require.False(t, slices.Contains(faults.Groups, f.Name), "%s is also a group", f.Name)
+		// A name may equal a group only when it is that group's one
+		// fault (zombie): then both select the same.
+		if f.Name != string(f.Kind) {
+			require.False(t, slices.Contains(faults.Groups, f.Name), "%s is also a group", f.Name)
+		}
+		require.Contains(t, faults.Groups, string(f.Kind), "--faults accepts every kind as a group")
 	}
 	require.Equal(t, crashNames(), func() []string {
 		var out []string
@@ -376,7 +439,7 @@ func TestPhaseIsValidatedAndRoundTrips(t *testing.T) {
 		{faults.Op{Fault: "produce-rejected", Hit: 2, Phase: "precommit"}, ""},
 		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: "sometime"}, `unknown phase "sometime"`},
 		{faults.Op{Fault: "crash-after-ack", Hit: 1, Phase: "notify"}, "broker faults only"},
-		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: strings.Repeat("x", 10_000)}, "..."},
+		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: strings.Repeat("x", 10_000)}, "(10000 bytes)"},
 	} {
 		p := base
 		p.Faults = []faults.Op{tc.op}

@@ -42,7 +42,7 @@ func decodeFuzzCase(data []byte, cfg GenConfig) (Case, int) {
 	c := Case{Seed: r.uint64()}
 	var w faults.Workload
 	w.Partitions = 1 + r.byte()%cfg.MaxPartitions
-	w.Records = r.uint16() % (cfg.MaxRecords + 1)
+	w.Records = 1 + r.uint16()%cfg.MaxRecords
 	w.KeysPerPartition = 1 + r.byte()%cfg.MaxKeys
 	w.CheckpointIntervalMS = cfg.MinIntervalMS + r.byte()%(cfg.MaxIntervalMS-cfg.MinIntervalMS+1)
 	maxPar := max(1, min(cfg.MaxParallelism, w.Partitions))

@@ -101,7 +101,7 @@ func GenWorkload(cfg GenConfig) gopter.Gen {
 	return gopter.CombineGens(
 		gen.IntRange(1, cfg.MaxPartitions),
 		gen.IntRange(1, max(1, cfg.MaxParallelism)),
-		gen.IntRange(0, cfg.MaxRecords),
+		gen.IntRange(1, cfg.MaxRecords),
 		gen.IntRange(1, cfg.MaxKeys),
 		gen.IntRange(cfg.MinIntervalMS, cfg.MaxIntervalMS),
 		gen.IntRange(0, 4),

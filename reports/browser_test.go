@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/reports"
 )
 
@@ -36,8 +37,11 @@ func chromium() string {
 
 // TestHTMLInChromium opens index.html in headless Chromium and checks that
 // the timelines and charts render, that untrusted values are shown as text,
-// and that the page fetches nothing. With EOSIM_SCREENSHOT=FILE.png it
-// also saves a screenshot of the first failing timeline.
+// and that the page fetches nothing; that the first screen names what
+// failed and links its timeline; and that clicking a record highlights it
+// everywhere. With EOSIM_SCREENSHOT=FILE.png it also saves a screenshot of
+// the first failing timeline with a record highlighted, with
+// EOSIM_SCREENSHOT_FIRST=FILE.png one of the first screen.
 func TestHTMLInChromium(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
@@ -76,9 +80,14 @@ func TestHTMLInChromium(t *testing.T) {
 		Timelines, Procs, Pending, Highlights, Links, Crashes int
 		TimelineWidth, ChartWidth                             float64
 		ProtocolBars, FaultRows, CoverageHits                 int
-		Scripts, InjectedBold, InjectedImg                    int
-		Values                                                []string
+		Scripts, InjectedBold, InjectedImg, InjectedItalic    int
+		OwnScript                                             bool
+		Values, Keys                                          []string
 		Titles                                                []string
+		FirstLink                                             string
+		FirstLinkTop, ViewportH                               float64
+		FirstText                                             string
+		FirstLinkTarget                                       bool
 	}
 	const probe = `(() => {
 	  const q = s => document.querySelectorAll(s).length;
@@ -88,8 +97,15 @@ func TestHTMLInChromium(t *testing.T) {
 	    TimelineWidth: document.querySelector('svg.timeline').getBoundingClientRect().width,
 	    ChartWidth: document.querySelector('#chart-protocols svg').getBoundingClientRect().width,
 	    ProtocolBars: q('#chart-protocols rect.bar-bad'), FaultRows: q('#chart-faults g'), CoverageHits: q('#chart-coverage rect.cell-hit'),
-	    Scripts: document.scripts.length, InjectedBold: q('.record-value b'), InjectedImg: q('img'),
+	    Scripts: document.scripts.length, InjectedBold: q('.record-value b'), InjectedImg: q('img'), InjectedItalic: q('.record-key i, .hostile i'),
+	    OwnScript: document.scripts.length === 1 && document.scripts[0].id === 'eosim-highlight',
 	    Values: Array.from(document.querySelectorAll('.record-value code')).map(e => e.textContent),
+	    Keys: Array.from(document.querySelectorAll('.record-key code, #first-failure code.hostile')).map(e => e.textContent),
+	    FirstLink: (document.querySelector('#first-failure-link') || {}).getAttribute ? document.querySelector('#first-failure-link').getAttribute('href') : '',
+	    FirstLinkTop: document.querySelector('#first-failure-link') ? document.querySelector('#first-failure-link').getBoundingClientRect().bottom : 1e9,
+	    ViewportH: window.innerHeight,
+	    FirstText: (document.querySelector('#first-failure') || {}).textContent || '',
+	    FirstLinkTarget: !!document.querySelector('#first-failure-link') && !!document.getElementById(document.querySelector('#first-failure-link').getAttribute('href').slice(1)),
 	    Titles: Array.from(document.querySelectorAll('svg.timeline line.fail-line title')).map(e => e.textContent),
 	  };
 	})()`
@@ -104,9 +120,44 @@ func TestHTMLInChromium(t *testing.T) {
 	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("svg.timeline"))))
 	got, err := chromedp.Run(tctx, chromedp.Evaluate[probeResult](probe))
 	require.NoError(t, err)
+	firstScreen, err := chromedp.Run(tctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+
+	// Click the first anomalous record's row under the first failing
+	// timeline: the record is outlined wherever it appears (the batches it
+	// entered in, its links, the transactions it went into, its row).
+	type highlight struct {
+		Selected, Rows, Shapes, Txns int
+		Key                          string
+	}
+	click := `(() => {
+	  const el = document.querySelector('` + first + ` tr[data-rec]');
+	  el.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+	  const key = el.getAttribute('data-rec').split(' ')[0];
+	  return { Selected: document.querySelectorAll('.sel').length, Rows: document.querySelectorAll('tr.sel').length,
+	    Shapes: document.querySelectorAll('svg .sel').length, Txns: document.querySelectorAll('svg rect.txn-pending.sel').length, Key: key };
+	})()`
+	hl, err := chromedp.Run(tctx, chromedp.Evaluate[highlight](click))
+	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(tctx, chromedp.ScrollIntoView(chromedp.CSS(first))))
 	shot, err := chromedp.Run(tctx, chromedp.Screenshot(chromedp.CSS(first)))
 	require.NoError(t, err)
+	require.Equal(t, 1, hl.Rows, "the clicked record's table row is highlighted, and only it (%s)", hl.Key)
+	require.GreaterOrEqual(t, hl.Shapes, 2, "the clicked record is outlined where it entered and where it left (%s)", hl.Key)
+	require.Positive(t, hl.Txns, "and the transaction it went into (%s)", hl.Key)
+	const unclick = `(() => { document.body.dispatchEvent(new MouseEvent('click', {bubbles: true})); return document.querySelectorAll('.sel').length; })()`
+	left, err := chromedp.Run(tctx, chromedp.Evaluate[int](unclick))
+	require.NoError(t, err)
+	require.Zero(t, left, "a click elsewhere clears the highlight")
+
+	// The first screen says what failed and links to its timeline.
+	require.Equal(t, first, got.FirstLink, "the first screen links the first failing run's timeline")
+	require.True(t, got.FirstLinkTarget)
+	require.Less(t, got.FirstLinkTop, got.ViewportH, "the link is on the first screen")
+	p, err := engine.ProtocolByName(r.Violations[0].Protocol)
+	require.NoError(t, err)
+	require.Contains(t, got.FirstText, p.Description, "the failing protocol's description is on the first screen")
+	require.Contains(t, got.FirstText, "replay --protocol", "with its replay command")
 
 	require.Equal(t, len(r.Timelines), got.Timelines, "one timeline per drawn run")
 	require.Greater(t, got.Procs, 10, "process events drawn")
@@ -120,8 +171,11 @@ func TestHTMLInChromium(t *testing.T) {
 	require.Positive(t, got.FaultRows)
 	require.Positive(t, got.CoverageHits)
 
-	require.Zero(t, got.Scripts, "no scripts, not even injected ones")
+	require.Equal(t, 1, got.Scripts, "no scripts but the page's own, not even injected ones")
+	require.True(t, got.OwnScript)
 	require.Zero(t, got.InjectedBold, "a record value's markup is text, not elements")
+	require.Zero(t, got.InjectedItalic, "a record key's markup is text, not elements")
+	require.Contains(t, got.Keys, evilKey, "the record key is shown verbatim")
 	require.Zero(t, got.InjectedImg, "a trace detail's markup is text, not elements")
 	require.Contains(t, got.Values, evilValue, "the record value is shown verbatim")
 	require.Contains(t, strings.Join(got.Titles, "\n"), evilDetail, "the trace detail is shown verbatim")
@@ -134,6 +188,44 @@ func TestHTMLInChromium(t *testing.T) {
 	require.NotEmpty(t, shot)
 	if out := os.Getenv("EOSIM_SCREENSHOT"); out != "" {
 		require.NoError(t, os.WriteFile(out, shot, 0o644))
-		t.Logf("screenshot of %s written to %s", first, out)
+		t.Logf("screenshot of %s with record %s highlighted written to %s", first, hl.Key, out)
+	}
+	if out := os.Getenv("EOSIM_SCREENSHOT_FIRST"); out != "" {
+		require.NoError(t, os.WriteFile(out, firstScreen, 0o644))
+		t.Logf("screenshot of the first screen written to %s", out)
 	}
 }
+
+// TestPageLoadTime measures how long Chromium takes to load a report page
+// given by EOSIM_PAGE (for the README's figure on large reports); it skips
+// without it.
+func TestPageLoadTime(t *testing.T) {
+	page := os.Getenv("EOSIM_PAGE")
+	bin := chromium()
+	if page == "" || bin == "" {
+		t.Skip("set EOSIM_PAGE=path/index.html (and have Chromium) to measure a page's load time")
+	}
+	st, err := os.Stat(page)
+	require.NoError(t, err)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.WindowSize(1400, 1000), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
+	abs, err := filepath.Abs(page)
+	require.NoError(t, err)
+	u := (&url.URL{Scheme: "file", Path: abs}).String()
+	for i := range 3 {
+		started := time.Now()
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("#status"))))
+		wall := time.Since(started)
+		loadMS, err := chromedp.Run(ctx, chromedp.Evaluate[float64](
+			`performance.getEntriesByType('navigation')[0].loadEventEnd - performance.getEntriesByType('navigation')[0].startTime`))
+		require.NoError(t, err)
+		t.Logf("load %d: %s of index.html: load event after %.0f ms, visible after %s", i+1, sizeText(st.Size()), loadMS, wall.Round(time.Millisecond))
+	}
+}
+
+func sizeText(b int64) string { return fmt.Sprintf("%.2f MB", float64(b)/1e6) }

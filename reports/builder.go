@@ -22,7 +22,8 @@ type Run struct {
 	// Replay is the one command that replays the run.
 	Replay string
 	// Records optionally supplies the input records (key, value) that
-	// anomalies name; without it a record is shown by partition/offset.
+	// anomalies name; without it Result.Records is used, and without those
+	// a record is shown by partition/offset.
 	Records map[model.ID]model.InputRecord
 }
 
@@ -74,6 +75,12 @@ func normalizeShard(s Shard) Shard {
 // Add records one finished run.
 func (b *Builder) Add(r Run) {
 	res := r.Result
+	if len(res.Records) > 0 {
+		// The run's own records, overlaid by what the caller supplied.
+		merged := maps.Clone(res.Records)
+		maps.Copy(merged, r.Records)
+		r.Records = merged
+	}
 	if !slices.Contains(b.opts.Protocols, res.Protocol) {
 		b.opts.Protocols = append(b.opts.Protocols, res.Protocol)
 	}
@@ -310,12 +317,7 @@ func assemble(command string, opts Options, v Versions, limits Limits, rows []Ru
 		r.Runs = []RunRow{}
 	}
 
-	perProtocol := 0
-	for k := range opts.Runs {
-		if opts.Shard.Holds(k) {
-			perProtocol++
-		}
-	}
+	perProtocol := opts.Shard.Share(opts.Runs)
 	r.Outcome = Outcome{RunsPlanned: perProtocol * len(opts.Protocols), RunsDone: len(rows), Interrupted: interrupted}
 	r.Counts = Counts{Anomalies: zeroCounts(model.AnomalyNames()), CrashPoints: map[string]int{}}
 	for _, p := range engine.CrashPoints() {

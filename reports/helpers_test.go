@@ -16,6 +16,9 @@ import (
 // evilValue is a record value with markup: reports must show it as text.
 const evilValue = `<b>bold?</b>&amp;<script>alert(1)</script>`
 
+// evilKey is a record key with markup and quotes.
+const evilKey = `<i>k</i>"'&amp;`
+
 // evilDetail is a trace detail with markup.
 const evilDetail = `<img src=x onerror=alert(2)>&`
 
@@ -46,7 +49,7 @@ func realReport(t *testing.T) reports.Report {
 			if res.Failed() && !poisoned {
 				for _, a := range res.Violations {
 					if a.Input != nil {
-						run.Records = map[model.ID]model.InputRecord{*a.Input: {Partition: a.Input.Partition, Offset: a.Input.Offset, Key: "k0-1", Value: evilValue}}
+						run.Records = map[model.ID]model.InputRecord{*a.Input: {Partition: a.Input.Partition, Offset: a.Input.Offset, Key: evilKey, Value: evilValue}}
 						break
 					}
 				}

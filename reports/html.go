@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"html/template"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/model"
 )
 
@@ -15,9 +18,42 @@ import (
 var pageSource string
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f1": func(f float64) string { return fmt.Sprintf("%.1f", f) },
-	"ms": fmtMS,
+	"f1":   func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"ms":   fmtMS,
+	"args": commandArgs,
 }).Parse(pageSource))
+
+// commandArgs splits a command line into its words, each flag with its
+// value, so that the page wraps a long replay command between flags and
+// never inside one.
+func commandArgs(cmd string) []string {
+	var out []string
+	for _, w := range strings.Fields(cmd) {
+		if n := len(out); n > 0 && !strings.HasPrefix(w, "-") && strings.HasPrefix(out[n-1], "-") && !strings.Contains(out[n-1], " ") {
+			out[n-1] += " " + w
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// maxViolationRows bounds the violations table; report.json has them all.
+const maxViolationRows = 100
+
+// firstFailure is what the page's first screen says failed.
+type firstFailure struct {
+	Protocol, Description string
+	Run                   int
+	Seed                  uint64
+	Counts                string
+	Anomalies             []Anomaly
+	LoudFailure           string
+	Replay                string
+	Timeline, Trace       string
+	// NotCaught is set instead when a known-bad protocol was not caught.
+	NotCaught string
+}
 
 type pageData struct {
 	R          Report
@@ -30,7 +66,18 @@ type pageData struct {
 	Faults     barChart
 	Coverage   heatmap
 	Violations []violationView
-	Timelines  []timelineView
+	// MoreViolations were left out of the table.
+	MoreViolations int
+	Timelines      []timelineView
+	First          *firstFailure
+	// Partitions are the colour legend's entries: class pN for the
+	// partitions N, N+8, ...
+	Partitions []partitionColour
+}
+
+type partitionColour struct {
+	Class int
+	Label string
 }
 
 type fact struct{ Name, Value string }
@@ -40,6 +87,8 @@ type violationView struct {
 	Counts   string
 	Plan     string
 	Timeline string // anchor of its timeline, if drawn
+	// Recs are the record keys of its first anomalies, for highlighting.
+	Recs []string
 }
 
 var unsafeID = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
@@ -48,9 +97,11 @@ func timelineID(protocol string, run int) string {
 	return fmt.Sprintf("tl-%s-%d", unsafeID.ReplaceAllString(protocol, "_"), run)
 }
 
-// HTML renders index.html: a self-contained page (no scripts, no network
-// fetches) with the outcome, charts, violations and a timeline per drawn
-// run. Every value from a trace or a record goes through html/template.
+// HTML renders index.html: a self-contained page (no network fetches; one
+// small inline script of its own, for highlighting a clicked record) with
+// what failed first, the outcome, charts, violations and a timeline per
+// drawn run, each linked to its trace file. Every value from a trace or a
+// record goes through html/template.
 func HTML(r Report) ([]byte, error) {
 	d := pageData{R: r, Status: r.Outcome.Status, Headline: headline(r)}
 	d.Title = fmt.Sprintf("eosim %s — %s", r.Command, r.Outcome.Status)
@@ -81,7 +132,17 @@ func HTML(r Report) ([]byte, error) {
 	for _, tl := range r.Timelines {
 		id := timelineID(tl.Protocol, tl.Run)
 		drawn[id] = true
-		d.Timelines = append(d.Timelines, layoutTimeline(tl, id))
+		tv := layoutTimeline(tl, id)
+		tv.Trace = TracePath(tl)
+		d.Timelines = append(d.Timelines, tv)
+	}
+	parts := max(1, r.Options.Workload.Partitions)
+	for c := range min(8, parts) {
+		var names []string
+		for p := c; p < parts; p += 8 {
+			names = append(names, fmt.Sprint(p))
+		}
+		d.Partitions = append(d.Partitions, partitionColour{c, "partition " + strings.Join(names, ", ")})
 	}
 	for i := range d.Timelines {
 		tv := &d.Timelines[i]
@@ -93,13 +154,25 @@ func HTML(r Report) ([]byte, error) {
 			}
 		}
 	}
-	for _, v := range r.Violations {
+	for i, v := range r.Violations {
+		if i == maxViolationRows {
+			d.MoreViolations = len(r.Violations) - i
+			break
+		}
 		vv := violationView{V: v, Counts: nonZero(v.Counts), Plan: planText(v.Plan.Faults)}
 		if id := timelineID(v.Protocol, v.Run); drawn[id] {
 			vv.Timeline = id
 		}
+		for _, a := range v.Anomalies {
+			key := ""
+			if a.Record != nil && vv.Timeline != "" {
+				key = recKey(vv.Timeline, a.Record.Partition, a.Record.Offset)
+			}
+			vv.Recs = append(vv.Recs, key)
+		}
 		d.Violations = append(d.Violations, vv)
 	}
+	d.First = first(r, drawn)
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, d); err != nil {
 		return nil, fmt.Errorf("index.html: %w", err)
@@ -112,4 +185,44 @@ func shardText(s Shard) string {
 		return "all runs (unsharded)"
 	}
 	return fmt.Sprintf("%v of %d", s.Indexes, s.Count)
+}
+
+// first picks what the first screen shows: the first violation of a
+// protocol expected clean, with its anomalies, replay command, timeline and
+// trace; or a known-bad protocol that was not caught.
+func first(r Report, drawn map[string]bool) *firstFailure {
+	for _, v := range r.Violations {
+		if slices.Contains(r.Options.ExpectCaught, v.Protocol) {
+			continue
+		}
+		f := &firstFailure{Protocol: v.Protocol, Description: protocolDescription(v.Protocol), Run: v.Run, Seed: v.Seed,
+			Counts: nonZero(v.Counts), LoudFailure: v.LoudFailure, Replay: v.Replay}
+		f.Anomalies = v.Anomalies[:min(3, len(v.Anomalies))]
+		if id := timelineID(v.Protocol, v.Run); drawn[id] {
+			f.Timeline = id
+			f.Trace = TracePath(Timeline{Protocol: v.Protocol, Run: v.Run})
+		}
+		return f
+	}
+	for _, p := range r.Protocols {
+		if p.Expect == "caught" && p.Status == StatusFail {
+			return &firstFailure{Protocol: p.Name, Description: protocolDescription(p.Name),
+				NotCaught: fmt.Sprintf("known-bad protocol %s was not caught in %d runs", p.Name, p.Runs)}
+		}
+	}
+	return nil
+}
+
+func protocolDescription(name string) string {
+	p, err := engine.ProtocolByName(name)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s): %s", p.Name, p.Kind, p.Description)
+}
+
+// TracePath is where Write puts a timeline's trace, relative to the report
+// directory: one JSON object per line, the events the timeline drew.
+func TracePath(tl Timeline) string {
+	return "traces/" + timelineID(tl.Protocol, tl.Run) + ".jsonl"
 }

@@ -12,13 +12,15 @@ import (
 )
 
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
+	XMLName  xml.Name `xml:"testsuites"`
+	Name     string   `xml:"name,attr"`
+	Tests    int      `xml:"tests,attr"`
+	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
+	Skipped  int      `xml:"skipped,attr"`
+	Time     string   `xml:"time,attr"`
+	// Snapshot is the report's snapshot id (CheckSnapshot).
+	Snapshot string       `xml:",comment"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -65,7 +67,7 @@ const maxListed = 10
 // case when no run caught it. Failures carry the replay commands.
 func JUnit(r Report) ([]byte, error) {
 	seconds := float64(r.Execution.WallMS) / 1000
-	doc := junitSuites{Name: "eosim " + r.Command, Time: fmt.Sprintf("%.3f", seconds)}
+	doc := junitSuites{Name: "eosim " + r.Command, Time: fmt.Sprintf("%.3f", seconds), Snapshot: " eosim-snapshot " + r.Execution.Snapshot + " "}
 	viol := map[string]Violation{}
 	for _, v := range r.Violations {
 		viol[fmt.Sprintf("%s/%d", v.Protocol, v.Run)] = v
@@ -152,6 +154,16 @@ func JUnit(r Report) ([]byte, error) {
 		doc.Skipped += suite.Skipped
 		doc.Suites = append(doc.Suites, suite)
 	}
+	if miss := r.Outcome.MissingShards; len(miss) > 0 {
+		// A merge without every shard must not read green in a JUnit
+		// viewer either.
+		doc.Suites = append(doc.Suites, junitSuite{Name: "eosim/merge", Time: "0.000", Tests: 1, Failures: 1,
+			Cases: []junitCase{{Name: "all shards merged", Classname: "eosim.merge", Time: "0.000",
+				Failure: &junitMessage{Type: "incomplete",
+					Message: fmt.Sprintf("shards %v of %d are missing: %d of %d runs merged", miss, r.Options.Shard.Count, r.Outcome.RunsDone, r.Outcome.RunsPlanned)}}}})
+		doc.Tests++
+		doc.Failures++
+	}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("junit.xml: %w", err)
@@ -193,8 +205,9 @@ func runGroups(row RunRow) []string {
 // planText renders a plan's faults on one line.
 func planText(ops []faults.Op) string {
 	var parts []string
-	for _, op := range ops {
-		s := fmt.Sprintf("%s@%d", op.Fault, op.Hit)
+	for i, op := range ops {
+		// Numbered as the timeline labels a fault where it fired (#2).
+		s := fmt.Sprintf("#%d %s@%d", i+1, op.Fault, op.Hit)
 		if info, ok := faults.Lookup(op.Fault); !ok || info.IsCrash() {
 			s += fmt.Sprintf("(down %dms)", op.RestartDelayMS)
 		} else if op.Count > 0 {

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+
+	"github.com/eosim/eosim/faults"
 )
 
 // Merge combines the reports of shards of one campaign into one report.
@@ -42,7 +45,7 @@ func Merge(parts ...Report) (Report, error) {
 			return Report{}, err
 		}
 		if c != base {
-			return Report{}, fmt.Errorf("merge: report %d differs from report 1 in options, versions or limits:\n  %s\n  %s", i+1, base, c)
+			return Report{}, fmt.Errorf("merge: report %d differs from report 1 in %s", i+1, firstDifference(base, c))
 		}
 		if p.Options.Shard.Count != shards.Count {
 			return Report{}, fmt.Errorf("merge: report %d is a shard of %d, report 1 of %d", i+1, p.Options.Shard.Count, shards.Count)
@@ -60,6 +63,9 @@ func Merge(parts ...Report) (Report, error) {
 			}
 			seen[key] = i
 		}
+		if len(rows)+len(p.Runs) > MaxRuns {
+			return Report{}, fmt.Errorf("merge: more than %d runs in all: a report holds at most that many", MaxRuns)
+		}
 		rows = append(rows, p.Runs...)
 		viols = append(viols, p.Violations...)
 		harness = append(harness, p.HarnessErrors...)
@@ -72,7 +78,82 @@ func Merge(parts ...Report) (Report, error) {
 	}
 	opts := first.Options
 	opts.Shard = shards
-	return assemble(first.Command, opts, first.Versions, first.Limits, rows, viols, harness, tls, interrupted, exec), nil
+	r := assemble(first.Command, opts, first.Versions, first.Limits, rows, viols, harness, tls, interrupted, exec)
+	markMissingShards(&r)
+	return r, nil
+}
+
+// markMissingShards makes a merge that lacks shards say so: the runs
+// planned are the whole campaign's, the missing shards are listed, and a
+// status that would otherwise read pass or inconclusive reads incomplete
+// (a violation found is still a fail, an interrupt still interrupted).
+func markMissingShards(r *Report) {
+	s := r.Options.Shard
+	if s.Count <= 1 {
+		return
+	}
+	for i := 1; i <= s.Count; i++ {
+		if !slices.Contains(s.Indexes, i) {
+			r.Outcome.MissingShards = append(r.Outcome.MissingShards, i)
+		}
+	}
+	r.Outcome.RunsPlanned = r.Options.Runs * len(r.Options.Protocols)
+	if r.Outcome.Status == StatusPass || r.Outcome.Status == StatusInconclusive {
+		r.Outcome.Status = StatusIncomplete
+	}
+}
+
+// firstDifference names the first field in which two comparable renderings
+// differ and its two values, shortened: "options.base_seed (3 vs 4)".
+func firstDifference(a, b string) string {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return "options, versions or limits"
+	}
+	if path, va, vb, ok := diffJSON("", x, y); ok {
+		return fmt.Sprintf("%s (%s vs %s)", path, shortJSON(va), shortJSON(vb))
+	}
+	return "options, versions or limits"
+}
+
+// diffJSON walks two decoded JSON values and returns the path of the first
+// difference, in sorted key order.
+func diffJSON(path string, a, b any) (string, any, any, bool) {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := slices.Sorted(maps.Keys(am))
+		for k := range bm {
+			if _, ok := am[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range keys {
+			sub := k
+			if path != "" {
+				sub = path + "." + k
+			}
+			if p, va, vb, ok := diffJSON(sub, am[k], bm[k]); ok {
+				return p, va, vb, true
+			}
+		}
+		return "", nil, nil, false
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		return path, a, b, true
+	}
+	return "", nil, nil, false
+}
+
+// shortJSON renders v as JSON of at most 40 characters.
+func shortJSON(v any) string {
+	b, _ := json.Marshal(v)
+	if v == nil {
+		return "absent"
+	}
+	return faults.Clip(string(b), 40)
 }
 
 // comparable renders what shards must share as one string.
@@ -80,9 +161,9 @@ func comparable(r Report) (string, error) {
 	o := r.Options
 	o.Shard = Shard{}
 	b, err := json.Marshal(struct {
-		Options  Options
-		Versions Versions
-		Limits   Limits
+		Options  Options  `json:"options"`
+		Versions Versions `json:"versions"`
+		Limits   Limits   `json:"limits"`
 	}{o, r.Versions, r.Limits})
 	if err != nil {
 		return "", fmt.Errorf("merge: %w", err)

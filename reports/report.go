@@ -5,6 +5,11 @@ import (
 	"github.com/eosim/eosim/sim"
 )
 
+// MaxRuns bounds the runs (of all protocols) one report holds: it keeps a
+// row per run (about 300 bytes of report.json each), so a campaign with
+// --report, and a merge, stays within about 60 MB.
+const MaxRuns = 200_000
+
 // SchemaVersion is the version of report.json's schema
 // (docs/report-schema.md). It changes when a field changes meaning or goes
 // away; adding a field does not change it.
@@ -77,6 +82,25 @@ func (s Shard) Holds(k int) bool {
 	return len(s.Indexes) == 0 && n == 1
 }
 
+// Share is how many of runs 0..runs-1 the shard holds, computed rather
+// than counted so that a huge campaign costs nothing here.
+func (s Shard) Share(runs int) int {
+	n := max(1, s.Count)
+	if len(s.Indexes) == 0 {
+		if n == 1 {
+			return runs
+		}
+		return 0
+	}
+	total := 0
+	for _, i := range s.Indexes {
+		if i >= 1 && i <= n && i-1 < runs {
+			total += (runs-i)/n + 1
+		}
+	}
+	return total
+}
+
 // Versions name the code that ran.
 type Versions struct {
 	Go      string `json:"go"`
@@ -111,19 +135,29 @@ const (
 	StatusFail         = "fail"
 	StatusInconclusive = "inconclusive"
 	StatusInterrupted  = "interrupted"
+	// StatusIncomplete is a merge that lacks some shards: its runs may be
+	// clean, but the campaign's verdict is unknown.
+	StatusIncomplete = "incomplete"
 )
 
 // Outcome is the verdict of the whole report.
 type Outcome struct {
 	// Status is "pass", "fail" (some protocol failed its expectation),
 	// "inconclusive" (harness errors, or runs missing without an
-	// interrupt) or "interrupted" (stopped before all runs finished).
-	Status        string `json:"status"`
-	RunsPlanned   int    `json:"runs_planned"`
-	RunsDone      int    `json:"runs_done"`
-	ViolatingRuns int    `json:"violating_runs"`
-	HarnessErrors int    `json:"harness_errors"`
-	Interrupted   bool   `json:"interrupted"`
+	// interrupt), "interrupted" (stopped before all runs finished) or
+	// "incomplete" (a merge without every shard, and no violation).
+	Status string `json:"status"`
+	// RunsPlanned is the runs this report should hold: its shards' share,
+	// or, for a merge, the whole campaign's (so a merge that lacks shards
+	// shows fewer runs done than planned).
+	RunsPlanned   int  `json:"runs_planned"`
+	RunsDone      int  `json:"runs_done"`
+	ViolatingRuns int  `json:"violating_runs"`
+	HarnessErrors int  `json:"harness_errors"`
+	Interrupted   bool `json:"interrupted"`
+	// MissingShards lists the 1-based shards a merge lacks (of
+	// options.shard.count); absent when none is missing.
+	MissingShards []int `json:"missing_shards,omitempty"`
 }
 
 // ProtocolSummary is one protocol's share of the runs.
@@ -281,4 +315,9 @@ type Execution struct {
 	Shards             int     `json:"shards"`
 	WallMS             int64   `json:"wall_ms"`
 	ScenariosPerSecond float64 `json:"scenarios_per_second"`
+	// Snapshot names one Write: the four files of a report directory
+	// carry it (report.json here, index.html in a meta tag, junit.xml as a
+	// property, summary.md in its last line), so a reader can tell that
+	// they belong together (CheckSnapshot).
+	Snapshot string `json:"snapshot,omitempty"`
 }

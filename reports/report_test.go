@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,53 @@ func TestMergeOfShardsEqualsUnsharded(t *testing.T) {
 	}
 }
 
+// TestIncompleteMergeSaysIncomplete: a merge without every shard never
+// reads pass, in report.json, summary.md or the page's badge.
+func TestIncompleteMergeSaysIncomplete(t *testing.T) {
+	const runs = 10
+	opts := baseOptions(runs)
+	opts.Shard = reports.Shard{Count: 3, Indexes: []int{1}}
+	// Shard 1 of 3 holds runs 0, 3, 6, 9, made clean so that the shard on
+	// its own passes.
+	cleanRuns := []reports.Run{}
+	for _, k := range []int{0, 3, 6, 9} {
+		r := fakeRun("two-phase-commit", k)
+		r.Result.Violations, r.Result.HarnessError = nil, ""
+		r.Result.Check = model.Result{Verdict: model.OK, Counts: map[string]int{}}
+		cleanRuns = append(cleanRuns, r)
+	}
+	opts.Protocols = []string{"two-phase-commit"}
+	shard := build(opts, cleanRuns, false)
+	require.Equal(t, reports.StatusPass, shard.Outcome.Status, "the shard on its own passes")
+
+	m, err := reports.Merge(shard)
+	require.NoError(t, err)
+	require.Equal(t, reports.StatusIncomplete, m.Outcome.Status)
+	require.Equal(t, runs, m.Outcome.RunsPlanned, "runs planned is the whole campaign's")
+	require.Equal(t, 4, m.Outcome.RunsDone)
+	require.Equal(t, []int{2, 3}, m.Outcome.MissingShards)
+	require.Contains(t, reports.Summary(m), "INCOMPLETE")
+	require.Contains(t, reports.Summary(m), "shards [2 3] of 3 missing")
+	page, err := reports.HTML(m)
+	require.NoError(t, err)
+	require.Contains(t, string(page), `class="badge status-incomplete" id="status">incomplete<`)
+	js, err := reports.JSON(m)
+	require.NoError(t, err)
+	require.Contains(t, string(js), `"status": "incomplete"`)
+	junit, err := reports.JUnit(m)
+	require.NoError(t, err)
+	require.Contains(t, string(junit), `<testcase name="all shards merged" classname="eosim.merge"`)
+	require.Contains(t, string(junit), "shards [2 3] of 3 are missing: 4 of 10 runs merged")
+
+	// A violation found in the shards present is still a fail.
+	opts.Protocols = []string{"commit-on-snapshot"}
+	failing, err := reports.Merge(build(opts, fakeRuns("commit-on-snapshot", 0, 3), false))
+	require.NoError(t, err)
+	require.Equal(t, reports.StatusFail, failing.Outcome.Status)
+	require.Equal(t, []int{2, 3}, failing.Outcome.MissingShards)
+	require.Contains(t, reports.Summary(failing), "missing")
+}
+
 func TestMergeRejectsReportsThatDoNotBelongTogether(t *testing.T) {
 	shard := func(i, n int, mutate func(*reports.Options)) reports.Report {
 		opts := baseOptions(10)
@@ -235,9 +283,10 @@ func TestMergeRejectsReportsThatDoNotBelongTogether(t *testing.T) {
 		want  string
 	}{
 		{"nothing", nil, "no reports"},
-		{"other seed", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.BaseSeed = 2 })}, "differs"},
-		{"other workload", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.Workload.Records = 7 })}, "differs"},
-		{"other commit", []reports.Report{shard(1, 2, nil), otherCommit}, "differs"},
+		{"other seed", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.BaseSeed = 2 })}, "differs from report 1 in options.base_seed (1 vs 2)"},
+		{"other workload", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.Workload.Records = 7 })}, "options.workload.records (1000 vs 7)"},
+		{"other commit", []reports.Report{shard(1, 2, nil), otherCommit}, `versions.commit ("c" vs "d")`},
+		{"long value clipped", []reports.Report{shard(1, 2, nil), shard(2, 2, func(o *reports.Options) { o.Faults = strings.Repeat("x", 5000) })}, `options.faults ("crash" vs "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…)`},
 		{"shard twice", []reports.Report{shard(1, 2, nil), shard(1, 2, nil)}, "appears twice"},
 		{"other shard count", []reports.Report{shard(1, 2, nil), shard(2, 3, nil)}, "shard of 3"},
 		{"schema", []reports.Report{shard(1, 2, nil), oldSchema}, "schema version 99"},
@@ -256,18 +305,16 @@ func TestWriteAndRead(t *testing.T) {
 	r := build(baseOptions(12), fakeRuns("commit-on-snapshot", span(12)...), false)
 	dir := t.TempDir()
 	require.NoError(t, reports.Write(dir, r))
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md"}, names, "no temporary files left")
+	names := dirNames(t, dir)
+	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md", "traces"}, names, "no temporary files left")
 	back, err := reports.Read(dir)
 	require.NoError(t, err)
+	require.NotEmpty(t, back.Execution.Snapshot, "Write stamps its snapshot")
+	require.NoError(t, reports.CheckSnapshot(dir), "the four files are of one write")
+	back.Execution.Snapshot = ""
 	a, _ := reports.JSON(r)
 	b, _ := reports.JSON(back)
-	require.Equal(t, string(a), string(b))
+	require.True(t, string(a) == string(b), "report.json reads back as written")
 	// Rewriting over an existing report replaces it whole.
 	r2 := build(baseOptions(12), fakeRuns("commit-on-snapshot", 1, 2), false)
 	require.NoError(t, reports.Write(dir, r2))
@@ -306,6 +353,40 @@ type junit struct {
 			} `xml:"error"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
+}
+
+// TestWriteCleansStaleTempsAndTellsMixedSets: a writer killed mid-write
+// leaves temp files the next write removes, and a set mixed from two
+// writes is told by CheckSnapshot.
+func TestWriteCleansStaleTempsAndTellsMixedSets(t *testing.T) {
+	dir := t.TempDir()
+	for _, stale := range []string{".simrun-tmp-report.json-123", ".index.html.tmp-456", ".simrun-check-789"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, stale), nil, 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keep.txt"), []byte("mine"), 0o644))
+	first := build(baseOptions(12), fakeRuns("commit-on-snapshot", span(12)...), false)
+	require.NoError(t, reports.Write(dir, first))
+	names := dirNames(t, dir)
+	require.ElementsMatch(t, []string{"index.html", "junit.xml", "report.json", "summary.md", "keep.txt", "traces"}, names)
+	// Each timeline's trace is beside the report, one event a line.
+	require.NotEmpty(t, first.Timelines)
+	for _, tl := range first.Timelines {
+		b, err := os.ReadFile(filepath.Join(dir, reports.TracePath(tl)))
+		require.NoError(t, err)
+		require.Equal(t, len(tl.Events), strings.Count(string(b), "\n"))
+		require.Contains(t, string(b), `"kind":"trigger-checkpoint"`)
+	}
+	require.Len(t, dirNames(t, filepath.Join(dir, "traces")), len(first.Timelines))
+
+	oldPage, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	second := build(baseOptions(12), fakeRuns("commit-on-snapshot", 1, 2), false)
+	require.NoError(t, reports.Write(dir, second))
+	require.NoError(t, reports.CheckSnapshot(dir))
+	require.Len(t, dirNames(t, filepath.Join(dir, "traces")), len(second.Timelines), "traces of the earlier write are gone")
+	// A reader that got index.html before the rewrite and report.json after.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.html"), oldPage, 0o644))
+	require.ErrorContains(t, reports.CheckSnapshot(dir), "index.html is not of the snapshot of report.json")
 }
 
 func TestJUnit(t *testing.T) {
@@ -376,9 +457,12 @@ func TestHTMLShowsUntrustedTextAsText(t *testing.T) {
 	page, err := reports.HTML(build(baseOptions(4), []reports.Run{run, fakeRun("commit-on-snapshot", 1)}, false))
 	require.NoError(t, err)
 	html := string(page)
-	for _, raw := range []string{evilValue, evilDetail, "<script", "<img", "k<i>"} {
+	for _, raw := range []string{evilValue, evilDetail, "<img", "k<i>"} {
 		require.NotContains(t, html, raw)
 	}
+	require.Equal(t, 1, strings.Count(html, "<script"), "only the page's own script")
+	require.Contains(t, html, `<script id="eosim-highlight">`)
+	require.Contains(t, html, "k&lt;i&gt;", "the key is shown, escaped")
 	require.Contains(t, html, "&lt;b&gt;bold?&lt;/b&gt;&amp;amp;&lt;script&gt;alert(1)&lt;/script&gt;")
 	require.Contains(t, html, "&lt;img src=x onerror=alert(2)&gt;&amp;")
 	// Self-contained: nothing to fetch.
@@ -410,4 +494,31 @@ func TestRealCampaignReport(t *testing.T) {
 	}
 	_, err = reports.HTML(r)
 	require.NoError(t, err)
+}
+
+func TestShardShare(t *testing.T) {
+	for _, s := range []reports.Shard{{Count: 1, Indexes: []int{1}}, {Count: 3, Indexes: []int{1}}, {Count: 3, Indexes: []int{2, 3}},
+		{Count: 4, Indexes: []int{4}}, {Count: 1}, {Count: 5, Indexes: []int{1, 2, 3, 4, 5}}} {
+		for _, runs := range []int{0, 1, 2, 3, 10, 11} {
+			want := 0
+			for k := range runs {
+				if s.Holds(k) {
+					want++
+				}
+			}
+			require.Equal(t, want, s.Share(runs), "%+v of %d runs", s, runs)
+		}
+	}
+	require.Equal(t, 250_000_000_000, reports.Shard{Count: 4, Indexes: []int{2}}.Share(1_000_000_000_000))
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

@@ -39,6 +39,9 @@ func Summary(r Report) string {
 		(time.Duration(r.Execution.WallMS) * time.Millisecond).String(),
 		(time.Duration(r.VirtualTimeMS) * time.Millisecond).Round(time.Second).String(), r.Execution.ScenariosPerSecond)
 	fmt.Fprintf(&b, "Commit %s, %s, franz-go %s, kfake %s.\n", md(r.Versions.Commit), r.Versions.Go, r.Versions.FranzGo, r.Versions.Kfake)
+	if r.Execution.Snapshot != "" {
+		fmt.Fprintf(&b, "\n<!-- eosim-snapshot %s -->\n", md(r.Execution.Snapshot))
+	}
 	return b.String()
 }
 
@@ -54,6 +57,11 @@ func headline(r Report) string {
 		s = fmt.Sprintf("%d of %d runs done, %d harness errors", o.RunsDone, o.RunsPlanned, o.HarnessErrors)
 	case StatusInterrupted:
 		s = fmt.Sprintf("stopped after %d of %d runs (%d violating)", o.RunsDone, o.RunsPlanned, o.ViolatingRuns)
+	case StatusIncomplete:
+		s = fmt.Sprintf("%d of %d runs merged, %d violating", o.RunsDone, o.RunsPlanned, o.ViolatingRuns)
+	}
+	if len(o.MissingShards) > 0 {
+		s += fmt.Sprintf("; shards %v of %d missing", o.MissingShards, r.Options.Shard.Count)
 	}
 	if len(r.Protocols) == 1 {
 		s = md(r.Protocols[0].Name) + ": " + s

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
@@ -16,14 +17,18 @@ import (
 
 // Shapes of an SVG drawing. Every string field is plain text that the
 // template escapes; numbers are geometry.
+// Rec, when set, lists the records (space-separated keys, see recKey) a
+// shape stands for: clicking one highlights every shape of those records.
 type svgRect struct {
 	X, Y, W, H   float64
 	Class, Title string
+	Rec          string
 }
 
 type svgLine struct {
 	X1, Y1, X2, Y2 float64
 	Class, Title   string
+	Rec            string
 }
 
 type svgText struct {
@@ -35,6 +40,7 @@ type svgText struct {
 type svgPoly struct {
 	Points       string
 	Class, Title string
+	Rec          string
 }
 
 type laneView struct {
@@ -67,6 +73,8 @@ type timelineView struct {
 	Records   []recordRow
 	MoreRecs  int
 	Notes     []string
+	// Trace is the path, relative to the report, of the run's trace file.
+	Trace string
 }
 
 // recordRow is one anomalous record, or a run of them that share their
@@ -74,9 +82,22 @@ type timelineView struct {
 type recordRow struct {
 	Kind, Record, Key, Value string
 	Entered, Left            []string
-	partition                int32
-	from, to                 int64
+	// Rec are the keys of the row's records (see recKey).
+	Rec       string
+	partition int32
+	from, to  int64
 }
+
+// recKey names a record of one timeline for the page's highlighting.
+func recKey(timeline string, partition int32, offset int64) string {
+	return fmt.Sprintf("%s:%d/%d", timeline, partition, offset)
+}
+
+// maxRecKeys bounds the keys a grouped row lists.
+const maxRecKeys = 64
+
+// textW estimates the width of an SVG label of 10-11 px type.
+func textW(s string) float64 { return 6.3*float64(utf8.RuneCountInString(s)) + 4 }
 
 // groupRecords sorts the rows and merges consecutive offsets of one
 // partition that have the same anomaly, no key or value shown, and the same
@@ -93,6 +114,9 @@ func groupRecords(rows []recordRow) []recordRow {
 				last.Key == "" && last.Value == "" && r.Key == "" && r.Value == "" &&
 				slices.Equal(last.Entered, r.Entered) && slices.Equal(last.Left, r.Left) {
 				last.to = r.from
+				if strings.Count(last.Rec, " ") < maxRecKeys {
+					last.Rec += " " + r.Rec
+				}
 				last.Record = fmt.Sprintf("%d/%d – %d/%d (%d records)", last.partition, last.from, last.partition, last.to, last.to-last.from+1)
 				continue
 			}
@@ -256,24 +280,34 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 
 	// Axis: ticks in the stretches drawn to scale, a label on compressed
 	// downtime.
+	// A label starts only after the previous one ends (labelEnd), so they
+	// never overlap; the end of the run gets a label of its own.
 	step := niceStep(90 / ts.scale)
-	lastLabel := math.Inf(-1)
+	labelEnd := math.Inf(-1)
+	endText := "end " + fmtMS(end)
+	endX := x(end)
 	for _, sg := range ts.segs {
 		if sg.compressed {
-			v.Texts = append(v.Texts, svgText{X: sg.x0 + 4, Y: 11, Class: "axis-break", Text: "≈ " + fmtMS(sg.t1-sg.t0) + " down",
-				Hint: fmt.Sprintf("%s to %s: the job was down; drawn compressed", fmtMS(sg.t0), fmtMS(sg.t1))})
-			lastLabel = sg.x1
+			text := "≈ " + fmtMS(sg.t1-sg.t0) + " down"
+			if sg.x0+4 >= labelEnd {
+				v.Texts = append(v.Texts, svgText{X: sg.x0 + 4, Y: 11, Class: "axis-break", Text: text,
+					Hint: fmt.Sprintf("%s to %s: the job was down; drawn compressed", fmtMS(sg.t0), fmtMS(sg.t1))})
+				labelEnd = sg.x0 + 4 + textW(text)
+			}
 			continue
 		}
 		for t := (sg.t0 + step - 1) / step * step; t <= sg.t1; t += step {
-			if x(t)-lastLabel < 48 {
+			text := fmtMS(t)
+			if x(t)+2 < labelEnd || x(t)+2+textW(text) > endX-textW(endText) {
 				continue
 			}
-			lastLabel = x(t)
+			labelEnd = x(t) + 2 + textW(text)
 			v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 6, X2: x(t), Y2: v.H, Class: "axis-grid"})
-			v.Texts = append(v.Texts, svgText{X: x(t) + 2, Y: 11, Class: "axis-label", Text: fmtMS(t)})
+			v.Texts = append(v.Texts, svgText{X: x(t) + 2, Y: 11, Class: "axis-label", Text: text})
 		}
 	}
+	v.Grid = append(v.Grid, svgLine{X1: endX, Y1: tlAxisH - 6, X2: endX, Y2: v.H, Class: "axis-end", Title: "the run ends at " + fmtMS(end)})
+	v.Texts = append(v.Texts, svgText{X: math.Max(labelEnd, endX+2), Y: 11, Class: "axis-label", Text: endText})
 
 	// Anomalous records, by input partition, sorted by offset.
 	type hit struct {
@@ -289,7 +323,8 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 		row := len(v.Records)
 		v.Records = append(v.Records, recordRow{Kind: a.Kind, Record: fmt.Sprintf("%d/%d", a.Record.Partition, a.Record.Offset),
-			Key: a.Record.Key, Value: a.Record.Value, partition: a.Record.Partition, from: a.Record.Offset, to: a.Record.Offset})
+			Key: a.Record.Key, Value: a.Record.Value, Rec: recKey(id, a.Record.Partition, a.Record.Offset),
+			partition: a.Record.Partition, from: a.Record.Offset, to: a.Record.Offset})
 		hits[a.Record.Partition] = append(hits[a.Record.Partition], hit{a.Record.Offset, a.Kind, a.Record.Key, row})
 	}
 	for p := range hits {
@@ -343,6 +378,28 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		default:
 			markAt(sinkY[e.Subtask]+rowSinkMarks, e.T, shape, class, title)
 		}
+	}
+	// Checkpoint ids start again after a restore: a label names the
+	// attempt too (a2·cp6). A fault that fired is labelled with its
+	// number in the plan (#2), as the plan text numbers them.
+	attempt := 0
+	cpLabelEnd := math.Inf(-1)
+	used := make([]bool, len(tl.Faults))
+	opNumber := func(detail string) string {
+		name, rest, _ := strings.Cut(detail, " ")
+		hit := -1
+		for _, f := range strings.Fields(rest) {
+			if h, ok := strings.CutPrefix(f, "hit="); ok {
+				hit, _ = strconv.Atoi(h)
+			}
+		}
+		for i, op := range tl.Faults {
+			if !used[i] && op.Fault == name && (hit < 0 || op.Hit == hit) {
+				used[i] = true
+				return fmt.Sprintf("#%d ", i+1)
+			}
+		}
+		return ""
 	}
 	fullLine := func(t int64, class, title string) {
 		v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 8, X2: x(t), Y2: v.H, Class: class, Title: title})
@@ -423,13 +480,19 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		case "group-offsets-commit":
 			mark(e, "square", "m-group", title)
 		case "trigger-checkpoint":
-			fullLine(e.T, "cp-line", title)
-			v.Texts = append(v.Texts, svgText{X: x(e.T) + 2, Y: 26, Class: "cp-label", Text: fmt.Sprintf("cp%d", e.Checkpoint), Hint: title})
+			label := fmt.Sprintf("a%d·cp%d", max(1, attempt), e.Checkpoint)
+			fullLine(e.T, "cp-line", label+": "+title)
+			if x(e.T)+2 >= cpLabelEnd {
+				v.Texts = append(v.Texts, svgText{X: x(e.T) + 2, Y: 26, Class: "cp-label", Text: label,
+					Hint: fmt.Sprintf("attempt %d, checkpoint %d: %s", max(1, attempt), e.Checkpoint, title)})
+				cpLabelEnd = x(e.T) + 2 + textW(label)
+			}
 		case "checkpoint-stored":
 			markAt(coordY+tlCoordH/2, e.T, "square", "m-stored", title)
 		case "abort-checkpoint", "checkpoint-failed":
 			markAt(coordY+tlCoordH/2, e.T, "x", "m-cp-abort", title)
 		case "restore":
+			attempt++
 			if downSince >= 0 {
 				v.Bands = append(v.Bands, svgRect{X: x(downSince), Y: tlAxisH, W: math.Max(1, x(e.T)-x(downSince)), H: v.H - tlAxisH,
 					Class: "down", Title: fmt.Sprintf("job down %s → %s (%s) after %s", fmtMS(downSince), fmtMS(e.T), fmtMS(e.T-downSince), downWhy)})
@@ -440,8 +503,10 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			class := map[string]string{"crash": "crash-line", "job-failure": "fail-line", "loud-failure": "loud-line", "rescale": "rescale-line"}[e.Kind]
 			fullLine(e.T, class, title)
 			label := e.Kind
+			number := ""
 			if e.Kind == "crash" {
 				label, _, _ = strings.Cut(e.Detail, " ")
+				number = opNumber(e.Detail)
 			}
 			if e.Kind == "rescale" {
 				if n, err := strconv.Atoi(strings.TrimPrefix(e.Detail, "parallelism ")); err == nil && n > 0 {
@@ -449,7 +514,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 				}
 				label = e.Detail
 			}
-			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + label, Hint: title})
+			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + number + label, Hint: title})
 			if e.Kind != "loud-failure" {
 				why := "job failure: " + e.Detail
 				switch e.Kind {
@@ -466,13 +531,14 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			}
 		case "fault":
 			name, _, _ := strings.Cut(e.Detail, " ")
+			label := opNumber(e.Detail) + name
 			info, _ := faults.Lookup(name)
 			if info.Kind == faults.KindBroker {
 				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("bolt", x(e.T), brokerY+tlBrokerH/2, 7), Class: "m-broker", Title: title})
-				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: brokerY + 17, Class: "fault-label", Text: name, Hint: title})
+				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: brokerY + 17, Class: "fault-label", Text: label, Hint: title})
 			} else {
 				markAt(coordY+tlCoordH/2, e.T, "bolt", "m-fault", title)
-				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: coordY + tlCoordH - 6, Class: "fault-label", Text: name, Hint: title})
+				v.Texts = append(v.Texts, svgText{X: x(e.T) + 6, Y: coordY + tlCoordH - 6, Class: "fault-label", Text: label, Hint: title})
 			}
 		default:
 			if isBrokerEvent(e) {
@@ -496,7 +562,10 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			Class: "down", Title: "job down from " + fmtMS(downSince) + " to the end after " + downWhy})
 	}
 
-	// Transactions.
+	// Transactions. barRect is each transaction's drawn bar (the
+	// pre-committed one, else the open one), so that a clicked record
+	// also outlines the transaction it went into.
+	barRect := map[*txnBar]int{}
 	for _, b := range bars {
 		if !inRange(b.subtask) {
 			continue
@@ -508,6 +577,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			openEnd = b.precommit
 		}
 		// A pixel of air between a transaction and the next one.
+		barRect[b] = len(v.Bars)
 		v.Bars = append(v.Bars, svgRect{X: x(b.start), Y: ly + rowOpen, W: math.Max(1.5, x(openEnd)-x(b.start)-1), H: barH, Class: "txn-open",
 			Title: fmt.Sprintf("%s: open %s → %s", name, fmtMS(b.start), fmtMS(openEnd))})
 		if b.precommit < 0 {
@@ -517,6 +587,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			continue
 		}
 		class := "txn-pending txn-" + b.endKind
+		barRect[b] = len(v.Bars)
 		v.Bars = append(v.Bars, svgRect{X: x(b.precommit), Y: ly + rowPending, W: math.Max(2.5, x(b.end)-x(b.precommit)), H: barH, Class: class,
 			Title: fmt.Sprintf("%s: pre-committed for checkpoint %d at %s (%s), %s", name, b.checkpoint, fmtMS(b.precommit), b.precommitMs, b.endedBy())})
 		shape, mclass := "check", "m-commit"
@@ -602,6 +673,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	}
 
 	// Records emitted, and the anomalous records among them.
+	broke := newBreakPoint()
 	for _, pe := range procs {
 		if !inRange(pe.subtask) {
 			continue
@@ -639,20 +711,39 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			hclass = "hl hl-lost"
 		}
 		entered := fmt.Sprintf("%s by source %d", fmtMS(pe.t), pe.subtask)
-		var texts []string
-		linked := map[*txnBar]bool{}
+		var texts, keys []string
+		type drawn struct{ link, mark int }
+		linked := map[*txnBar]drawn{}
 		for _, h := range held {
 			bar, text := exit(pe, h.key)
 			r := &v.Records[h.row]
+			key := recKey(id, pe.partition, h.offset)
+			if len(keys) < maxRecKeys {
+				keys = append(keys, key)
+			}
 			r.Entered = append(r.Entered, entered)
 			r.Left = append(r.Left, text)
 			if !slices.Contains(texts, text) {
 				texts = append(texts, text)
 			}
-			if bar == nil || linked[bar] || !inRange(bar.subtask) {
+			if bar != nil && bar.precommit >= 0 { // a replayed record broke nothing yet
+				ok, at, _ := bar.left()
+				broke.note(h.row, h.kind, ok, at)
+			}
+			if bar == nil || !inRange(bar.subtask) {
 				continue
 			}
-			linked[bar] = true
+			if j, ok := barRect[bar]; ok && strings.Count(v.Bars[j].Rec, " ") < maxRecKeys {
+				v.Bars[j].Rec = strings.TrimSpace(v.Bars[j].Rec + " " + key)
+			}
+			if d, seen := linked[bar]; seen {
+				if strings.Count(v.Links[d.link].Rec, " ") < maxRecKeys {
+					v.Links[d.link].Rec += " " + key
+					v.Marks[d.mark].Rec = v.Links[d.link].Rec
+				}
+				continue
+			}
+			linked[bar] = drawn{len(v.Links), len(v.Marks)}
 			ok, at, _ := bar.left()
 			lclass := "link link-left"
 			ey := sinkY[bar.subtask] + rowPending + barH/2
@@ -661,11 +752,18 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			} else if !ok {
 				lclass = "link link-missed"
 			}
-			v.Links = append(v.Links, svgLine{X1: rect.X + rect.W/2, Y1: ly + 19, X2: x(at), Y2: ey, Class: lclass, Title: text})
-			v.Marks = append(v.Marks, svgPoly{Points: shapePoints("tri-down", x(at), ey-9, 5), Class: "m-exit " + lclass, Title: text})
+			v.Links = append(v.Links, svgLine{X1: rect.X + rect.W/2, Y1: ly + 19, X2: x(at), Y2: ey, Class: lclass, Title: text, Rec: key})
+			v.Marks = append(v.Marks, svgPoly{Points: shapePoints("tri-down", x(at), ey-9, 5), Class: "m-exit " + lclass, Title: text, Rec: key})
 		}
 		v.Highlight = append(v.Highlight, svgRect{X: rect.X - 1.5, Y: ly + 1, W: rect.W + 3, H: 20, Class: hclass,
-			Title: fmt.Sprintf("%s — entered here at %s; %s", strings.Join(parts, "; "), entered, strings.Join(texts, "; "))})
+			Title: fmt.Sprintf("%s — entered here at %s; %s", strings.Join(parts, "; "), entered, strings.Join(texts, "; ")),
+			Rec:   strings.Join(keys, " ")})
+	}
+	if t, what, ok := broke.moment(); ok {
+		v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 8, X2: x(t), Y2: v.H, Class: "eo-broke",
+			Title: fmt.Sprintf("exactly-once broke here, at %s: %s", fmtMS(t), what)})
+		v.Texts = append(v.Texts, svgText{X: x(t) + 3, Y: brokerY + tlBrokerH - 4, Class: "eo-broke-label", Text: "exactly-once broke",
+			Hint: fmt.Sprintf("at %s: %s", fmtMS(t), what)})
 	}
 	for i := range v.Records {
 		if len(v.Records[i].Entered) == 0 {
@@ -673,6 +771,10 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 	}
 	v.Records = groupRecords(v.Records)
+	// Nothing drawn past the right edge: the width covers every label.
+	for _, tx := range v.Texts {
+		v.W = math.Max(v.W, tx.X+textW(tx.Text)+8)
+	}
 	if tl.MoreEvents > 0 {
 		v.Notes = append(v.Notes, fmt.Sprintf("The trace was cut after %d events (%d more not drawn).", len(events), tl.MoreEvents))
 	}
@@ -866,3 +968,35 @@ func fmtMS(ms int64) string {
 	}
 	return fmt.Sprintf("%dm%s", ms/60_000, strconv.FormatFloat(float64(ms%60_000)/1000, 'f', -1, 64)+"s")
 }
+
+// breakPoint finds the moment exactly-once broke in a timeline: the
+// earliest time an anomalous record became visible a second time
+// (duplicate), or its transaction ended without making it visible.
+type breakPoint struct {
+	visible map[int]int // record row → times seen leaving visibly
+	at      int64
+	what    string
+	found   bool
+}
+
+func newBreakPoint() *breakPoint { return &breakPoint{visible: map[int]int{}} }
+
+// note records one way out of an anomalous record (row): visible says
+// whether its transaction made it visible, at when.
+func (b *breakPoint) note(row int, kind string, visible bool, at int64) {
+	var what string
+	switch {
+	case visible:
+		b.visible[row]++
+		if b.visible[row] == 2 {
+			what = kind + ": a record became visible a second time"
+		}
+	case kind != "duplicate":
+		what = kind + ": a record's transaction ended without making it visible"
+	}
+	if what != "" && (!b.found || at < b.at) {
+		b.at, b.what, b.found = at, what, true
+	}
+}
+
+func (b *breakPoint) moment() (int64, string, bool) { return b.at, b.what, b.found }

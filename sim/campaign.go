@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 
@@ -26,28 +28,34 @@ type Campaign struct {
 	Plans []faults.Plan
 }
 
-// RunIndexes returns the run numbers this shard runs, in order.
-func (c Campaign) RunIndexes() []int {
-	shards := max(1, c.Shards)
-	runs := c.Runs
+// total is the number of runs of the whole campaign (all shards).
+func (c Campaign) total() int {
 	if c.Plans != nil {
-		runs = len(c.Plans)
+		return len(c.Plans)
 	}
-	var ks []int
-	for k := range runs {
-		if k%shards == c.ShardIndex {
-			ks = append(ks, k)
-		}
-	}
-	return ks
+	return c.Runs
 }
+
+// Count returns how many runs this shard runs: the runs k < total with
+// k % Shards == ShardIndex. It is computed, not enumerated, so that a
+// campaign of 10^12 runs holds no per-run state.
+func (c Campaign) Count() int {
+	shards, total := max(1, c.Shards), c.total()
+	if c.ShardIndex >= total {
+		return 0
+	}
+	return (total-1-c.ShardIndex)/shards + 1
+}
+
+// runIndex is the run number of this shard's i-th run.
+func (c Campaign) runIndex(i int) int { return c.ShardIndex + i*max(1, c.Shards) }
 
 // Run runs the campaign and calls onResult for every finished run in run
 // order, from the calling goroutine, whatever Jobs is. When ctx is
 // cancelled no new run starts; runs already going finish and are reported.
 // It returns how many runs were reported.
 func (c Campaign) Run(ctx context.Context, t *testing.T, onResult func(k int, r Result)) int {
-	ks := c.RunIndexes()
+	n := c.Count()
 	jobs := max(1, c.Jobs)
 	type done struct {
 		i   int
@@ -62,9 +70,10 @@ func (c Campaign) Run(ctx context.Context, t *testing.T, onResult func(k int, r 
 			defer wg.Done()
 			for i := range work {
 				opts := c.Options
-				opts.Seed = RunSeed(c.BaseSeed, ks[i])
+				k := c.runIndex(i)
+				opts.Seed = RunSeed(c.BaseSeed, k)
 				if c.Plans != nil {
-					plan := c.Plans[ks[i]]
+					plan := c.Plans[k]
 					opts.Seed, opts.Plan, opts.Workload = plan.Seed, &plan, plan.Workload
 				}
 				results <- done{i, Run(t, opts)}
@@ -73,7 +82,7 @@ func (c Campaign) Run(ctx context.Context, t *testing.T, onResult func(k int, r 
 	}
 	go func() {
 		defer close(work)
-		for i := range ks {
+		for i := range n {
 			select {
 			case <-ctx.Done():
 				return
@@ -85,7 +94,8 @@ func (c Campaign) Run(ctx context.Context, t *testing.T, onResult func(k int, r 
 		wg.Wait()
 		close(results)
 	}()
-	// Deliver in run order: hold results that finish early.
+	// Deliver in run order: hold results that finish early (at most Jobs
+	// of them).
 	held := map[int]Result{}
 	next, reported := 0, 0
 	for d := range results {
@@ -96,17 +106,15 @@ func (c Campaign) Run(ctx context.Context, t *testing.T, onResult func(k int, r 
 				break
 			}
 			delete(held, next)
-			onResult(ks[next], r)
+			onResult(c.runIndex(next), r)
 			next++
 			reported++
 		}
 	}
 	// Interrupted: runs that finished after a gap are still reported.
-	for i := next; i < len(ks); i++ {
-		if r, ok := held[i]; ok {
-			onResult(ks[i], r)
-			reported++
-		}
+	for _, i := range slices.Sorted(maps.Keys(held)) {
+		onResult(c.runIndex(i), held[i])
+		reported++
 	}
 	return reported
 }

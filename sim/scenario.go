@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -78,6 +79,9 @@ type Result struct {
 	// HarnessError is set when the harness itself failed (verdict unknown).
 	HarnessError string       `json:"harness_error,omitempty"`
 	Events       []TraceEvent `json:"-"`
+	// Records are the input records the anomalies name (with KeepEvents),
+	// so that a report can show their keys and values.
+	Records map[model.ID]model.InputRecord `json:"-"`
 
 	sites []Site
 }
@@ -177,6 +181,9 @@ func run(opts Options) (res Result) {
 	res.Violations = res.Check.Violations(model.Allowed(guaranteeName(proto.Guarantee)))
 	if obs.HarnessError != "" {
 		res.HarnessError = obs.HarnessError
+	}
+	if opts.KeepEvents {
+		res.Records = namedRecords(obs.Input, res.Check.Anomalies)
 	}
 	tr.Observe(engine.Event{Kind: "verdict", Subtask: -1, Detail: string(res.Check.Verdict) + " " + model.Summary(res.Check.Counts)})
 	return res
@@ -475,4 +482,25 @@ func payload(rng *rand.Rand, i int) string {
 		return fmt.Sprintf("<b>%s</b>&%d", b, i)
 	}
 	return fmt.Sprintf("%s-%d", b, i)
+}
+
+// namedRecords picks the input records (sorted by partition and offset)
+// that anomalies name.
+func namedRecords(input []model.InputRecord, anomalies []model.Anomaly) map[model.ID]model.InputRecord {
+	out := map[model.ID]model.InputRecord{}
+	for _, a := range anomalies {
+		if a.Input == nil {
+			continue
+		}
+		i, ok := slices.BinarySearchFunc(input, *a.Input, func(r model.InputRecord, id model.ID) int {
+			if r.Partition != id.Partition {
+				return int(r.Partition - id.Partition)
+			}
+			return cmp.Compare(r.Offset, id.Offset)
+		})
+		if ok {
+			out[*a.Input] = input[i]
+		}
+	}
+	return out
 }

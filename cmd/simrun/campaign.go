@@ -15,6 +15,7 @@ import (
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/model"
+	"github.com/eosim/eosim/reports"
 	"github.com/eosim/eosim/sim"
 )
 
@@ -46,7 +47,7 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	cfg.flags.register(fs)
 	fs.IntVar(&cfg.runs, "runs", 100, "number of scenarios")
 	fs.IntVar(&cfg.jobs, "jobs", 1, "scenarios to run at once (results are identical for any value)")
-	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1")
+	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1; k8s/n takes i-1 from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	report := fs.String("report", "", "write report.json, summary.md, junit.xml and index.html to this directory")
 	fs.BoolVar(&cfg.exhaustive, "exhaustive", false, "instead of --runs random runs: crash at every crash point at every checkpoint of the scenario's fault-free schedule")
 	fs.BoolVar(&cfg.pairs, "pairs", false, "with --exhaustive: also every ordered pair of crash sites (use a small --records)")
@@ -70,11 +71,17 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	if cfg.jobs < 1 || cfg.jobs > 256 {
 		return exitUsage, usagef("--jobs must be 1..256, got %d", cfg.jobs)
 	}
+	if err := checkMemory(cfg.flags.workload.Records, cfg.jobs, stderr); err != nil {
+		return exitUsage, err
+	}
 	var err error
-	if cfg.shardIndex, cfg.shards, err = parseShard(*shard); err != nil {
+	if cfg.shardIndex, cfg.shards, err = parseShard(*shard, os.Getenv); err != nil {
 		return exitUsage, err
 	}
 	if *report != "" {
+		if cfg.runs > reports.MaxRuns {
+			return exitUsage, usagef("--report keeps a row per run: at most %d runs with --report, got --runs %d (split the campaign into several with other seeds, or drop --report)", reports.MaxRuns, cfg.runs)
+		}
 		if err := checkReportDir(*report); err != nil {
 			return exitUsage, err
 		}
@@ -124,13 +131,13 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 		c.Plans = ex.Plans
 		printCoverage(stdout, ex)
 	}
-	mine := len(c.RunIndexes())
+	mine := c.Count()
 	var rep *campaignReport
 	if cfg.report != "" {
 		c.Options.KeepEvents = true
 		rep = newCampaignReport(cfg, opts)
 	}
-	prog := newProgress(stderr, mine)
+	prog := newProgress(stderr, mine, campaignWords)
 	c.Run(ctx, t, func(k int, res sim.Result) {
 		tot.runs++
 		tot.virtual += res.VirtualTime
@@ -182,7 +189,7 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 	if interrupted {
 		fmt.Fprintf(stderr, "simrun: interrupted: %d of %d runs finished%s\n", tot.runs, mine, reportNote(cfg.report))
 	}
-	fmt.Fprintln(stdout, summaryLine(cfg.flags.protocol, tot, wall))
+	fmt.Fprintln(stdout, summaryLine(cfg.flags.protocol, tot, wall, runsPerSecond(tot.runs, wall)))
 	return code
 }
 
@@ -241,7 +248,9 @@ func printCoverage(w io.Writer, ex sim.Exhaustive) {
 		ex.Seed, len(ex.Sites), cells, strings.Join(parts, " "), len(ex.Plans))
 }
 
-func summaryLine(protocol string, tot campaignTotals, wall time.Duration) string {
+// summaryLine is the campaign's last line; rate is runs per second of wall
+// time (for a merge, the shards' rates added up, as report.json has it).
+func summaryLine(protocol string, tot campaignTotals, wall time.Duration, rate float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "runs=%d violations=%d protocol=%s %s", tot.runs, tot.violating, protocol, model.Summary(tot.anomalies))
 	points := make([]string, 0, len(engine.CrashPoints()))
@@ -255,11 +264,14 @@ func summaryLine(protocol string, tot campaignTotals, wall time.Duration) string
 	if tot.firstFailingSeed != nil {
 		first = fmt.Sprint(*tot.firstFailingSeed)
 	}
-	rate := 0.0
-	if wall > 0 {
-		rate = float64(tot.runs) / wall.Seconds()
-	}
 	fmt.Fprintf(&b, " unfired=%d harness_errors=%d wall=%s virtual=%s runs_per_sec=%.1f first_failing_seed=%s",
 		tot.unfired, tot.harnessErrors, wall.Round(time.Millisecond), tot.virtual.Round(time.Second), rate, first)
 	return b.String()
+}
+
+func runsPerSecond(runs int, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return float64(runs) / wall.Seconds()
 }

@@ -86,7 +86,7 @@ func parseBreaks(s string) (map[string]string, []string, error) {
 		}
 		name, bug, ok := strings.Cut(item, ":")
 		if !ok {
-			return nil, nil, usagef("--break %q: want PROTOCOL:BUG", item)
+			return nil, nil, usagef("--break %s: want PROTOCOL:BUG", faults.Quote(item))
 		}
 		p, err := engine.ProtocolByName(name)
 		if err != nil {
@@ -103,7 +103,7 @@ func parseBreaks(s string) (map[string]string, []string, error) {
 			}
 		}
 		if sub == "" {
-			return nil, nil, usagef("--break: no protocol is %s with bug %q", name, bug)
+			return nil, nil, usagef("--break: no protocol is %s with bug %s", faults.Clip(name, 40), faults.Quote(bug))
 		}
 		out[name] = sub
 		notes = append(notes, fmt.Sprintf("%s runs as %s (%s + bug %s)", name, sub, name, bug))

@@ -96,9 +96,10 @@ func TestShrinkCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"clean scenario", []string{"shrink", "--protocol", "two-phase-commit", "--records", "20", "--faults", "crash-after-ack"}, "nothing to shrink"},
+		{"clean scenario", []string{"shrink", "--protocol", "two-phase-commit", "--records", "20", "--faults", "crash-after-ack", "--out", filepath.Join(work, "x.json")}, "nothing to shrink"},
 		{"bad match", []string{"shrink", "--protocol", "commit-on-snapshot", "--match", "roughly"}, "--match"},
 		{"bad contrast", []string{"shrink", "--protocol", "commit-on-snapshot", "--contrast", "nope"}, "--contrast"},
+		{"no out", []string{"shrink", "--protocol", "commit-on-snapshot", "--seed", "1"}, "shrink needs --out FILE"},
 		{"missing out dir", []string{"shrink", "--protocol", "commit-on-snapshot", "--out", "/nonexistent/dir/x.json"}, "does not exist"},
 		{"missing protocol", []string{"shrink"}, "--protocol is required"},
 	}

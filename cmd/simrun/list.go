@@ -44,7 +44,7 @@ func cmdList(args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "%s\tanomaly\t%s\n", a.Name, a.Description)
 		}
 	default:
-		return usagef("cannot list %q: want protocols, faults, phases or anomalies", args[0])
+		return usagef("cannot list %s: want protocols, faults, phases or anomalies", faults.Quote(args[0]))
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"os"
 	"runtime/debug"
 	"testing"
+
+	"github.com/eosim/eosim/faults"
 )
 
 // Exit codes of the CLI contract.
@@ -39,6 +41,7 @@ commands:
   shrink     reduce a failing scenario to a minimal plan that fails the same way
   gate       regression gate: corpus, bug-zoo detection, clean campaigns
   zoo        runs to the first catch of every known-bad variant over several seeds
+  merge      combine the reports of a sharded campaign into one
   list       list protocols, faults or anomalies
   help       show this text
 
@@ -71,7 +74,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	} else if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
 	} else {
-		err = usagef("unknown command %q (see 'simrun help')", args[0])
+		err = usagef("unknown command %s (see 'simrun help')", faults.Quote(args[0]))
 	}
 	var ue usageError
 	switch {

@@ -5,10 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/eosim/eosim/faults"
 )
 
 // buildSimrun builds the CLI once per test binary: the scenarios run in an
@@ -38,8 +41,19 @@ func run(t *testing.T, bin string, args ...string) (stdout, stderr string, code 
 
 func TestCLI(t *testing.T) {
 	bin := buildSimrun(t)
-	badPlan := filepath.Join(t.TempDir(), "bad.json")
+	tmp := t.TempDir()
+	badPlan := filepath.Join(tmp, "bad.json")
 	require.NoError(t, os.WriteFile(badPlan, []byte(`{"version":1,"faults":[{"fault":"crash-after-ack","hitt":1}]}`), 0o644))
+	goodPlan := filepath.Join(tmp, "good.json")
+	plan := faults.Plan{Version: faults.PlanVersion, Protocol: "two-phase-commit", Seed: 3, Workload: faults.DefaultWorkload()}
+	plan.Workload.Records, plan.Workload.LateRecords = 50, 10
+	require.NoError(t, os.WriteFile(goodPlan, plan.Marshal(), 0o644))
+	hugeName := plan
+	hugeName.Protocol = strings.Repeat("p", 500_000)
+	hugePlan := filepath.Join(tmp, "huge-protocol.json")
+	require.NoError(t, os.WriteFile(hugePlan, hugeName.Marshal(), 0o644))
+	tpc := []string{"replay", "--protocol", "two-phase-commit", "--seed", "1"}
+	with := func(base []string, extra ...string) []string { return append(append([]string{}, base...), extra...) }
 
 	usage := []struct {
 		name string
@@ -54,13 +68,28 @@ func TestCLI(t *testing.T) {
 		{"unknown fault", []string{"campaign", "--protocol", "two-phase-commit", "--faults", "meteor"}, `unknown fault "meteor"`},
 		{"unknown flag", []string{"campaign", "--protocol", "two-phase-commit", "--bogus"}, "bogus"},
 		{"bad shard", []string{"campaign", "--protocol", "two-phase-commit", "--shard", "3/2"}, "--shard"},
-		{"bad workload", []string{"replay", "--protocol", "two-phase-commit", "--parallelism", "9"}, "parallelism"},
+		{"bad workload", []string{"replay", "--protocol", "two-phase-commit", "--seed", "1", "--parallelism", "9"}, "--parallelism must be 1..partitions (4), got 9"},
 		{"missing plan", []string{"replay", "--protocol", "two-phase-commit", "--plan", "/nonexistent/plan.json"}, "read plan"},
 		{"malformed plan", []string{"replay", "--plan", badPlan}, "hitt"},
 		{"bad list", []string{"list", "colours"}, `cannot list "colours"`},
 		{"runs with exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--runs", "5"}, "exclude each other"},
 		{"zoo seeds", []string{"zoo", "--seeds", "0"}, "--seeds must be 1..1000"},
 		{"pairs without exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--pairs"}, "--pairs needs --exhaustive"},
+		// Validation names the flag the user typed, not the plan's field.
+		{"interval 0 names the flag", with(tpc, "--interval", "0"), "--interval must be 1..30000, got 0"},
+		{"interval beyond the transaction timeout", with(tpc, "--interval", "60001"), "--interval must be 1..30000, got 60001 (at most half the sink's transaction.timeout.ms of 60000"},
+		{"records 0", with(tpc, "--records", "0"), "--records must be 1..1000000, got 0"},
+		{"keys names the flag", with(tpc, "--keys", "0"), "--keys must be 1..1000, got 0"},
+		{"late names the flag", with(tpc, "--records", "10", "--late", "11"), "--late must be 0..records (10), got 11"},
+		{"replay without seed", []string{"replay", "--protocol", "two-phase-commit"}, "replay needs --seed"},
+		{"plan with workload flags", []string{"replay", "--plan", goodPlan, "--records", "10", "--interval", "5", "--faults", "crash"}, "--plan fixes the workload and faults: drop --faults, --records, --interval"},
+		{"plan from /dev/zero", []string{"replay", "--plan", "/dev/zero"}, "larger than 1048576 bytes"},
+		{"huge protocol name quoted short", []string{"replay", "--plan", hugePlan}, `unknown protocol "pppppppppppppppppppppppppppppppppppppppp…" (500000 bytes)`},
+		{"huge unknown command quoted short", []string{strings.Repeat("x", 10000)}, "(10000 bytes)"},
+		{"huge flag value clipped", []string{"campaign", "--runs", strings.Repeat("9", 10000)}, "…"},
+		{"records times jobs beyond memory", []string{"campaign", "--protocol", "two-phase-commit", "--records", "1000000", "--jobs", "256"}, "--records 1000000 with --jobs 256 needs about 976.6 GB of memory"},
+		{"report rows bounded", []string{"campaign", "--protocol", "two-phase-commit", "--runs", "1000000000000", "--report", filepath.Join(tmp, "r")}, "at most 200000 runs with --report"},
+		{"plan-out in a missing dir", with(tpc, "--plan-out", "/nonexistent/dir/p.json"), "--plan-out"},
 	}
 	for _, tc := range usage {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +99,7 @@ func TestCLI(t *testing.T) {
 			require.NotContains(t, stderr, "goroutine", "no stack traces on bad input")
 			if tc.name != "no command" {
 				require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+1, "one line: %q", stderr)
+				require.Less(t, len(stderr), 400, "a short line: %q", faults.Clip(stderr, 500))
 			}
 		})
 	}
@@ -91,6 +121,44 @@ func TestCLI(t *testing.T) {
 		require.Equal(t, 0, code)
 		require.Contains(t, out, "recovery\tphase\t")
 		require.Contains(t, out, "precommit\tphase\t")
+	})
+
+	t.Run("help lists every command and every fault group", func(t *testing.T) {
+		out, _, code := run(t, bin, "help")
+		require.Equal(t, exitOK, code)
+		for name := range commands {
+			require.Regexp(t, "(?m)^  "+name+" ", out, "simrun help lists %s", name)
+		}
+		out, _, code = run(t, bin, "campaign", "-h")
+		require.Equal(t, exitOK, code)
+		groups := map[string]bool{"all": true}
+		for _, f := range faults.Catalogue() {
+			groups[string(f.Kind)] = true
+		}
+		for g := range groups {
+			require.Contains(t, faults.Groups, g, "faults.Groups has every kind of the catalogue")
+			require.Regexp(t, `-faults string\n[^\n]*\b`+g+`\b`, out, "--faults help names group %s", g)
+		}
+	})
+
+	t.Run("replay words and --plan-out", func(t *testing.T) {
+		planOut := filepath.Join(tmp, "out.json")
+		out, _, code := run(t, bin, "replay", "--protocol", "commit-on-snapshot", "--seed", "5", "--records", "200", "--faults", "crash", "--plan-out", planOut)
+		last := lastLine(strings.TrimSuffix(out, "wrote plan "+planOut+"\n"))
+		if code == exitViolations {
+			require.Regexp(t, `^runs=1 violations=1 anomalies=[1-9]\d* `, last, "violations counts runs, anomalies the anomalies")
+		} else {
+			require.Equal(t, exitOK, code, out)
+			require.Regexp(t, `^runs=1 violations=0 anomalies=0 `, last)
+		}
+		p, err := faults.ReadPlan(planOut)
+		require.NoError(t, err)
+		require.Equal(t, uint64(5), p.Seed)
+		require.Equal(t, "go run ./cmd/simrun replay --plan "+planOut, p.Replay)
+		again, _, code2 := run(t, bin, "replay", "--plan", planOut)
+		require.Equal(t, code, code2)
+		hash := regexp.MustCompile(`trace_hash=\S+`)
+		require.Equal(t, hash.FindString(out), hash.FindString(again), "the written plan replays the same scenario")
 	})
 
 	t.Run("clean campaign", func(t *testing.T) {

@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/reports"
 )
 
@@ -45,7 +48,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 		case strings.HasPrefix(a, "-out=") || strings.HasPrefix(a, "--out="):
 			_, out, _ = strings.Cut(a, "=")
 		case strings.HasPrefix(a, "-") && a != "-":
-			return exitUsage, usagef("merge: unknown flag %q (see 'simrun merge -h')", a)
+			return exitUsage, usagef("merge: unknown flag %s (see 'simrun merge -h')", faults.Quote(a))
 		default:
 			dirs = append(dirs, a)
 		}
@@ -55,6 +58,9 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if len(dirs) == 0 {
 		return exitUsage, usagef("merge: name the report directories to merge")
+	}
+	if err := checkOutNotInput(out, dirs); err != nil {
+		return exitUsage, err
 	}
 	var parts []reports.Report
 	for _, d := range dirs {
@@ -78,14 +84,12 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 	switch merged.Outcome.Status {
 	case reports.StatusFail:
 		code = exitViolations
-	case reports.StatusInconclusive, reports.StatusInterrupted:
+	case reports.StatusInconclusive, reports.StatusInterrupted, reports.StatusIncomplete:
 		code = exitInconclusive
 	}
-	if s := merged.Options.Shard; s.Count > 1 {
-		fmt.Fprintf(stderr, "simrun: merged shards %v of %d: the other shards are missing\n", s.Indexes, s.Count)
-		if code == exitOK {
-			code = exitInconclusive
-		}
+	if miss := merged.Outcome.MissingShards; len(miss) > 0 {
+		fmt.Fprintf(stderr, "simrun: merged shards %v of %d: shards %v are missing (the report says incomplete)\n",
+			merged.Options.Shard.Indexes, merged.Options.Shard.Count, miss)
 	}
 	fmt.Fprintln(stdout, reportSummaryLine(merged))
 	return code, nil
@@ -105,7 +109,50 @@ func reportSummaryLine(r reports.Report) string {
 		seed := first.Seed
 		tot.firstFailingSeed = &seed
 	}
-	return summaryLine(strings.Join(r.Options.Protocols, ","), tot, time.Duration(r.Execution.WallMS)*time.Millisecond)
+	return summaryLine(strings.Join(r.Options.Protocols, ","), tot, time.Duration(r.Execution.WallMS)*time.Millisecond,
+		r.Execution.ScenariosPerSecond)
+}
+
+// checkOutNotInput refuses an --out that is one of the inputs or inside
+// one: writing the merge there would replace a shard's report.
+func checkOutNotInput(out string, inputs []string) error {
+	o, err := resolvedPath(out)
+	if err != nil {
+		return usagef("merge: --out %s: %v", faults.Quote(out), err)
+	}
+	for _, in := range inputs {
+		dir := in
+		if st, err := os.Stat(in); err == nil && !st.IsDir() {
+			dir = filepath.Dir(in)
+		}
+		d, err := resolvedPath(dir)
+		if err != nil {
+			continue // reading it reports the problem
+		}
+		if o == d || strings.HasPrefix(o, d+string(filepath.Separator)) {
+			return usagef("merge: --out %s is (or is inside) the input %s: choose another directory", faults.Quote(out), faults.Quote(in))
+		}
+	}
+	return nil
+}
+
+// resolvedPath is path made absolute with symlinks resolved as far as the
+// path exists.
+func resolvedPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for p := abs; ; p = filepath.Dir(p) {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		if p == filepath.Dir(p) {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+	}
 }
 
 func oneLineErr(err error) string {

@@ -27,22 +27,33 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	d := faults.DefaultWorkload()
 	fs.StringVar(&f.protocol, "protocol", "", "protocol to run (see 'simrun list protocols'); required")
 	fs.Uint64Var(&f.seed, "seed", 1, "root seed")
-	fs.StringVar(&f.faults, "faults", "all", "comma-separated fault names or groups (crash, broker, time, all)")
+	fs.StringVar(&f.faults, "faults", "all", "comma-separated fault names (see 'simrun list faults') or groups: "+strings.Join(faults.Groups, ", "))
 	fs.IntVar(&f.workload.Partitions, "partitions", d.Partitions, "input (and output) partitions")
 	fs.IntVar(&f.workload.Parallelism, "parallelism", 0, "job parallelism; 0 draws 1..min(4, partitions) per run from its seed")
-	fs.IntVar(&f.workload.Records, "records", d.Records, "input records")
+	fs.IntVar(&f.workload.Records, "records", d.Records, fmt.Sprintf("input records, 1..%d", faults.MaxRecords))
 	fs.IntVar(&f.workload.KeysPerPartition, "keys", d.KeysPerPartition, "keys per input partition")
-	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS, "checkpoint interval in virtual milliseconds")
+	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS,
+		fmt.Sprintf("checkpoint interval in virtual milliseconds, 1..%d (half the sink's transaction timeout)", faults.MaxCheckpointIntervalMS))
 	fs.IntVar(&f.workload.LateRecords, "late", -1, "of --records, how many arrive while the job runs (the last partition starts empty); -1: a fifth of --records")
 }
 
-// options validates the flags into scenario options.
+// workloadFlags maps a workload field's JSON name to the flag that sets it.
+var workloadFlags = map[string]string{
+	"partitions": "partitions", "parallelism": "parallelism", "records": "records",
+	"keys_per_partition": "keys", "checkpoint_interval_ms": "interval", "late_records": "late",
+}
+
+// planFixes are the flags whose values a --plan file replaces.
+var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late"}
+
+// options validates the flags into scenario options. A workload value out
+// of range is reported by the flag that set it ("--interval must be ...").
 func (f *scenarioFlags) options() (sim.Options, error) {
 	if f.protocol == "" {
 		return sim.Options{}, usagef("--protocol is required (see 'simrun list protocols')")
 	}
 	if _, err := engine.ProtocolByName(f.protocol); err != nil {
-		return sim.Options{}, usagef("%v", err)
+		return sim.Options{}, usagef("unknown protocol %s (see 'simrun list protocols')", faults.Quote(f.protocol))
 	}
 	if f.workload.LateRecords < 0 {
 		f.workload.LateRecords = f.workload.Records / 5
@@ -52,6 +63,10 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 		check.Parallelism = 1 // drawn per run
 	}
 	if err := check.Validate(); err != nil {
+		var fe *faults.FieldError
+		if errors.As(err, &fe) && workloadFlags[fe.Field] != "" {
+			return sim.Options{}, usagef("--%s %s", workloadFlags[fe.Field], fe.Message())
+		}
 		return sim.Options{}, usagef("%v", err)
 	}
 	enabled, err := faults.Resolve(f.faults)
@@ -63,17 +78,27 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 
 // optionsWithPlan is options, with a --plan file (if path is set)
 // supplying the workload and faults, and the protocol and seed unless the
-// command line gave them.
+// command line gave them. Flags the plan would override are a usage error
+// that names them: a plan is replayed as it is (edit the plan instead).
 func (f *scenarioFlags) optionsWithPlan(fs *flag.FlagSet, path string) (sim.Options, error) {
 	var plan *faults.Plan
 	if path != "" {
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		var clash []string
+		for _, name := range planFixes {
+			if given[name] {
+				clash = append(clash, "--"+name)
+			}
+		}
+		if len(clash) > 0 {
+			return sim.Options{}, usagef("--plan fixes the workload and faults: drop %s (or edit the plan)", strings.Join(clash, ", "))
+		}
 		p, err := faults.ReadPlan(path)
 		if err != nil {
 			return sim.Options{}, usagef("%v", err)
 		}
 		plan = &p
-		given := map[string]bool{}
-		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 		if !given["protocol"] {
 			f.protocol = p.Protocol
 		}
@@ -112,28 +137,44 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return err
 	}
 	if err != nil {
-		return usagef("%s: %v", fs.Name(), err)
+		return usagef("%s: %s", fs.Name(), faults.Clip(err.Error(), 160))
 	}
 	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		return usagef("%s: unexpected argument %s", fs.Name(), faults.Quote(fs.Arg(0)))
 	}
 	return nil
 }
 
 // parseShard parses "i/n" (1-based): this process runs runs k with
-// k % n == i-1.
-func parseShard(s string) (int, int, error) {
+// k % n == i-1. "k8s/n" takes i from a Kubernetes Indexed Job: the 0-based
+// JOB_COMPLETION_INDEX that getenv returns, plus one.
+func parseShard(s string, getenv func(string) string) (int, int, error) {
 	if s == "" {
 		return 0, 1, nil
 	}
 	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
+	if ok && a == "k8s" {
+		if err2 != nil || n < 1 {
+			return 0, 0, usagef("--shard %s: want k8s/n with n >= 1", faults.Quote(s))
+		}
+		env := getenv(jobIndexEnv)
+		idx, err := strconv.Atoi(env)
+		if env == "" || err != nil || idx < 0 || idx >= n {
+			return 0, 0, usagef("--shard %s: %s must be 0..%d (set by a Kubernetes Indexed Job with completions %d), got %s",
+				faults.Quote(s), jobIndexEnv, n-1, n, faults.Quote(env))
+		}
+		return idx, n, nil
+	}
+	i, err1 := strconv.Atoi(a)
 	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, usagef("--shard %q: want i/n with 1 <= i <= n", s)
+		return 0, 0, usagef("--shard %s: want i/n with 1 <= i <= n, or k8s/n", faults.Quote(s))
 	}
 	return i - 1, n, nil
 }
+
+// jobIndexEnv is the variable a Kubernetes Indexed Job sets in each pod.
+const jobIndexEnv = "JOB_COMPLETION_INDEX"
 
 // projectCommit names the code that ran, for replay instructions.
 func projectCommit() string {

@@ -49,11 +49,8 @@ func (r *campaignReport) write(interrupted bool, wall time.Duration) error {
 }
 
 func (r *campaignReport) execution(wall time.Duration) reports.Execution {
-	e := reports.Execution{Jobs: r.jobs, Shards: 1, WallMS: wall.Milliseconds()}
-	if done := r.b.Runs(); wall > 0 {
-		e.ScenariosPerSecond = float64(done) / wall.Seconds()
-	}
-	return e
+	return reports.Execution{Jobs: r.jobs, Shards: 1, WallMS: wall.Milliseconds(),
+		ScenariosPerSecond: runsPerSecond(r.b.Runs(), wall)}
 }
 
 // checkReportDir makes sure --report names a directory we can write.

@@ -34,7 +34,7 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 	var cfg shrinkConfig
 	cfg.flags.register(fs)
 	planPath := fs.String("plan", "", "plan file (JSON) fixing workload and faults of the scenario to shrink")
-	fs.StringVar(&cfg.out, "out", "", "write the shrunk plan to this file (default <protocol>-<seed>.shrunk.json)")
+	fs.StringVar(&cfg.out, "out", "", "write the shrunk plan to this file; required")
 	match := fs.String("match", "same", "when a smaller scenario fails the same way: same (the same set of violated anomaly kinds) or subset (a non-empty subset of them)")
 	fs.StringVar(&cfg.contrast, "contrast", "auto", "protocol that must show no violation on every accepted plan: auto (for a known-bad variant, the correct protocol with its guarantee), none, or a protocol name")
 	fs.IntVar(&cfg.so.MaxRuns, "max-runs", 1500, "scenario runs the search may spend")
@@ -67,10 +67,11 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 	if cfg.search < 0 {
 		return exitUsage, usagef("--search must not be negative, got %d", cfg.search)
 	}
-	if cfg.out != "" {
-		if st, err := os.Stat(filepath.Dir(cfg.out)); err != nil || !st.IsDir() {
-			return exitUsage, usagef("--out %s: directory %s does not exist", cfg.out, filepath.Dir(cfg.out))
-		}
+	if cfg.out == "" {
+		return exitUsage, usagef("shrink needs --out FILE: where to write the shrunk plan")
+	}
+	if st, err := os.Stat(filepath.Dir(cfg.out)); err != nil || !st.IsDir() {
+		return exitUsage, usagef("--out %s: directory %s does not exist", faults.Quote(cfg.out), faults.Quote(filepath.Dir(cfg.out)))
 	}
 	inTest(func(t *testing.T) int { return runShrink(t, cfg, stdout, stderr) })
 	return exitInconclusive, nil
@@ -122,9 +123,6 @@ func runShrink(t *testing.T, cfg shrinkConfig, stdout, stderr io.Writer) int {
 		return exitInconclusive
 	}
 	out := cfg.out
-	if out == "" {
-		out = fmt.Sprintf("%s-%d.shrunk.json", res.Plan.Protocol, res.Original.Seed)
-	}
 	plan := res.Plan
 	plan.Replay = "go run ./cmd/simrun replay --plan " + out
 	if err := os.WriteFile(out, plan.Marshal(), 0o644); err != nil {
@@ -136,7 +134,7 @@ func runShrink(t *testing.T, cfg shrinkConfig, stdout, stderr io.Writer) int {
 	if contrast == "" {
 		contrast = "none"
 	}
-	fmt.Fprintf(stdout, "protocol=%s seed=%d violations=%s match=%s contrast=%s\n", opts.Protocol, opts.Seed, kinds, so.Match, contrast)
+	fmt.Fprintf(stdout, "protocol=%s seed=%d kinds=%s match=%s contrast=%s\n", opts.Protocol, opts.Seed, kinds, so.Match, contrast)
 	fmt.Fprintf(stdout, "before: %s\n", res.Before)
 	fmt.Fprintf(stdout, "after:  %s\n", res.After)
 	fmt.Fprintf(stdout, "shrunk run: %s\n", strings.Join(sim.ViolatedKinds(res.Shrunk), ","))

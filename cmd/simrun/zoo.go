@@ -46,6 +46,9 @@ func cmdZoo(args []string, stdout, stderr io.Writer) (int, error) {
 	case *jobs < 1 || *jobs > 256:
 		return exitUsage, usagef("--jobs must be 1..256, got %d", *jobs)
 	}
+	if err := checkMemory(f.workload.Records, *jobs, stderr); err != nil {
+		return exitUsage, err
+	}
 	inTest(func(t *testing.T) int { return runZoo(t, f, *seeds, *runs, *jobs, stdout, stderr) })
 	return exitInconclusive, nil
 }
@@ -54,6 +57,16 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 	started, startedCPU := time.Now(), cputime.Process()
 	variants, missed := 0, 0
 	var medianCPUs []time.Duration
+	total := 0
+	for _, p := range engine.Protocols() {
+		if p.Kind == engine.KindKnownBad {
+			total += seeds
+		}
+	}
+	// Minutes pass between result lines: show progress (a plain line when
+	// not on a terminal), per campaign.
+	prog := newProgress(stderr, total, progressWords{"campaigns", "not caught"})
+	done, notCaughtAll := 0, 0
 	for _, p := range engine.Protocols() {
 		if p.Kind != engine.KindKnownBad {
 			continue
@@ -77,11 +90,14 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 				}
 			})
 			cancel()
+			done++
 			if first < 0 {
 				notCaught++
-				continue
+				notCaughtAll++
+			} else {
+				firsts = append(firsts, first)
 			}
-			firsts = append(firsts, first)
+			prog.update(done, notCaughtAll)
 		}
 		slices.Sort(firsts)
 		slices.Sort(cpus)
@@ -97,8 +113,10 @@ func runZoo(t *testing.T, f scenarioFlags, seeds, runs, jobs int, stdout, stderr
 		} else {
 			line = "OK   " + line
 		}
+		prog.clear()
 		fmt.Fprintln(stdout, line)
 	}
+	prog.finish()
 	slices.Sort(medianCPUs)
 	median := time.Duration(0)
 	if len(medianCPUs) > 0 {
