@@ -26,7 +26,8 @@ var TestConfigs = map[string]string{
 	"transactional.id.expiration.ms": "4000",
 }
 
-// RealBrokers returns the real broker's addresses from EOSIM_KAFKA. When it
+// RealBrokers returns the real broker's addresses from EOSIM_KAFKA, once
+// the broker completes a transaction (WarmUp). When it
 // is unset the test is skipped with a message saying how to run it, except
 // under CI=true, where a missing broker fails the test: CI must not skip
 // the real-broker checks.
@@ -45,6 +46,11 @@ func RealBrokers(t testing.TB) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := Ping(ctx, brokers); err != nil {
+		t.Fatalf("%s=%s: %v", EnvBrokers, v, err)
+	}
+	warm, cancelWarm := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelWarm()
+	if err := WarmUp(warm, brokers); err != nil {
 		t.Fatalf("%s=%s: %v", EnvBrokers, v, err)
 	}
 	return brokers

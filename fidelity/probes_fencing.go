@@ -47,6 +47,7 @@ func probeLateEndTxn(ctx context.Context, brokers []string, tv1 bool) Outcome {
 		s.must(errOf(s.produce(cl, topic, 0, "t1")), "produce t1")
 		pid, e1 := s.pidOf(cl)
 		s.must(cl.EndTransaction(s.ctx, kgo.TryCommit), "commit t1")
+		s.settled(id)
 		s.must(cl.BeginTransaction(), "begin t2")
 		s.must(errOf(s.produce(cl, topic, 0, "t2")), "produce t2")
 		_, e2 := s.pidOf(cl)

@@ -49,9 +49,10 @@ func probeEpochPerTransaction(ctx context.Context, brokers []string) Outcome {
 			var seen []string
 			for i := range 3 {
 				if i > 0 {
+					s.settled(id) // see session.settled
 					s.must(cl.BeginTransaction(), "begin")
 				}
-				s.must(errOf(s.produce(cl, topic, 0, fmt.Sprint(i))), "produce")
+				s.must(errOf(s.produce(cl, topic, 0, fmt.Sprint(i))), fmt.Sprintf("produce in transaction %d, tv1=%v", i, tv1))
 				pid, epoch := s.pidOf(cl)
 				seen = append(seen, rel(epoch, base)+"/"+samePID(pid, pid0))
 				s.must(cl.EndTransaction(s.ctx, kgo.TryCommit), "commit")
