@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/eosim/eosim/model"
 )
+
+// markerLag bounds how long the read-back waits for transaction markers
+// to reach the output after the job stopped.
+const markerLag = 10 * time.Second
 
 // kafka is the harness's access to the broker.
 type kafka struct{ opts []kgo.Opt }
@@ -98,19 +103,30 @@ func (k *kafka) readOutput(ctx context.Context, topic string, partitions int32) 
 		return nil, nil, "", err
 	}
 	defer admin.Close()
-	lso, err := listEnds(ctx, admin, topic, partitions, 1)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	hwm, err := listEnds(ctx, admin, topic, partitions, 0)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	for p := range partitions {
-		if lso[p] < hwm[p] {
-			pinned = fmt.Sprintf("an open transaction pins the last stable offset of output partition %d at %d (high watermark %d)", p, lso[p], hwm[p])
+	// Kafka answers EndTxn before it has written the markers, so right
+	// after the job's last commit the last stable offset may still lag
+	// (kfake writes markers before it answers; docs/fidelity.md). Wait up
+	// to markerLag for it; a transaction still open after that is stalled.
+	var lso, hwm map[int32]int64
+	deadline := time.Now().Add(markerLag)
+	for {
+		if lso, err = listEnds(ctx, admin, topic, partitions, 1); err != nil {
+			return nil, nil, "", err
+		}
+		if hwm, err = listEnds(ctx, admin, topic, partitions, 0); err != nil {
+			return nil, nil, "", err
+		}
+		pinned = ""
+		for p := range partitions {
+			if lso[p] < hwm[p] {
+				pinned = fmt.Sprintf("an open transaction pins the last stable offset of output partition %d at %d (high watermark %d) for %v after the job stopped", p, lso[p], hwm[p], markerLag)
+				break
+			}
+		}
+		if pinned == "" || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	all, err := k.readAll(ctx, topic, hwm, kgo.ReadUncommitted())
 	if err != nil {
@@ -210,4 +226,28 @@ func abortedOffsets(log []*kgo.Record) map[[2]int64]bool {
 		delete(open, pk)
 	}
 	return aborted
+}
+
+// openTransactions names the job's transactions still open, for the
+// stalled anomaly's detail.
+func (k *kafka) openTransactions(ctx context.Context, job string) string {
+	cl, err := k.client()
+	if err != nil {
+		return ""
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrListTransactionsRequest()
+	req.StateFilters = []string{"Ongoing", "PrepareCommit", "PrepareAbort"}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return ""
+	}
+	var ids []string
+	for _, ts := range resp.TransactionStates {
+		if strings.HasPrefix(ts.TransactionalID, job+"-") {
+			ids = append(ids, ts.TransactionalID+" "+ts.TransactionState)
+		}
+	}
+	slices.Sort(ids)
+	return "; open: " + strings.Join(ids, ",")
 }

@@ -196,7 +196,7 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 	}
 	obs.Output, obs.AbortedVisible = visible, aborted
 	if pinned != "" && obs.StalledReason == "" {
-		obs.StalledReason = pinned
+		obs.StalledReason = pinned + k.openTransactions(read, name)
 	}
 	return obs, nil
 }

@@ -39,6 +39,7 @@ commands:
   shrink     reduce a failing scenario to a minimal plan that fails the same way
   gate       regression gate: corpus, bug-zoo detection, clean campaigns
   zoo        runs to the first catch of every known-bad variant over several seeds
+  realrun    run plans on a real Kafka broker in real time (--brokers HOST:PORT)
   list       list protocols, faults or anomalies
   help       show this text
 
