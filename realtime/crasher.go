@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/eosim/eosim/engine"
@@ -9,22 +10,64 @@ import (
 )
 
 // crasher fires each planned crash the Hit-th time the run (over all its
-// attempts) reaches the crash point, as the simulator counts them.
+// attempts) reaches the crash point, as the simulator counts them. A
+// planned rescale fires at the Hit-th checkpoint trigger: the job dies at
+// the next crash site it passes and restarts at the new parallelism (the
+// simulator also abandons the job for a rescale). It is the run's
+// Observer too, to count the triggers.
 type crasher struct {
-	mu    sync.Mutex
-	ops   []faults.Op
-	fired []bool
-	hits  map[engine.CrashPoint]int
-	last  int // index of the op that fired last
+	mu       sync.Mutex
+	ops      []faults.Op
+	fired    []bool
+	hits     map[engine.CrashPoint]int
+	last     int // index of the op that fired last
+	triggers int
+	rescale  int // index of an armed rescale, -1 for none
+}
+
+func (c *crasher) Observe(ev engine.Event) {
+	if ev.Kind != "trigger-checkpoint" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.triggers++
+	for i, op := range c.ops {
+		if !c.fired[i] && op.Fault == "rescale" && op.Hit == c.triggers {
+			c.fired[i], c.rescale = true, i
+		}
+	}
+}
+
+// rescaledTo returns the parallelism of the rescale that made the last
+// crash, or 0.
+func (c *crasher) rescaledTo() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last >= 0 && c.ops[c.last].Fault == "rescale" {
+		return c.ops[c.last].Count
+	}
+	return 0
+}
+
+// exhausted reports whether every planned fault has fired.
+func (c *crasher) exhausted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !slices.Contains(c.fired, false)
 }
 
 func newCrasher(ops []faults.Op) *crasher {
-	return &crasher{ops: ops, fired: make([]bool, len(ops)), hits: map[engine.CrashPoint]int{}, last: -1}
+	return &crasher{ops: ops, fired: make([]bool, len(ops)), hits: map[engine.CrashPoint]int{}, last: -1, rescale: -1}
 }
 
 func (c *crasher) ShouldCrash(site engine.CrashSite) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.rescale >= 0 {
+		c.last, c.rescale = c.rescale, -1
+		return true
+	}
 	c.hits[site.Point]++
 	for i, op := range c.ops {
 		if !c.fired[i] && engine.CrashPoint(op.Fault) == site.Point && c.hits[site.Point] == op.Hit {

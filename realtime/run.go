@@ -55,6 +55,9 @@ const (
 	maxFailures = 10
 	// failureRestartDelay is the fixed-delay restart strategy's delay.
 	failureRestartDelay = 200 * time.Millisecond
+	// faultGrace is how long a job whose input is processed keeps running
+	// for planned faults that have not fired yet.
+	faultGrace = 3 * time.Second
 	// maxDowntime caps a planned restart delay in real time.
 	maxDowntime = 5 * time.Second
 )
@@ -63,8 +66,8 @@ const (
 // must be a named crash point.
 func Supported(p faults.Plan) error {
 	for _, op := range p.Faults {
-		if info, ok := faults.Lookup(op.Fault); !ok || !info.IsCrash() {
-			return fmt.Errorf("fault %q cannot be injected on a real broker (only crash points can)", op.Fault)
+		if info, ok := faults.Lookup(op.Fault); !ok || !info.IsCrash() && op.Fault != "rescale" {
+			return fmt.Errorf("fault %q cannot be injected on a real broker (only crash points and rescale can)", op.Fault)
 		}
 	}
 	return p.Validate()
@@ -132,15 +135,25 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 		inputErr = err
 		ends.Store(&e)
 	})
+	crasher := newCrasher(opts.Plan.Faults)
+	// The job stops once the input is processed and every planned fault
+	// has fired, or faultGrace after the input is processed (a fault
+	// that never fired is reported unfired), as the simulator runs on
+	// until its faults are spent.
+	var processedAt atomic.Pointer[time.Time]
 	stopWhen := func(p engine.Progress) bool {
 		e := ends.Load()
-		return e != nil && engine.UntilProcessed(*e)(p)
+		if e == nil || !engine.UntilProcessed(*e)(p) {
+			return false
+		}
+		now := time.Now()
+		processedAt.CompareAndSwap(nil, &now)
+		return crasher.exhausted() || now.Sub(*processedAt.Load()) > faultGrace
 	}
-	crasher := newCrasher(opts.Plan.Faults)
 	store := engine.FileStore{Path: filepath.Join(opts.Dir, name+"-checkpoint.json")}
 	failures := 0
 	for {
-		err := engine.Run(ctx, cfg, engine.Deps{Store: store, Crasher: crasher}, res.Interval,
+		err := engine.Run(ctx, cfg, engine.Deps{Store: store, Crasher: crasher, Observer: crasher}, res.Interval,
 			engine.DriverOptions{StopWhen: stopWhen, CheckpointTimeout: 30 * time.Second})
 		if err == nil {
 			obs.Completed = true
@@ -151,8 +164,12 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 			return obs, fmt.Errorf("run ran out of time: %w (last: %w)", ctx.Err(), err)
 		}
 		if errors.Is(err, engine.ErrCrashed) {
-			res.Crashes++
 			res.Restarts++
+			if p := crasher.rescaledTo(); p > 0 {
+				cfg.Parallelism = p
+				continue
+			}
+			res.Crashes++
 			sleep(ctx, min(time.Duration(crasher.lastDelayMS())*time.Millisecond, maxDowntime))
 			continue
 		}
