@@ -23,6 +23,8 @@ type crasher struct {
 	last     int // index of the op that fired last
 	triggers int
 	rescale  int // index of an armed rescale, -1 for none
+	// zombie receives when a planned zombie fires.
+	zombie chan struct{}
 }
 
 func (c *crasher) Observe(ev engine.Event) {
@@ -33,8 +35,18 @@ func (c *crasher) Observe(ev engine.Event) {
 	defer c.mu.Unlock()
 	c.triggers++
 	for i, op := range c.ops {
-		if !c.fired[i] && op.Fault == "rescale" && op.Hit == c.triggers {
+		if c.fired[i] || op.Hit != c.triggers {
+			continue
+		}
+		switch op.Fault {
+		case "rescale":
 			c.fired[i], c.rescale = true, i
+		case "zombie":
+			c.fired[i] = true
+			select {
+			case c.zombie <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -58,7 +70,7 @@ func (c *crasher) exhausted() bool {
 }
 
 func newCrasher(ops []faults.Op) *crasher {
-	return &crasher{ops: ops, fired: make([]bool, len(ops)), hits: map[engine.CrashPoint]int{}, last: -1, rescale: -1}
+	return &crasher{ops: ops, fired: make([]bool, len(ops)), hits: map[engine.CrashPoint]int{}, last: -1, rescale: -1, zombie: make(chan struct{}, 1)}
 }
 
 func (c *crasher) ShouldCrash(site engine.CrashSite) bool {

@@ -38,10 +38,10 @@ func loadPlans(t *testing.T) []faults.Plan {
 		}
 		plans = append(plans, p)
 	}
-	// And the known-bad cases of TestRealBroker, which a crash catches
-	// whatever the timing.
+	// And TestRealBroker's known-bad cases, which a crash catches whatever
+	// the timing, and its zombie cases.
 	for _, c := range realCases {
-		if c.want != "" {
+		if c.want != "" || c.crash == "zombie" {
 			plans = append(plans, plan(c, 11))
 		}
 	}

@@ -37,6 +37,7 @@ type Result struct {
 	// Unfired lists the planned crashes the run never reached.
 	Unfired      []string      `json:"unfired,omitempty"`
 	Restarts     int           `json:"restarts"`
+	Zombies      int           `json:"zombies"`
 	LoudFailure  string        `json:"loud_failure,omitempty"`
 	HarnessError string        `json:"harness_error,omitempty"`
 	Interval     time.Duration `json:"checkpoint_interval_ns"`
@@ -66,8 +67,8 @@ const (
 // must be a named crash point.
 func Supported(p faults.Plan) error {
 	for _, op := range p.Faults {
-		if info, ok := faults.Lookup(op.Fault); !ok || !info.IsCrash() && op.Fault != "rescale" {
-			return fmt.Errorf("fault %q cannot be injected on a real broker (only crash points and rescale can)", op.Fault)
+		if info, ok := faults.Lookup(op.Fault); !ok || !info.IsCrash() && op.Fault != "rescale" && op.Fault != "zombie" {
+			return fmt.Errorf("fault %q cannot be injected on a real broker (only crash points, rescale and zombie can)", op.Fault)
 		}
 	}
 	return p.Validate()
@@ -152,9 +153,36 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 	}
 	store := engine.FileStore{Path: filepath.Join(opts.Dir, name+"-checkpoint.json")}
 	failures := 0
+	var zombies sync.WaitGroup
+	defer zombies.Wait()
 	for {
-		err := engine.Run(ctx, cfg, engine.Deps{Store: store, Crasher: crasher, Observer: crasher}, res.Interval,
-			engine.DriverOptions{StopWhen: stopWhen, CheckpointTimeout: 30 * time.Second})
+		proc := &process{c: crasher}
+		st := &fencedStore{inner: store}
+		attempt, cancelAttempt := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- engine.Run(attempt, cfg, engine.Deps{Store: st, Crasher: proc, Observer: proc}, res.Interval,
+				engine.DriverOptions{StopWhen: stopWhen, CheckpointTimeout: 30 * time.Second})
+		}()
+		var err error
+		select {
+		case err = <-done:
+			cancelAttempt()
+		case <-crasher.zombie:
+			// Cut off: the attempt lives on as a zombie; a replacement
+			// restores now.
+			st.fenced.Store(true)
+			proc.muted.Store(true)
+			res.Zombies++
+			res.Restarts++
+			zombies.Go(func() {
+				stop := time.AfterFunc(zombieLife, cancelAttempt)
+				<-done
+				stop.Stop()
+				cancelAttempt()
+			})
+			continue
+		}
 		if err == nil {
 			obs.Completed = true
 			break

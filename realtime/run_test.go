@@ -34,6 +34,8 @@ var realCases = []realCase{
 	{"two-phase-commit", "crash-during-recovery", 1, ""}, // after a first crash, see ops
 	{"offsets-in-txn", "crash-after-checkpoint-stored", 3, ""},
 	{"offsets-in-txn", "crash-after-ack", 5, ""},
+	{"two-phase-commit", "zombie", 3, ""},
+	{"offsets-in-txn", "zombie", 3, ""},
 	{"abort-on-recovery", "crash-after-checkpoint-stored", 3, "lost"},
 	{"init-before-resume", "crash-after-checkpoint-stored", 3, "silent-loss"},
 	{"commit-on-snapshot", "crash-after-precommit", 5, "duplicate"},
@@ -61,8 +63,8 @@ func runCase(t *testing.T, brokers []string, c realCase) realtime.Result {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	res := realtime.Run(ctx, realtime.Options{Brokers: brokers, Plan: plan(c, 7), Dir: t.TempDir()})
-	t.Logf("%s %s hit=%d: verdict %s, violations %d, crashes %d, unfired %v, loud %q, interval %v, wall %v",
-		c.protocol, c.crash, c.hit, res.Check.Verdict, len(res.Violations), res.Crashes, res.Unfired, res.LoudFailure, res.Interval, res.Wall)
+	t.Logf("%s %s hit=%d: verdict %s, violations %d, zombies %d, crashes %d, unfired %v, loud %q, interval %v, wall %v",
+		c.protocol, c.crash, c.hit, res.Check.Verdict, len(res.Violations), res.Zombies, res.Crashes, res.Unfired, res.LoudFailure, res.Interval, res.Wall)
 	if res.HarnessError != "" {
 		t.Fatalf("harness error: %s", res.HarnessError)
 	}
@@ -90,7 +92,7 @@ func TestRealBroker(t *testing.T) {
 // TestOnFakeOverTCP runs a clean and a known-bad case on kfake over
 // loopback TCP: the package's own check, without a real broker.
 func TestOnFakeOverTCP(t *testing.T) {
-	for _, c := range []realCase{realCases[0], realCases[6]} {
+	for _, c := range []realCase{realCases[0], realCases[6], realCases[8]} {
 		t.Run(c.protocol, func(t *testing.T) { runCase(t, fidelity.StartFake(t), c) })
 	}
 }

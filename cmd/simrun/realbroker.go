@@ -49,8 +49,8 @@ func cmdRealrun(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, err
 	}
 	for _, name := range opts.Faults {
-		if info, _ := faults.Lookup(name); !info.IsCrash() && name != "rescale" {
-			return exitUsage, usagef("--faults: %s cannot be injected on a real broker (only crash points and rescale can; use --faults crash)", name)
+		if info, _ := faults.Lookup(name); !info.IsCrash() && name != "rescale" && name != "zombie" {
+			return exitUsage, usagef("--faults: %s cannot be injected on a real broker (only crash points, rescale and zombie can; use --faults crash)", name)
 		}
 	}
 	addrs := strings.Split(*brokers, ",")
