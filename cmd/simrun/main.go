@@ -42,6 +42,7 @@ commands:
   gate       regression gate: corpus, bug-zoo detection, clean campaigns
   zoo        runs to the first catch of every known-bad variant over several seeds
   merge      combine the reports of a sharded campaign into one
+  realrun    run plans on a real Kafka broker in real time (--brokers HOST:PORT)
   list       list protocols, faults or anomalies
   help       show this text
 

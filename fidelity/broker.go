@@ -1,0 +1,90 @@
+package fidelity
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// EnvBrokers names the environment variable that holds the real broker's
+// address (HOST:PORT, comma-separated for several). .ci/run sets it from
+// kafka/start.sh.
+const EnvBrokers = "EOSIM_KAFKA"
+
+// TestConfigs are the broker settings kafka/start.sh gives the real broker
+// that a probe depends on; StartFake gives kfake the same.
+var TestConfigs = map[string]string{
+	"transaction.max.timeout.ms":     "300000",
+	"transactional.id.expiration.ms": "4000",
+}
+
+// RealBrokers returns the real broker's addresses from EOSIM_KAFKA, once
+// the broker completes a transaction (WarmUp). When it
+// is unset the test is skipped with a message saying how to run it, except
+// under CI=true, where a missing broker fails the test: CI must not skip
+// the real-broker checks.
+func RealBrokers(t testing.TB) []string {
+	t.Helper()
+	v := strings.TrimSpace(os.Getenv(EnvBrokers))
+	if v == "" {
+		msg := "no real Kafka broker: start one with kafka/start.sh (Java 17 and Maven) and export " +
+			EnvBrokers + "=$(cat /tmp/eosim-kafka/address)"
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s is unset: %s", EnvBrokers, msg)
+		}
+		t.Skip(msg)
+	}
+	brokers := strings.Split(v, ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := Ping(ctx, brokers); err != nil {
+		t.Fatalf("%s=%s: %v", EnvBrokers, v, err)
+	}
+	warm, cancelWarm := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelWarm()
+	if err := WarmUp(warm, brokers); err != nil {
+		t.Fatalf("%s=%s: %v", EnvBrokers, v, err)
+	}
+	return brokers
+}
+
+// StartFake starts a one-broker kfake cluster on loopback TCP with
+// TestConfigs and returns its addresses; it is closed when the test ends.
+func StartFake(t testing.TB) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(TestConfigs))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// Ping checks that brokers answer a metadata request before ctx ends; a
+// refused or silent address is an error naming it.
+func Ping(ctx context.Context, brokers []string) error {
+	for _, b := range brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("broker address %q: want HOST:PORT", b)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DisableClientMetrics(),
+		kgo.DialTimeout(2*time.Second), kgo.RequestRetries(1))
+	if err != nil {
+		return fmt.Errorf("broker %s: %w", strings.Join(brokers, ","), err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	if _, err := req.RequestWith(ctx, cl); err != nil {
+		return fmt.Errorf("broker %s does not answer: %w", strings.Join(brokers, ","), err)
+	}
+	return nil
+}
