@@ -410,14 +410,46 @@ type crashAt struct {
 	point engine.CrashPoint
 	id    int64
 	fired bool
+	// withRecords, when set, moves the crash on to the first checkpoint
+	// from id on whose pre-committed transactions hold records: in real
+	// time a checkpoint may find nothing new to commit, and a restore then
+	// has nothing to resume.
+	withRecords *recordedCheckpoints
 }
 
 func (c *crashAt) ShouldCrash(site engine.CrashSite) bool {
-	if c.fired || site.Point != c.point || site.Checkpoint != c.id {
+	if c.fired || site.Point != c.point || site.Checkpoint < c.id {
+		return false
+	}
+	if c.withRecords == nil && site.Checkpoint != c.id || c.withRecords != nil && !c.withRecords.has(site.Checkpoint) {
 		return false
 	}
 	c.fired = true
 	return true
+}
+
+// recordedCheckpoints notes the checkpoints whose pre-commit flushed records.
+type recordedCheckpoints struct {
+	mu  sync.Mutex
+	ids map[int64]bool
+}
+
+func (r *recordedCheckpoints) Observe(ev engine.Event) {
+	if ev.Kind != "precommit" || ev.Detail == "records=0" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids == nil {
+		r.ids = map[int64]bool{}
+	}
+	r.ids[ev.Checkpoint] = true
+}
+
+func (r *recordedCheckpoints) has(id int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ids[id]
 }
 
 func TestRunFailsOnCrashAndRecoversExactlyOnce(t *testing.T) {
@@ -432,7 +464,12 @@ func TestRunFailsOnCrashAndRecoversExactlyOnce(t *testing.T) {
 			// flowing while the first attempt runs.
 			errc := make(chan error, 1)
 			go func() {
-				errc <- engine.Run(ctx, cfg, engine.Deps{Store: e.store, Crasher: &crashAt{point: point, id: 3}},
+				recorded := &recordedCheckpoints{}
+				crasher := &crashAt{point: point, id: 3}
+				if point == engine.CrashAfterCheckpointStored {
+					crasher.withRecords = recorded
+				}
+				errc <- engine.Run(ctx, cfg, engine.Deps{Store: e.store, Crasher: crasher, Observer: recorded},
 					driverInterval, engine.DriverOptions{StopWhen: func(engine.Progress) bool { return false }})
 			}()
 			var err error

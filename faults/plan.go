@@ -355,6 +355,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 		}
 	}
 	aimPhases(rng, ops)
+	ops = correlate(rng, enabled, ops)
 	slices.SortStableFunc(ops, func(a, b Op) int { return a.Hit - b.Hit })
 	return ops
 }

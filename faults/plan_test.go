@@ -482,3 +482,30 @@ func TestDrawnPhasesAimRecoveryOnlyWithARestart(t *testing.T) {
 		require.Positive(t, phases[ph], "phase %s is drawn", ph)
 	}
 }
+
+// A drawn lost checkpoint write is often paired with a crash before the next
+// checkpoint is stored, the window where the lost write matters.
+func TestLostWritesDrawACrashBeforeTheNextStore(t *testing.T) {
+	enabled, err := faults.Resolve("all")
+	require.NoError(t, err)
+	lost, paired := 0, 0
+	for seed := range uint64(3000) {
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 3)), enabled, 10, 2, 4)
+		for _, op := range ops {
+			if op.Fault != "checkpoint-write-lost" {
+				continue
+			}
+			lost++
+			if slices.ContainsFunc(ops, func(o faults.Op) bool { return o.Fault == "crash-after-ack" && o.Hit == op.Hit+1 }) {
+				paired++
+			}
+		}
+	}
+	require.Positive(t, lost)
+	require.Greater(t, paired, lost/3, "about half the lost writes are paired (lost %d, paired %d)", lost, paired)
+	// Without crashes enabled nothing is added.
+	for seed := range uint64(300) {
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 3)), []string{"checkpoint-write-lost"}, 10, 2, 4)
+		require.LessOrEqual(t, len(ops), 3)
+	}
+}
