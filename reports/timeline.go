@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"slices"
@@ -88,10 +89,17 @@ type recordRow struct {
 	from, to  int64
 }
 
-// recKey names a record of one timeline for the page's highlighting.
+// recKey names a record of one timeline for the page's highlighting: a
+// short hash of the timeline's id (a page has a few dozen timelines at
+// most, and keys repeat on many shapes), then partition/offset.
 func recKey(timeline string, partition int32, offset int64) string {
-	return fmt.Sprintf("%s:%d/%d", timeline, partition, offset)
+	h := fnv.New32a()
+	h.Write([]byte(timeline))
+	return fmt.Sprintf("%s:%d/%d", strconv.FormatUint(uint64(h.Sum32()), 36), partition, offset)
 }
+
+// maxRecordRows bounds the record table under a timeline.
+const maxRecordRows = 40
 
 // maxRecKeys bounds the keys a grouped row lists.
 const maxRecKeys = 64
@@ -330,7 +338,6 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	for p := range hits {
 		slices.SortFunc(hits[p], func(a, b hit) int { return cmp.Compare(a.offset, b.offset) })
 	}
-	v.MoreRecs = tl.MoreAnomalies
 
 	// Walk the trace.
 	open := map[int]*txnBar{}
@@ -771,6 +778,12 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 	}
 	v.Records = groupRecords(v.Records)
+	if len(v.Records) > maxRecordRows {
+		// Every anomalous record stays marked in the drawing; the table
+		// keeps the page small (report.json lists them all).
+		v.MoreRecs += len(v.Records) - maxRecordRows
+		v.Records = v.Records[:maxRecordRows]
+	}
 	// Nothing drawn past the right edge: the width covers every label.
 	for _, tx := range v.Texts {
 		v.W = math.Max(v.W, tx.X+textW(tx.Text)+8)
