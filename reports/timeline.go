@@ -408,6 +408,18 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 		return ""
 	}
+	// hitText is the plan's hit of a fault event ("@9": the run's 9th
+	// checkpoint trigger, or 9th arrival at a crash point), so that a
+	// label reads as the plan does.
+	hitText := func(detail string) string {
+		for _, f := range strings.Fields(detail) {
+			if h, ok := strings.CutPrefix(f, "hit="); ok {
+				return "@" + h
+			}
+		}
+		return ""
+	}
+	triggers := 0
 	fullLine := func(t int64, class, title string) {
 		v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 8, X2: x(t), Y2: v.H, Class: class, Title: title})
 	}
@@ -487,7 +499,9 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		case "group-offsets-commit":
 			mark(e, "square", "m-group", title)
 		case "trigger-checkpoint":
+			triggers++
 			label := fmt.Sprintf("a%d·cp%d", max(1, attempt), e.Checkpoint)
+			title = fmt.Sprintf("%s (the run's checkpoint trigger %d: a non-crash fault with hit %d fires here)", title, triggers, triggers)
 			fullLine(e.T, "cp-line", label+": "+title)
 			if x(e.T)+2 >= cpLabelEnd {
 				v.Texts = append(v.Texts, svgText{X: x(e.T) + 2, Y: 26, Class: "cp-label", Text: label,
@@ -521,7 +535,11 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 				}
 				label = e.Detail
 			}
-			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + number + label, Hint: title})
+			shown := number + label
+			if e.Kind == "crash" {
+				shown += hitText(e.Detail)
+			}
+			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + shown, Hint: title})
 			if e.Kind != "loud-failure" {
 				why := "job failure: " + e.Detail
 				switch e.Kind {
@@ -538,7 +556,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			}
 		case "fault":
 			name, _, _ := strings.Cut(e.Detail, " ")
-			label := opNumber(e.Detail) + name
+			label := opNumber(e.Detail) + name + hitText(e.Detail)
 			info, _ := faults.Lookup(name)
 			if info.Kind == faults.KindBroker {
 				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("bolt", x(e.T), brokerY+tlBrokerH/2, 7), Class: "m-broker", Title: title})
