@@ -125,7 +125,7 @@ type Limits struct {
 
 // DefaultLimits are the limits of a Builder made with zero Limits.
 func DefaultLimits() Limits {
-	return Limits{FailingTimelines: 10, CleanTimelines: 2, AnomaliesPerViolation: 20,
+	return Limits{FailingTimelines: 10, CleanTimelines: 2, AnomaliesPerViolation: 5,
 		HighlightsPerTimeline: 200, EventsPerTimeline: 20000}
 }
 

@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"slices"
@@ -88,10 +89,17 @@ type recordRow struct {
 	from, to  int64
 }
 
-// recKey names a record of one timeline for the page's highlighting.
+// recKey names a record of one timeline for the page's highlighting: a
+// short hash of the timeline's id (a page has a few dozen timelines at
+// most, and keys repeat on many shapes), then partition/offset.
 func recKey(timeline string, partition int32, offset int64) string {
-	return fmt.Sprintf("%s:%d/%d", timeline, partition, offset)
+	h := fnv.New32a()
+	h.Write([]byte(timeline))
+	return fmt.Sprintf("%s:%d/%d", strconv.FormatUint(uint64(h.Sum32()), 36), partition, offset)
 }
+
+// maxRecordRows bounds the record table under a timeline.
+const maxRecordRows = 40
 
 // maxRecKeys bounds the keys a grouped row lists.
 const maxRecKeys = 64
@@ -330,7 +338,6 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	for p := range hits {
 		slices.SortFunc(hits[p], func(a, b hit) int { return cmp.Compare(a.offset, b.offset) })
 	}
-	v.MoreRecs = tl.MoreAnomalies
 
 	// Walk the trace.
 	open := map[int]*txnBar{}
@@ -401,6 +408,18 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 		return ""
 	}
+	// hitText is the plan's hit of a fault event ("@9": the run's 9th
+	// checkpoint trigger, or 9th arrival at a crash point), so that a
+	// label reads as the plan does.
+	hitText := func(detail string) string {
+		for _, f := range strings.Fields(detail) {
+			if h, ok := strings.CutPrefix(f, "hit="); ok {
+				return "@" + h
+			}
+		}
+		return ""
+	}
+	triggers := 0
 	fullLine := func(t int64, class, title string) {
 		v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 8, X2: x(t), Y2: v.H, Class: class, Title: title})
 	}
@@ -480,7 +499,9 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		case "group-offsets-commit":
 			mark(e, "square", "m-group", title)
 		case "trigger-checkpoint":
+			triggers++
 			label := fmt.Sprintf("a%d·cp%d", max(1, attempt), e.Checkpoint)
+			title = fmt.Sprintf("%s (the run's checkpoint trigger %d: a non-crash fault with hit %d fires here)", title, triggers, triggers)
 			fullLine(e.T, "cp-line", label+": "+title)
 			if x(e.T)+2 >= cpLabelEnd {
 				v.Texts = append(v.Texts, svgText{X: x(e.T) + 2, Y: 26, Class: "cp-label", Text: label,
@@ -514,7 +535,11 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 				}
 				label = e.Detail
 			}
-			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + number + label, Hint: title})
+			shown := number + label
+			if e.Kind == "crash" {
+				shown += hitText(e.Detail)
+			}
+			v.Texts = append(v.Texts, svgText{X: x(e.T) + 3, Y: coordY + 12, Class: class + "-label", Text: "✕ " + shown, Hint: title})
 			if e.Kind != "loud-failure" {
 				why := "job failure: " + e.Detail
 				switch e.Kind {
@@ -531,7 +556,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			}
 		case "fault":
 			name, _, _ := strings.Cut(e.Detail, " ")
-			label := opNumber(e.Detail) + name
+			label := opNumber(e.Detail) + name + hitText(e.Detail)
 			info, _ := faults.Lookup(name)
 			if info.Kind == faults.KindBroker {
 				v.Marks = append(v.Marks, svgPoly{Points: shapePoints("bolt", x(e.T), brokerY+tlBrokerH/2, 7), Class: "m-broker", Title: title})
@@ -771,6 +796,12 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		}
 	}
 	v.Records = groupRecords(v.Records)
+	if len(v.Records) > maxRecordRows {
+		// Every anomalous record stays marked in the drawing; the table
+		// keeps the page small (report.json lists them all).
+		v.MoreRecs += len(v.Records) - maxRecordRows
+		v.Records = v.Records[:maxRecordRows]
+	}
 	// Nothing drawn past the right edge: the width covers every label.
 	for _, tx := range v.Texts {
 		v.W = math.Max(v.W, tx.X+textW(tx.Text)+8)

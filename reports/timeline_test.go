@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/sim"
 )
 
@@ -152,4 +153,52 @@ func TestTimelineSurvivesAnyTrace(t *testing.T) {
 	page, err := HTML(Report{Timelines: []Timeline{{Protocol: "<evil>", Events: []sim.TraceEvent{ev(0, "", -7, 0, "", "", 0, 0)}}}})
 	require.NoError(t, err)
 	require.NotContains(t, string(page), "<evil>")
+}
+
+// TestTimelineLabels: checkpoint labels are unique along a timeline (the
+// attempt and the checkpoint), faults are labelled where they fired with
+// their number and hit in the plan, axis labels never overlap, nothing is
+// drawn past the right edge, and a record's shapes carry its key.
+func TestTimelineLabels(t *testing.T) {
+	events := []sim.TraceEvent{ev(0, "restore", -1, 0, "", "", 0, 0)}
+	for cp := int64(1); cp <= 3; cp++ {
+		events = append(events, ev(cp*100, "trigger-checkpoint", -1, cp, "", "", 0, 0))
+	}
+	events = append(events,
+		ev(310, "crash", -1, 0, "", "crash-after-ack hit=3 down=50ms", 0, 0),
+		ev(360, "restore", -1, 2, "", "", 0, 0),
+		ev(460, "trigger-checkpoint", -1, 3, "", "", 0, 0), // the same id again, in attempt 2
+		ev(460, "fault", -1, 3, "", "checkpoint-timeout hit=4", 0, 0),
+		ev(560, "trigger-checkpoint", -1, 4, "", "", 0, 0),
+	)
+	tl := Timeline{Protocol: "p", Run: 1, Parallelism: 1, Events: events, VirtualMS: 600,
+		Faults: []faults.Op{{Fault: "crash-after-ack", Hit: 3, RestartDelayMS: 50}, {Fault: "checkpoint-timeout", Hit: 4}}}
+	v := layoutTimeline(tl, "tl-p-1")
+	var cps, axis []svgText
+	var texts []string
+	for _, tx := range v.Texts {
+		texts = append(texts, tx.Text)
+		switch tx.Class {
+		case "cp-label":
+			cps = append(cps, tx)
+		case "axis-label", "axis-break":
+			axis = append(axis, tx)
+		}
+		require.LessOrEqual(t, tx.X+textW(tx.Text), v.W, "%q is inside the drawing", tx.Text)
+	}
+	var cpTexts []string
+	for _, c := range cps {
+		cpTexts = append(cpTexts, c.Text)
+	}
+	require.Equal(t, []string{"a1·cp1", "a1·cp2", "a1·cp3", "a2·cp3", "a2·cp4"}, cpTexts)
+	require.Contains(t, texts, "✕ #1 crash-after-ack@3")
+	require.Contains(t, texts, "#2 checkpoint-timeout@4")
+	require.Contains(t, texts, "end 600ms")
+	for i := 1; i < len(axis); i++ {
+		require.GreaterOrEqual(t, axis[i].X, axis[i-1].X+textW(axis[i-1].Text), "axis labels %q and %q overlap", axis[i-1].Text, axis[i].Text)
+	}
+	require.Equal(t, "tl-p-1", v.ID)
+	require.NotEqual(t, recKey("tl-p-1", 0, 5), recKey("tl-p-2", 0, 5), "record keys differ between timelines")
+	require.Equal(t, []string{"go", "run", "./cmd/simrun", "replay", "--protocol p", "--seed 3", "--trace", "--plan x.json"},
+		commandArgs("go run ./cmd/simrun replay --protocol p --seed 3 --trace --plan x.json"), "a command wraps between flags, never inside one")
 }
