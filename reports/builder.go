@@ -103,6 +103,9 @@ func (b *Builder) Add(r Run) {
 		row.Faults = append(row.Faults, op.Fault)
 	}
 	row.Crashes = crashSites(res)
+	for _, op := range res.Unfired {
+		row.Unfired = append(row.Unfired, fmt.Sprintf("%s@%d", op.Fault, op.Hit))
+	}
 	for name, n := range res.Faults {
 		if n > 0 {
 			if row.FaultsFired == nil {
@@ -344,6 +347,7 @@ func assemble(command string, opts Options, v Versions, limits Limits, rows []Ru
 			ps.HarnessErrors++
 			r.Outcome.HarnessErrors++
 		}
+		r.Outcome.UnfiredOps += len(row.Unfired)
 		if row.Violating {
 			ps.ViolatingRuns++
 			r.Outcome.ViolatingRuns++

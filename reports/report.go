@@ -150,11 +150,13 @@ type Outcome struct {
 	// RunsPlanned is the runs this report should hold: its shards' share,
 	// or, for a merge, the whole campaign's (so a merge that lacks shards
 	// shows fewer runs done than planned).
-	RunsPlanned   int  `json:"runs_planned"`
-	RunsDone      int  `json:"runs_done"`
-	ViolatingRuns int  `json:"violating_runs"`
-	HarnessErrors int  `json:"harness_errors"`
-	Interrupted   bool `json:"interrupted"`
+	RunsPlanned   int `json:"runs_planned"`
+	RunsDone      int `json:"runs_done"`
+	ViolatingRuns int `json:"violating_runs"`
+	HarnessErrors int `json:"harness_errors"`
+	// UnfiredOps counts plan ops, over all runs, that never fired.
+	UnfiredOps  int  `json:"unfired_ops"`
+	Interrupted bool `json:"interrupted"`
 	// MissingShards lists the 1-based shards a merge lacks (of
 	// options.shard.count); absent when none is missing.
 	MissingShards []int `json:"missing_shards,omitempty"`
@@ -294,12 +296,15 @@ type RunRow struct {
 	// Crashes are the crashes that fired, in order.
 	Crashes []CrashSite `json:"crashes,omitempty"`
 	// FaultsFired counts the non-crash faults that fired.
-	FaultsFired  map[string]int `json:"faults_fired,omitempty"`
-	Checkpoints  int            `json:"checkpoints"`
-	Restarts     int            `json:"restarts"`
-	VirtualMS    int64          `json:"virtual_ms"`
-	TraceHash    string         `json:"trace_hash"`
-	HarnessError string         `json:"harness_error,omitempty"`
+	FaultsFired map[string]int `json:"faults_fired,omitempty"`
+	// Unfired are the plan ops that never fired ("fault@hit"): the run did
+	// not test them.
+	Unfired      []string `json:"unfired,omitempty"`
+	Checkpoints  int      `json:"checkpoints"`
+	Restarts     int      `json:"restarts"`
+	VirtualMS    int64    `json:"virtual_ms"`
+	TraceHash    string   `json:"trace_hash"`
+	HarnessError string   `json:"harness_error,omitempty"`
 }
 
 // CrashSite is where a crash fired. Checkpoint is -1 when unknown.

@@ -522,3 +522,15 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+func TestUnfiredOpsAreCounted(t *testing.T) {
+	runs := fakeRuns("commit-on-snapshot", span(4)...)
+	never := faults.Op{Fault: "rescale", Hit: 1_000_000, Count: 2}
+	runs[2].Result.Plan.Faults = append(runs[2].Result.Plan.Faults, never)
+	runs[2].Result.Unfired = []faults.Op{never}
+	r := build(baseOptions(4), runs, false)
+	require.Equal(t, 1, r.Outcome.UnfiredOps)
+	require.Equal(t, []string{"rescale@1000000"}, r.Runs[2].Unfired)
+	require.Empty(t, r.Runs[1].Unfired)
+	require.Contains(t, reports.Summary(r), "1 planned faults never fired")
+}

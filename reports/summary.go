@@ -63,6 +63,9 @@ func headline(r Report) string {
 	if len(o.MissingShards) > 0 {
 		s += fmt.Sprintf("; shards %v of %d missing", o.MissingShards, r.Options.Shard.Count)
 	}
+	if o.UnfiredOps > 0 {
+		s += fmt.Sprintf("; %d planned faults never fired", o.UnfiredOps)
+	}
 	if len(r.Protocols) == 1 {
 		s = md(r.Protocols[0].Name) + ": " + s
 	}
