@@ -117,7 +117,7 @@ func run(ctx context.Context, env app.Env, spec app.Spec, name string) error {
 		if err != nil {
 			// The session's documentation: no error End returns is
 			// retryable. The process fails and is restarted.
-			if ctx.Err() == nil {
+			if !lifecycle.Killed(ctx) {
 				sess.Close()
 			}
 			return fmt.Errorf("gts: end transaction: %w", err)

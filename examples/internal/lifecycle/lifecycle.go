@@ -41,3 +41,9 @@ func WorkContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	})
 	return work, func() { stop(); cancel(nil) }
 }
+
+// Killed reports whether ctx was cancelled for any reason but a graceful
+// stop: the process's clients are cut and must be abandoned, not closed.
+func Killed(ctx context.Context) bool {
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), app.ErrStop)
+}

@@ -11,9 +11,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,9 +35,10 @@ type Result struct {
 	Output []app.Record
 }
 
-// Run writes n input records (half before the app starts, half while it
-// runs), runs the app until the output holds what Expect promises or the
-// timeout passes, stops it and returns the input and the committed output.
+// Run writes n/2 input records, runs the app until the output holds what
+// Expect promises, stops it, and does the same again with n/2 more (a
+// restart from the group's committed offsets); it returns the input and the
+// committed output. Everything must finish within timeout.
 func Run(t *testing.T, a app.App, n int, timeout time.Duration) Result {
 	t.Helper()
 	require.NoError(t, a.Validate())
@@ -53,8 +56,21 @@ func Run(t *testing.T, a app.App, n int, timeout time.Duration) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var res Result
-	res.Input = append(res.Input, produce(t, ctx, producer, a.Spec, 0, n/2)...)
+	storeDir := t.TempDir() // one store per instance, kept across lives
+	// Two lives: the second starts from what the first committed to the
+	// group, so an offset commit that did not happen shows as duplicates.
+	for life := range 2 {
+		res.Input = append(res.Input, produce(t, ctx, producer, a.Spec, life*(n/2), n/2)...)
+		runUntil(t, ctx, a, brokers, base, storeDir, len(Expect(a.Spec, res.Input)))
+	}
+	res.Output = readAll(t, ctx, producer, base, a.Spec)
+	return res
+}
 
+// runUntil runs every instance of a until a read_committed reader has seen
+// want output records, then stops them gracefully.
+func runUntil(t *testing.T, ctx context.Context, a app.App, brokers []string, base []kgo.Opt, dir string, want int) {
+	t.Helper()
 	appCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errs := make([]error, a.ProcessCount())
@@ -63,21 +79,17 @@ func Run(t *testing.T, a app.App, n int, timeout time.Duration) Result {
 		go func() {
 			defer wg.Done()
 			errs[i] = app.RunProduction(appCtx, a, app.ProductionOptions{
-				Brokers: brokers, StoreDir: t.TempDir(), Instance: i,
+				Brokers: brokers, StoreDir: fmt.Sprintf("%s/%d", dir, i), Instance: i,
 				ClientOpts: []kgo.Opt{kgo.DisableClientMetrics()},
 			})
 		}()
 	}
-	res.Input = append(res.Input, produce(t, ctx, producer, a.Spec, n/2, n-n/2)...)
-	want := len(Expect(a.Spec, res.Input))
 	waitForOutput(t, ctx, base, a.Spec, want)
 	stop()
 	wg.Wait()
 	for i, err := range errs {
 		require.NoError(t, err, "instance %d", i)
 	}
-	res.Output = readAll(t, ctx, producer, base, a.Spec)
-	return res
 }
 
 // produce writes count records with ids from first, keys that never span
@@ -129,7 +141,30 @@ func Expect(spec app.Spec, input []app.Record) []app.Record {
 // exactly once and nothing else.
 func RequireExactlyOnce(t *testing.T, spec app.Spec, res Result) {
 	t.Helper()
-	require.Equal(t, multiset(Expect(spec, res.Input)), multiset(res.Output))
+	if m := Mismatch(spec, res); m != "" {
+		t.Fatal(m)
+	}
+}
+
+// Mismatch describes how the output differs from exactly once ("" if it
+// does not): records missing, duplicated or unexpected.
+func Mismatch(spec app.Spec, res Result) string {
+	want, got := multiset(Expect(spec, res.Input)), multiset(res.Output)
+	var diffs []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got[k] != want[k] {
+			diffs = append(diffs, fmt.Sprintf("%s: want %d, got %d", k, want[k], got[k]))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: unexpected, got %d", k, got[k]))
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("not exactly once (%d differences): %s", len(diffs), strings.Join(diffs[:min(5, len(diffs))], "; "))
 }
 
 func multiset(recs []app.Record) map[string]int {
