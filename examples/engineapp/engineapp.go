@@ -17,6 +17,7 @@ import (
 
 	"github.com/eosim/eosim/app"
 	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/examples/internal/lifecycle"
 )
 
 // Options shape one engine app.
@@ -91,7 +92,7 @@ func MustNew(o Options) app.App {
 func run(ctx context.Context, env app.Env, cfg engine.Config, interval time.Duration) error {
 	cfg.ClientOpts = env.ClientOpts()
 	deps := engine.Deps{
-		Crasher: crashSites{env},
+		Crasher: crashSites{ctx: ctx, env: env},
 		Store:   CheckpointStore{Durable: env.Store()},
 	}
 	// A cancelled ctx is the driver's orderly stop: a final checkpoint
@@ -106,13 +107,30 @@ func run(ctx context.Context, env app.Env, cfg engine.Config, interval time.Dura
 }
 
 // crashSites bridges the engine's crash points to the process's named
-// sites: an armed site kills the process inside CrashPoint and never
-// returns, so ShouldCrash only returns for a site that is not armed.
-type crashSites struct{ env app.Env }
+// sites. An armed site kills the process inside env.CrashPoint and never
+// returns (it ends the calling goroutine). Calling it from an engine
+// goroutine would leave the driver waiting for that goroutine forever, so
+// the site is reached on a goroutine of its own: if it returns, the site was
+// not armed; if instead the process's context ends (the kill), ShouldCrash
+// reports the crash and the engine abandons the job as it does at any of
+// its crash points, its transactions left open.
+type crashSites struct {
+	ctx context.Context
+	env app.Env
+}
 
 func (c crashSites) ShouldCrash(site engine.CrashSite) bool {
-	c.env.CrashPoint(string(site.Point))
-	return false
+	passed := make(chan struct{})
+	go func() {
+		c.env.CrashPoint(string(site.Point))
+		close(passed) // not deferred: an armed site never gets here
+	}()
+	select {
+	case <-passed:
+		return false
+	case <-c.ctx.Done():
+		return !lifecycle.Stopping(c.ctx)
+	}
 }
 
 // CountAndUpper is the engine's computation restated for the oracle: the

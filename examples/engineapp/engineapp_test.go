@@ -63,3 +63,18 @@ func TestCountAndUpperCountsPerKey(t *testing.T) {
 	}
 	require.Equal(t, []string{"3:0:k:1:A", "3:1:k:2:B"}, values)
 }
+
+// TestEngineSurvivesItsCrashPointsOnLoopback kills the engine process at
+// each of a few of its crash points, reached through the app's named sites,
+// and restarts it from the checkpoint in its store: the output stays
+// exactly once.
+func TestEngineSurvivesItsCrashPointsOnLoopback(t *testing.T) {
+	for _, point := range []engine.CrashPoint{engine.CrashAfterPrecommit, engine.CrashAfterCheckpointStored, engine.CrashAfterSourceSnapshot} {
+		t.Run(string(point), func(t *testing.T) {
+			a := engineapp.MustNew(engineapp.Options{})
+			res := loopback.RunWithFaults(t, a, 200, 60*time.Second, loopback.Faults{Crash: map[string]int{string(point): 2}})
+			require.Empty(t, loopback.Mismatch(a.Spec, res))
+		})
+	}
+}
+
