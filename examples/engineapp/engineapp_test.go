@@ -77,4 +77,3 @@ func TestEngineSurvivesItsCrashPointsOnLoopback(t *testing.T) {
 		})
 	}
 }
-
