@@ -1,0 +1,41 @@
+package appsim
+
+import (
+	"fmt"
+
+	"github.com/eosim/eosim/app"
+	"github.com/eosim/eosim/faults"
+)
+
+// PlanFor returns the plan a scenario runs: opts.Plan (validated against
+// the app), or a fault-free plan when no fault is enabled.
+func PlanFor(a app.App, opts Options) (faults.Plan, error) {
+	if err := a.Validate(); err != nil {
+		return faults.Plan{}, err
+	}
+	opts = opts.withDefaults()
+	p := faults.Plan{Version: faults.PlanVersion, Protocol: a.Name, Seed: opts.Seed, Workload: workloadOf(a, opts)}
+	if opts.Plan != nil {
+		p.Faults = opts.Plan.Faults
+		if opts.Plan.Workload.Records > 0 {
+			p.Workload = opts.Plan.Workload
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	for i, op := range p.Faults {
+		if !appliesTo(op.Fault, a.CrashPoints) {
+			return p, fmt.Errorf("plan fault %d: %q does not apply to app %s (its named sites are %v)", i, op.Fault, a.Name, a.CrashPoints)
+		}
+	}
+	return p, nil
+}
+
+// workloadOf records the input shape in a plan. For an app, Parallelism
+// and CheckpointIntervalMS carry no meaning (the app decides); they hold
+// valid placeholders so that the plan format stays the engine's.
+func workloadOf(a app.App, o Options) faults.Workload {
+	return faults.Workload{Partitions: int(a.Spec.InputPartitions), Parallelism: 1, Records: o.Records,
+		KeysPerPartition: o.KeysPerPartition, CheckpointIntervalMS: 100, LateRecords: o.LateRecords}
+}

@@ -1,0 +1,248 @@
+package appsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eosim/eosim/app"
+	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/model"
+)
+
+const brokerPort = 9092
+
+// WallLimit is the real time one scenario may take before it is declared
+// wedged (they take milliseconds; under the race detector, seconds).
+var WallLimit = 3 * time.Minute
+
+// Wedged is called when a scenario cannot end: the wall-clock watchdog
+// fired (an app blocked outside the bubble's control, for example real
+// network I/O, or a mutex held across a timer), or a process never returned
+// after its stop or kill. The bubble cannot be ended from outside, so the
+// default prints the message and exits with code 3 (inconclusive).
+var Wedged = func(msg string) {
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(3)
+}
+
+// Run runs one scenario of a in its own synctest bubble. It must be called
+// from a test goroutine (a real test, or simrun's embedded test main).
+func Run(t *testing.T, a app.App, opts Options) Result {
+	opts = opts.withDefaults()
+	var res Result
+	watchdog := time.AfterFunc(WallLimit, func() {
+		Wedged(fmt.Sprintf("eosim: app %s seed %d did not finish within %v of wall time: inconclusive (the app blocks outside the simulator's control: real I/O outside the Env, or a mutex held across a timer); replay with the same seed",
+			a.Name, opts.Seed, WallLimit))
+	})
+	defer watchdog.Stop()
+	plan, err := PlanFor(a, opts)
+	if err != nil {
+		return Result{App: a.Name, Seed: opts.Seed, Verdict: Inconclusive, Inconclusive: err.Error(), BadInput: true}
+	}
+	w := plan.Workload
+	opts.Records, opts.LateRecords, opts.KeysPerPartition = w.Records, w.LateRecords, w.KeysPerPartition
+	synctest.Test(t, func(*testing.T) { res = runScenario(a, opts, plan) })
+	return res
+}
+
+func runScenario(a app.App, opts Options, plan faults.Plan) (res Result) {
+	s := &scenario{a: a, opts: opts, plan: plan, rng: newRand(opts.Seed, "release"),
+		res: &res, allClients: newClientSet(), siteHits: map[string]int{}, fault: newFaultRunner(plan.Faults)}
+	s.tr = newTrace(opts.Trace, opts.KeepEvents, func() time.Duration { return s.now })
+	res = Result{App: a.Name, Seed: opts.Seed, Plan: plan, Fired: map[string]int{}}
+	defer func() {
+		res.TraceHash = s.tr.sum()
+		res.VirtualTime = s.now
+		res.Events = s.tr.events
+		res.Unfired = s.fault.unfired()
+	}()
+	obs, err := s.run()
+	if err != nil {
+		s.fail(err.Error())
+	}
+	var bad *badInputError
+	if errors.As(err, &bad) || s.in != nil && errors.As(s.in.err, &bad) {
+		res.BadInput = true
+	}
+	if s.inconclusive != "" {
+		res.Verdict, res.Inconclusive = Inconclusive, s.inconclusive
+		return res
+	}
+	res.Check = model.CheckDeclared(obs)
+	res.Violations = res.Check.Anomalies
+	res.Verdict = Clean
+	if len(res.Violations) > 0 {
+		res.Verdict = Violation
+	}
+	s.tr.add("verdict", "", string(res.Verdict)+" "+model.Summary(res.Check.Counts))
+	return res
+}
+
+// run sets up the cluster, runs the app to completion and returns what the
+// oracle judges.
+func (s *scenario) run() (model.DeclaredObservation, error) {
+	spec := s.a.Spec
+	obs := model.DeclaredObservation{OrderedPerKey: spec.OrderedPerKey}
+	vnet := &kfake.VirtualNetwork{}
+	brokers := 1
+	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { return op.Fault == "group-coordinator-move" }) {
+		brokers = 3
+	}
+	ports := make([]int, brokers)
+	for i := range ports {
+		ports[i] = brokerPort + i
+		s.seeds = append(s.seeds, fmt.Sprintf("localhost:%d", ports[i]))
+	}
+	cluster, err := kfake.NewCluster(kfake.ListenFn(vnet.Listen), kfake.Ports(ports...), kfake.NumBrokers(brokers))
+	if err != nil {
+		return obs, fmt.Errorf("appsim: start kfake: %w", err)
+	}
+	defer cluster.Close()
+	s.cluster = cluster
+	outParts := spec.OutputPartitionCount()
+	for _, tp := range []struct {
+		name string
+		n    int32
+	}{{spec.InputTopic, spec.InputPartitions}, {spec.OutputTopic, outParts}} {
+		if err := cluster.CreateTopic(tp.name, tp.n, nil); err != nil {
+			return obs, fmt.Errorf("appsim: create topic %s: %w", tp.name, err)
+		}
+		// kfake places leaders with the global math/rand: pin them.
+		for p := range tp.n {
+			if err := cluster.MoveTopicPartition(tp.name, p, p%int32(brokers)); err != nil {
+				return obs, fmt.Errorf("appsim: place leader of %s/%d: %w", tp.name, p, err)
+			}
+		}
+	}
+	s.net = &heldNet{dial: vnet.DialContext}
+	harnessOpts := []kgo.Opt{kgo.SeedBrokers(s.seeds...), kgo.Dialer(vnet.DialContext), kgo.DisableClientMetrics(),
+		kgo.RetryBackoffFn(deterministicBackoff), kgo.ProducerLinger(0)}
+
+	// Input: written before the app starts, late records over time.
+	recs := drawInput(s.opts.Seed, spec, s.opts.Records, s.opts.KeysPerPartition)
+	initial := len(recs) - min(s.opts.LateRecords, len(recs))
+	in, err := kgo.NewClient(append(slices.Clone(harnessOpts), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		return obs, fmt.Errorf("appsim: input producer: %w", err)
+	}
+	defer in.Close()
+	s.in = &inputWriter{cl: in, spec: spec, late: recs[initial:], rng: newRand(s.opts.Seed, "arrival"),
+		state: map[string][]byte{}, seq: map[string]int{}}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.LivenessBound+10*time.Minute)
+	defer cancel()
+	if err := s.in.write(ctx, recs[:initial]); err != nil {
+		return obs, err
+	}
+	s.tr.add("input", "", fmt.Sprintf("records=%d late=%d partitions=%d", initial, len(s.in.late), spec.InputPartitions))
+	s.live, err = startLiveReader(slices.Clone(harnessOpts), spec.OutputTopic)
+	if err != nil {
+		return obs, err
+	}
+	s.live.expect(s.in.expected)
+
+	for i := range s.a.ProcessCount() {
+		s.start(i)
+	}
+	coveredAt := time.Duration(-1)
+	finished := func() bool {
+		if !s.running() && !s.pendingRestart() {
+			return true // nothing left that could make progress
+		}
+		if len(s.in.late) == 0 && s.now-s.live.progressAt >= idleBound {
+			s.tr.add("no-progress", "", fmt.Sprintf("no new output for %v", idleBound))
+			return true
+		}
+		if len(s.in.late) > 0 || !s.live.complete() {
+			coveredAt = -1
+			return false
+		}
+		if coveredAt < 0 {
+			coveredAt = s.now
+		}
+		// Faults planned past the end get a grace period to fire (an app
+		// keeps heartbeating and fetching); then they count as unfired.
+		return s.fault.allFired() || s.now-coveredAt >= faultGrace
+	}
+	// Missing the bound is not an anomaly by itself: what is missing is
+	// lost, and a transaction left open is stalled (the final view).
+	if !s.drive(s.opts.LivenessBound, finished) && s.inconclusive == "" {
+		s.tr.add("liveness-bound", "", s.opts.LivenessBound.String())
+	}
+	s.shutdown()
+	live := s.live.stop()
+	if s.inconclusive != "" {
+		return obs, nil
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer rcancel()
+	view, err := readFinal(rctx, slices.Clone(harnessOpts), spec.OutputTopic, outParts)
+	if err != nil {
+		return obs, err
+	}
+	s.tr.add("read-output", "", fmt.Sprintf("visible=%d aborted=%d live=%d", len(view.visible), len(view.aborted), len(live)))
+	obs.Expected, obs.Visible, obs.LiveSeen, obs.Aborted = s.in.expected, view.visible, live, view.aborted
+	if obs.StalledReason == "" {
+		obs.StalledReason = view.stalled
+	}
+	obs.LoudLoss = s.loud
+	return obs, nil
+}
+
+// shutdown stops every process gracefully (context cause app.ErrStop),
+// waits for them and for every killed one to return, then cuts the app off
+// and closes the clients it left open.
+func (s *scenario) shutdown() {
+	s.stopping = true
+	for _, p := range s.procs {
+		if p != nil && !p.isCut() {
+			p.paused.Store(false)
+			p.cancel(app.ErrStop)
+		}
+	}
+	allReturned := func() bool {
+		return !slices.ContainsFunc(s.procs, func(p *process) bool { return p != nil && !p.exited() })
+	}
+	if !s.drive(s.now+stopBound, allReturned) && s.inconclusive == "" {
+		for _, p := range s.procs {
+			if p != nil && !p.exited() {
+				why := "its graceful stop (context cause app.ErrStop)"
+				if p.isCut() {
+					why = "it was killed (context cause app.ErrKilled)"
+				}
+				Wedged(fmt.Sprintf("eosim: app %s seed %d: instance %d attempt %d did not return within %v of virtual time after %s: inconclusive (Run must return once its context is done)",
+					s.a.Name, s.opts.Seed, p.instance, p.attempt, stopBound, why))
+				return
+			}
+		}
+	}
+	s.reap()
+	for _, p := range s.procs {
+		if p != nil {
+			s.net.cutProcess(p)
+		}
+	}
+	if n, done := s.allClients.closeAll(); n > 0 {
+		for waited := time.Duration(0); ; waited += 10 * time.Millisecond {
+			select {
+			case <-done:
+				s.tr.add("clients-closed", "", fmt.Sprintf("n=%d", n))
+				return
+			default:
+			}
+			if waited > stopBound {
+				Wedged(fmt.Sprintf("eosim: app %s seed %d: closing the %d clients the app left open did not finish: inconclusive", s.a.Name, s.opts.Seed, n))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
