@@ -95,6 +95,12 @@ func (c *copier) run(ctx context.Context) error {
 		return fmt.Errorf("copier: new client: %w", err)
 	}
 	c.cl = cl
+	// A process killed between a poll and AllowRebalance would leave its
+	// client unclosable (kgo: Close hangs while a rebalance is blocked), and
+	// the harness closes a killed process's clients. A kill ends this
+	// goroutine with runtime.Goexit, which runs deferred calls; allowing a
+	// rebalance sends nothing by itself.
+	defer cl.AllowRebalance()
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -177,8 +183,12 @@ func (c *copier) produce(ctx context.Context, records []*kgo.Record) error {
 	for _, r := range records {
 		c.cl.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, sent.Promise())
 	}
-	flushErr := c.cl.Flush(ctx)
-	err := errors.Join(flushErr, sent.Err())
+	err := c.cl.Flush(ctx)
+	if err == nil {
+		// Only after a flush: a promise waits for its record's answer,
+		// which a cut connection never delivers.
+		err = sent.Err()
+	}
 	if c.mistake == commitAfterFailedFlush && err != nil {
 		c.env.Logger().Warn("produce failed; committing anyway", "err", err)
 		return nil
