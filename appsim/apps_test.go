@@ -59,3 +59,40 @@ func txnCopier(name string, mutate func(*kgo.Record) []*kgo.Record) app.App {
 			}
 		}}
 }
+
+// naiveCopier is a known-bad copier: a plain (non-transactional) producer
+// and offsets committed after the produce, outside any transaction. A crash
+// between the produce and the commit duplicates records.
+func naiveCopier() app.App {
+	return app.App{Name: "naive-copier", Spec: copySpec, CrashPoints: []string{"before-commit"},
+		Run: func(ctx context.Context, env app.Env) error {
+			cl, err := kgo.NewClient(append(env.ClientOpts(),
+				kgo.ConsumerGroup(copySpec.Group), kgo.ConsumeTopics(copySpec.InputTopic),
+				kgo.DisableAutoCommit(),
+			)...)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			for {
+				fs := cl.PollFetches(ctx)
+				if ctx.Err() != nil {
+					return nil
+				}
+				var out []*kgo.Record
+				fs.EachRecord(func(r *kgo.Record) {
+					out = append(out, &kgo.Record{Topic: copySpec.OutputTopic, Key: r.Key, Value: r.Value})
+				})
+				if len(out) == 0 {
+					continue
+				}
+				if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+					return err
+				}
+				env.CrashPoint("before-commit")
+				if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+					return err
+				}
+			}
+		}}
+}

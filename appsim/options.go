@@ -19,14 +19,17 @@ type Options struct {
 	// from; none means a fault-free run. Plan, when set, fixes the faults.
 	Faults []string
 	Plan   *faults.Plan
+	// Profile bounds the hits of drawn faults; nil: Run takes it from a
+	// fault-free run with the same seed (a campaign takes one per base
+	// seed).
+	Profile *Profile
 	// Trace receives the JSON-lines trace; KeepEvents keeps it in Result.
 	Trace      io.Writer
 	KeepEvents bool
 	// Log receives the app's log lines; nil discards them.
 	Log io.Writer
 	// LivenessBound is how long (virtual) the app may take to make every
-	// expected output visible before the run counts as stalled (default
-	// two minutes).
+	// expected output visible (default five minutes).
 	LivenessBound time.Duration
 
 	recordBoundaries bool // Boundaries: list every request the app sent
@@ -60,6 +63,8 @@ type Result struct {
 	// when that is the app's declaration (exit 2 in the CLI).
 	Inconclusive string `json:"inconclusive,omitempty"`
 	BadInput     bool   `json:"bad_input,omitempty"`
+	// Wedged: the bubble's clock froze and the scenario was abandoned.
+	Wedged bool `json:"wedged,omitempty"`
 	// Fired counts faults that fired by name; Unfired lists plan entries
 	// (by index and name) that never did.
 	Fired    map[string]int `json:"fired"`
@@ -74,6 +79,17 @@ type Result struct {
 	// Boundaries lists every request the app sent, in release order (only
 	// when enumerating).
 	Boundaries []Boundary `json:"-"`
+
+	siteHits map[string]int
+}
+
+// Profile returns what this run did, for bounding drawn faults.
+func (r Result) Profile() Profile {
+	p := Profile{Kinds: map[string]int{}, Sites: r.siteHits, Requests: r.Requests}
+	for _, b := range r.Boundaries {
+		p.Kinds[b.Kind] = max(p.Kinds[b.Kind], b.Hit)
+	}
+	return p
 }
 
 // Failed reports whether the scenario found violations.
@@ -89,7 +105,7 @@ type Boundary struct {
 const (
 	defaultRecords  = 40
 	defaultKeys     = 3
-	defaultLiveness = 2 * time.Minute
+	defaultLiveness = 5 * time.Minute
 	// stopBound is how long (virtual) a process may take to return after
 	// its context is cancelled.
 	stopBound = time.Minute
@@ -98,7 +114,7 @@ const (
 	// idleBound ends a run whose output made no progress for this long
 	// after all input arrived (longer than kgo's default session timeout of 45 s,
 	// which a rebalance after a kill waits for).
-	idleBound = 90 * time.Second
+	idleBound = 3 * time.Minute
 	// arrivalEvery spaces late input bursts.
 	arrivalEvery = 25 * time.Millisecond
 	// failureDelay is how long a process that returned an error stays down.

@@ -22,8 +22,16 @@ type process struct {
 	instance, attempt int
 	ctx               context.Context
 	cancel            context.CancelCauseFunc
-	store             *fencedStore
-	logger            *slog.Logger
+	// clientCtx is every client's root context (kgo.WithContext): it is
+	// cancelled at a kill only, so that an abandoned client's internal
+	// retries stop at once. kgo holds its producer-id mutex across the
+	// backoff of a retried InitProducerID; a goroutine waiting on a mutex
+	// is not durably blocked, so a retrying abandoned client would freeze
+	// the bubble's clock (measured: a kill-instance run wedged).
+	clientCtx    context.Context
+	cancelClient context.CancelFunc
+	store        *fencedStore
+	logger       *slog.Logger
 
 	cut     atomic.Bool  // killed: no byte in or out, no store access
 	paused  atomic.Bool  // its requests are held until resumed
@@ -91,6 +99,7 @@ func (p *process) kill(reason string, downtime time.Duration) bool {
 	p.mu.Unlock()
 	p.s.net.cutProcess(p)
 	p.store.fence()
+	p.cancelClient()
 	p.cancel(app.ErrKilled)
 	// Closing a client whose connections are cut sends nothing: its
 	// transactions stay open, as after a real crash. It may wait on
@@ -112,6 +121,7 @@ func (p *process) ClientOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.SeedBrokers(s.seeds...),
 		kgo.Dialer(s.net.dialFor(p, n)),
+		kgo.WithContext(p.clientCtx),
 		kgo.WithHooks(p.open, s.allClients),
 		// Telemetry requests come from the client's own goroutine.
 		kgo.DisableClientMetrics(),

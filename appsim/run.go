@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -34,28 +36,76 @@ var Wedged = func(msg string) {
 	os.Exit(3)
 }
 
+// WedgeAfter is how long (wall time) a scenario may go without a
+// scheduler step before it is declared wedged: one step takes microseconds
+// to milliseconds, so seconds without one mean the bubble's clock is frozen
+// (a goroutine blocked on a mutex across a timer: kgo's group consumer
+// holds its join mutex across a rebalance and commits wait for it; or real
+// I/O outside the Env).
+var WedgeAfter = 5 * time.Second
+
 // Run runs one scenario of a in its own synctest bubble. It must be called
 // from a test goroutine (a real test, or simrun's embedded test main).
+//
+// A wedged scenario (no scheduler step for WedgeAfter of wall time) is
+// reported as Inconclusive and its bubble is abandoned, frozen, so that a
+// campaign goes on; a scenario that steps but does not end within WallLimit
+// goes to Wedged.
 func Run(t *testing.T, a app.App, opts Options) Result {
 	opts = opts.withDefaults()
-	var res Result
 	watchdog := time.AfterFunc(WallLimit, func() {
 		Wedged(fmt.Sprintf("eosim: app %s seed %d did not finish within %v of wall time: inconclusive (the app blocks outside the simulator's control: real I/O outside the Env, or a mutex held across a timer); replay with the same seed",
 			a.Name, opts.Seed, WallLimit))
 	})
 	defer watchdog.Stop()
+	if opts.Plan == nil && len(opts.Faults) > 0 && opts.Profile == nil && a.Validate() == nil {
+		prof := ProfileOf(t, a, opts)
+		opts.Profile = &prof
+	}
 	plan, err := PlanFor(a, opts)
 	if err != nil {
 		return Result{App: a.Name, Seed: opts.Seed, Verdict: Inconclusive, Inconclusive: err.Error(), BadInput: true}
 	}
 	w := plan.Workload
 	opts.Records, opts.LateRecords, opts.KeysPerPartition = w.Records, w.LateRecords, w.KeysPerPartition
-	synctest.Test(t, func(*testing.T) { res = runScenario(a, opts, plan) })
-	return res
+	var (
+		res      Result
+		progress atomic.Int64
+		done     = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		synctest.Test(t, func(*testing.T) { res = runScenario(a, opts, plan, &progress) })
+	}()
+	tick := time.NewTicker(WedgeAfter / 10)
+	defer tick.Stop()
+	last, since := int64(-1), time.Now()
+	for {
+		select {
+		case <-done:
+			return res
+		case <-tick.C:
+		}
+		if n := progress.Load(); n != last {
+			last, since = n, time.Now()
+			continue
+		}
+		if time.Since(since) >= WedgeAfter {
+			return Result{App: a.Name, Seed: opts.Seed, Plan: plan, Verdict: Inconclusive, Wedged: true,
+				Inconclusive: fmt.Sprintf("wedged: no scheduler step for %v of wall time after %d steps; the bubble's clock is frozen (a goroutine blocked on a mutex across a timer, as kgo's group consumer does when a commit waits for a rebalance, or I/O outside the Env); the bubble is abandoned", WedgeAfter, last)}
+		}
+	}
 }
 
-func runScenario(a app.App, opts Options, plan faults.Plan) (res Result) {
-	s := &scenario{a: a, opts: opts, plan: plan, rng: newRand(opts.Seed, "release"),
+// ProfileOf runs a fault-free scenario of a with opts' seed and input and
+// returns what it did.
+func ProfileOf(t *testing.T, a app.App, opts Options) Profile {
+	opts.Faults, opts.Plan, opts.Trace, opts.KeepEvents, opts.recordBoundaries = nil, nil, nil, false, true
+	return Run(t, a, opts).Profile()
+}
+
+func runScenario(a app.App, opts Options, plan faults.Plan, progress *atomic.Int64) (res Result) {
+	s := &scenario{progress: progress, a: a, opts: opts, plan: plan, rng: newRand(opts.Seed, "release"),
 		res: &res, allClients: newClientSet(), siteHits: map[string]int{}, fault: newFaultRunner(plan.Faults)}
 	s.tr = newTrace(opts.Trace, opts.KeepEvents, func() time.Duration { return s.now })
 	res = Result{App: a.Name, Seed: opts.Seed, Plan: plan, Fired: map[string]int{}}
@@ -64,6 +114,9 @@ func runScenario(a app.App, opts Options, plan faults.Plan) (res Result) {
 		res.VirtualTime = s.now
 		res.Events = s.tr.events
 		res.Unfired = s.fault.unfired()
+		s.mu.Lock()
+		res.siteHits = maps.Clone(s.siteHits)
+		s.mu.Unlock()
 	}()
 	obs, err := s.run()
 	if err != nil {
@@ -220,7 +273,13 @@ func (s *scenario) shutdown() {
 				}
 				Wedged(fmt.Sprintf("eosim: app %s seed %d: instance %d attempt %d did not return within %v of virtual time after %s: inconclusive (Run must return once its context is done)",
 					s.a.Name, s.opts.Seed, p.instance, p.attempt, stopBound, why))
-				return
+				s.fail("a process did not return after its stop or kill")
+				// Wedged returned (a test's hook): wait on, so that the
+				// bubble can still end clean.
+				for !allReturned() {
+					time.Sleep(time.Second)
+				}
+				break
 			}
 		}
 	}
@@ -243,6 +302,7 @@ func (s *scenario) shutdown() {
 				return
 			}
 			time.Sleep(10 * time.Millisecond)
+			s.progress.Add(1)
 		}
 	}
 }

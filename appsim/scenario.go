@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing/synctest"
 	"time"
 
@@ -50,6 +51,7 @@ type scenario struct {
 
 	inconclusive string
 	burst        int
+	progress     *atomic.Int64 // scheduler steps, for the wedge detector
 }
 
 // start starts a new process of instance i.
@@ -64,7 +66,8 @@ func (s *scenario) start(i int) {
 		s.restartAt = append(s.restartAt, -1)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	p := &process{s: s, instance: i, attempt: attempt, ctx: ctx, cancel: cancel,
+	cctx, ccancel := context.WithCancel(context.Background())
+	p := &process{s: s, instance: i, attempt: attempt, ctx: ctx, cancel: cancel, clientCtx: cctx, cancelClient: ccancel,
 		store: &fencedStore{m: s.stores[i]}, open: newClientSet(), done: make(chan struct{})}
 	var h slog.Handler = slog.DiscardHandler
 	if s.opts.Log != nil {
@@ -92,6 +95,7 @@ func (s *scenario) reap() {
 		if killedBy != "" {
 			p.reaped = true
 			s.res.Kills++
+			s.res.Fired[killedBy]++
 			s.tr.add("killed", p.name(), killedBy)
 			if !s.stopping {
 				s.restartAt[i] = s.now + downtime
@@ -149,6 +153,7 @@ func (s *scenario) crashPoint(p *process, site string) {
 // step is one iteration of the scheduler: settle, look, then release one
 // held request or advance the clock. It reports whether it released one.
 func (s *scenario) step() bool {
+	s.progress.Add(1)
 	synctest.Wait()
 	s.reap()
 	s.live.observe(s)
