@@ -36,11 +36,12 @@ func Examples() []Example {
 		{App: copier.App(), Doc: "hand-written kgo transactional copier, offsets in the transaction"},
 	}
 	twinDocs := map[string]string{
-		"copier-offsets-outside-txn":       "offsets committed with a plain OffsetCommit after the transaction",
-		"copier-offsets-before-produce":    "offsets committed with a plain OffsetCommit before producing (at-most-once)",
-		"copier-commit-after-failed-flush": "a failed produce or flush is logged and the transaction committed anyway",
-		"copier-no-rewind-after-abort":     "an aborted batch is not rewound: the consumer skips it",
-		"copier-read-uncommitted":          "input read read_uncommitted: shows only when the input holds aborted transactions",
+		"copier-offsets-outside-txn":            "offsets committed with a plain OffsetCommit after the transaction",
+		"copier-offsets-before-produce":         "offsets committed with a plain OffsetCommit before producing (at-most-once)",
+		"copier-commit-after-failed-flush":      "a failed produce or flush is logged and the transaction committed anyway",
+		"copier-no-rewind-after-abort":          "an aborted batch is not rewound: the consumer skips it",
+		"copier-read-uncommitted":               "input read read_uncommitted: shows only when the input holds aborted transactions",
+		"copier-commit-despite-offsets-failure": "the output is committed although sending the offsets into the transaction failed",
 	}
 	for _, t := range copier.Twins() {
 		out = append(out, Example{App: t, KnownBad: true, Doc: twinDocs[t.Name]})

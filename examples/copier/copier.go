@@ -154,6 +154,10 @@ func (c *copier) copyBatch(ctx context.Context, records []*kgo.Record) error {
 		if c.mistake != offsetsOutsideTxn {
 			failed = c.sendOffsets(ctx, records)
 		}
+		if failed != nil && c.mistake == commitDespiteOffsetsFailure {
+			c.env.Logger().Warn("offsets not in the transaction; committing the output anyway", "err", failed)
+			failed = nil
+		}
 	}
 	if failed != nil {
 		c.env.Logger().Info("aborting the batch", "err", failed)

@@ -12,6 +12,7 @@ const (
 	commitAfterFailedFlush
 	noRewindAfterAbort
 	readUncommitted
+	commitDespiteOffsetsFailure
 )
 
 // OffsetsOutsideTxn commits the input offsets with a plain OffsetCommit
@@ -43,7 +44,15 @@ func NoRewindAfterAbort() app.App { return build("copier-no-rewind-after-abort",
 // aborted transactions).
 func ReadUncommitted() app.App { return build("copier-read-uncommitted", readUncommitted) }
 
+// CommitDespiteOffsetsFailure commits the output when sending the offsets
+// into the transaction failed (a fenced generation after a rebalance, a
+// lost coordinator): the output is visible, the offsets are not
+// committed, and the batch is copied again (duplicates).
+func CommitDespiteOffsetsFailure() app.App {
+	return build("copier-commit-despite-offsets-failure", commitDespiteOffsetsFailure)
+}
+
 // Twins lists every known-bad twin.
 func Twins() []app.App {
-	return []app.App{OffsetsOutsideTxn(), OffsetsBeforeProduce(), CommitAfterFailedFlush(), NoRewindAfterAbort(), ReadUncommitted()}
+	return []app.App{OffsetsOutsideTxn(), OffsetsBeforeProduce(), CommitAfterFailedFlush(), NoRewindAfterAbort(), ReadUncommitted(), CommitDespiteOffsetsFailure()}
 }
