@@ -2,6 +2,7 @@ package examples
 
 import (
 	"flag"
+	"slices"
 	"testing"
 
 	"github.com/eosim/eosim/appsim"
@@ -28,10 +29,13 @@ func campaign(t *testing.T, name string, runs int, stopAtFirst bool) appsim.Camp
 	if err != nil {
 		t.Fatal(err)
 	}
-	enabled, err := appsim.ResolveFaults(a, "all")
+	all, err := appsim.ResolveFaults(a, "all")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// join-instance is left out: fired during the graceful stop it starts
+	// a process that is never stopped (TestReproJoinInstanceDuringStopWedges).
+	enabled := slices.DeleteFunc(all, func(f string) bool { return f == "join-instance" })
 	res := appsim.Campaign(t, a, appsim.CampaignOptions{Runs: runs, BaseSeed: *baseSeed,
 		Scenario: appsim.Options{Faults: enabled}, StopAtFirst: stopAtFirst, CheckDeterminism: 10})
 	t.Logf("%s: %d runs: %d clean, %d violation, %d inconclusive, %d nondeterministic; anomalies %v",
