@@ -109,3 +109,29 @@ func TestKillFencesTheStoreAndRestartsTheInstance(t *testing.T) {
 	require.Equal(t, seen{attempt: -1, fenced: true, cause: app.ErrKilled}, log[1])
 	require.Equal(t, seen{attempt: 1, stored: "0"}, log[2])
 }
+
+// Exhaustive mode: one plan per request boundary of the fault-free run.
+// The transactional copier survives every one; the naive copier does not.
+func TestEnumerateEveryBoundary(t *testing.T) {
+	opts := Options{Seed: 11, Records: 12}
+	for _, tc := range []struct {
+		a       app.App
+		wantBad bool
+	}{{txnCopier("copier", nil), false}, {naiveCopier(), true}} {
+		plans := Enumerate(t, tc.a, opts, 100)
+		require.Greater(t, len(plans), 20, tc.a.Name)
+		bad, unfired := 0, 0
+		for _, p := range plans {
+			o := opts
+			o.Plan = &p
+			res := Run(t, tc.a, o)
+			require.NotEqual(t, Inconclusive, res.Verdict, "%s %v: %s", tc.a.Name, p.Faults, res.Inconclusive)
+			if res.Verdict == Violation {
+				bad++
+			}
+			unfired += len(res.Unfired)
+		}
+		require.Zero(t, unfired, "%s: a boundary of the fault-free run was not reached again", tc.a.Name)
+		require.Equal(t, tc.wantBad, bad > 0, "%s: %d of %d plans failed", tc.a.Name, bad, len(plans))
+	}
+}
