@@ -3,6 +3,7 @@ package examples
 import (
 	"flag"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/eosim/eosim/appsim"
@@ -42,7 +43,12 @@ func campaign(t *testing.T, name string, runs int, stopAtFirst bool) appsim.Camp
 	appsim.Wedged = func(msg string) { t.Logf("counted inconclusive: %s", msg) }
 	defer func() { appsim.Wedged = old }()
 	res := appsim.Campaign(t, a, appsim.CampaignOptions{Runs: runs, BaseSeed: *baseSeed,
-		Scenario: appsim.Options{Faults: enabled}, StopAtFirst: stopAtFirst, CheckDeterminism: 10})
+		Scenario: appsim.Options{Faults: enabled}, StopAtFirst: stopAtFirst, CheckDeterminism: 10,
+		OnResult: func(k int, r appsim.Result) {
+			if r.Verdict != appsim.Clean {
+				t.Logf("run %d seed %d: %s %v plan %+v %s", k, r.Seed, r.Verdict, r.Check.Counts, r.Plan.Faults, firstLine(r.Inconclusive))
+			}
+		}})
 	t.Logf("%s: %d runs: %d clean, %d violation, %d inconclusive, %d nondeterministic; anomalies %v",
 		name, res.Runs, res.Clean, res.Violations, res.Inconclusive, res.Nondeterministic, res.Counts)
 	return res
@@ -117,4 +123,11 @@ func TestKnownBadTwinsAreCaught(t *testing.T) {
 			t.Logf("%s caught at run %d: seed %d plan %+v: %v", name, res.Runs, res.First.Seed, res.First.Plan.Faults, res.First.Violations[0])
 		})
 	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -26,6 +26,7 @@ func TestStopAndKillAreToldApart(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
 			work, done := WorkContext(ctx)
 			defer done()
 			if tc.cause != nil {
