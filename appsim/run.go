@@ -26,10 +26,9 @@ const brokerPort = 9092
 // wedged (they take milliseconds; under the race detector, seconds).
 var WallLimit = 3 * time.Minute
 
-// Wedged is called when a scenario cannot end: the wall-clock watchdog
-// fired (an app blocked outside the bubble's control, for example real
-// network I/O, or a mutex held across a timer), or a process never returned
-// after its stop or kill. The bubble cannot be ended from outside, so the
+// Wedged is called when a scenario keeps stepping but does not end within
+// WallLimit of wall time (a backstop: frozen bubbles and processes that
+// never return are abandoned and reported as Inconclusive instead). The
 // default prints the message and exits with code 3 (inconclusive).
 var Wedged = func(msg string) {
 	fmt.Fprintln(os.Stderr, msg)
@@ -72,10 +71,16 @@ func Run(t *testing.T, a app.App, opts Options) Result {
 		res      Result
 		progress atomic.Int64
 		done     = make(chan struct{})
+		// Created outside the bubble: a scenario that must be abandoned
+		// sends its result on abandoned and then waits on never, which
+		// freezes its bubble for good (a wait on a channel from outside a
+		// bubble is not durably blocking).
+		abandoned = make(chan Result, 1)
+		never     = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		synctest.Test(t, func(*testing.T) { res = runScenario(a, opts, plan, &progress) })
+		synctest.Test(t, func(*testing.T) { res = runScenario(a, opts, plan, &progress, abandoned, never) })
 	}()
 	tick := time.NewTicker(WedgeAfter / 10)
 	defer tick.Stop()
@@ -84,6 +89,8 @@ func Run(t *testing.T, a app.App, opts Options) Result {
 		select {
 		case <-done:
 			return res
+		case r := <-abandoned:
+			return r
 		case <-tick.C:
 		}
 		if n := progress.Load(); n != last {
@@ -104,8 +111,8 @@ func ProfileOf(t *testing.T, a app.App, opts Options) Profile {
 	return Run(t, a, opts).Profile()
 }
 
-func runScenario(a app.App, opts Options, plan faults.Plan, progress *atomic.Int64) (res Result) {
-	s := &scenario{progress: progress, a: a, opts: opts, plan: plan, rng: newRand(opts.Seed, "release"),
+func runScenario(a app.App, opts Options, plan faults.Plan, progress *atomic.Int64, abandoned chan<- Result, never <-chan struct{}) (res Result) {
+	s := &scenario{progress: progress, abandoned: abandoned, never: never, a: a, opts: opts, plan: plan, rng: newRand(opts.Seed, "release"),
 		res: &res, allClients: newClientSet(), siteHits: map[string]int{}, fault: newFaultRunner(plan.Faults)}
 	s.tr = newTrace(opts.Trace, opts.KeepEvents, func() time.Duration { return s.now })
 	res = Result{App: a.Name, Seed: opts.Seed, Plan: plan, Fired: map[string]int{}}
@@ -250,6 +257,16 @@ func (s *scenario) run() (model.DeclaredObservation, error) {
 	return obs, nil
 }
 
+// abandon ends a scenario that cannot end clean (a process that never
+// returns): it reports an inconclusive result to Run and freezes the bubble
+// forever, so a campaign goes on.
+func (s *scenario) abandon(msg string) {
+	s.fail(msg)
+	s.abandoned <- Result{App: s.a.Name, Seed: s.opts.Seed, Plan: s.plan, Verdict: Inconclusive, Inconclusive: msg, Wedged: true,
+		Fired: map[string]int{}, TraceHash: s.tr.sum(), VirtualTime: s.now}
+	<-s.never
+}
+
 // shutdown stops every process gracefully (context cause app.ErrStop),
 // waits for them and for every killed one to return, then cuts the app off
 // and closes the clients it left open.
@@ -271,15 +288,8 @@ func (s *scenario) shutdown() {
 				if p.isCut() {
 					why = "it was killed (context cause app.ErrKilled)"
 				}
-				Wedged(fmt.Sprintf("eosim: app %s seed %d: instance %d attempt %d did not return within %v of virtual time after %s: inconclusive (Run must return once its context is done)",
+				s.abandon(fmt.Sprintf("app %s seed %d: instance %d attempt %d did not return within %v of virtual time after %s (Run must return once its context is done); the bubble is abandoned",
 					s.a.Name, s.opts.Seed, p.instance, p.attempt, stopBound, why))
-				s.fail("a process did not return after its stop or kill")
-				// Wedged returned (a test's hook): wait on, so that the
-				// bubble can still end clean.
-				for !allReturned() {
-					time.Sleep(time.Second)
-				}
-				break
 			}
 		}
 	}
@@ -298,8 +308,7 @@ func (s *scenario) shutdown() {
 			default:
 			}
 			if waited > stopBound {
-				Wedged(fmt.Sprintf("eosim: app %s seed %d: closing the %d clients the app left open did not finish: inconclusive", s.a.Name, s.opts.Seed, n))
-				return
+				s.abandon(fmt.Sprintf("app %s seed %d: closing the %d clients the app left open did not finish; the bubble is abandoned", s.a.Name, s.opts.Seed, n))
 			}
 			time.Sleep(10 * time.Millisecond)
 			s.progress.Add(1)

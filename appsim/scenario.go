@@ -52,6 +52,8 @@ type scenario struct {
 	inconclusive string
 	burst        int
 	progress     *atomic.Int64 // scheduler steps, for the wedge detector
+	abandoned    chan<- Result // see Run
+	never        <-chan struct{}
 }
 
 // start starts a new process of instance i.
