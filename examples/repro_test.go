@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -16,9 +15,9 @@ import (
 // join-instance fault that fires while the scenario is stopping (its
 // graceful stop sends requests, and a fault still unfired after faultGrace
 // counts them) starts a process whose context is never cancelled, so it
-// runs on and the scenario calls Wedged: "instance 1 attempt 0 did not
-// return within 1m0s of virtual time after its graceful stop", which exits
-// the binary and ends the whole campaign. Run 302 of the copier's campaign
+// runs on: "instance 1 attempt 0 did not return within 1m0s of virtual time
+// after its graceful stop", and the run is abandoned as inconclusive (before
+// appsim 47c700c the default Wedged exited the binary, ending the campaign). Run 302 of the copier's campaign
 // with base seed 1 and every fault: the drawn plan kills instance 0 before
 // its first JoinGroup and joins instance 1 at the 34th request, sent during
 // the stop. The fix belongs in appsim (groupFaults must not start a
@@ -26,7 +25,7 @@ import (
 // campaigns leave join-instance out until then.
 func TestReproJoinInstanceDuringStopWedges(t *testing.T) {
 	if os.Getenv("EOSIM_REPRO_JOIN_DURING_STOP") == "" {
-		t.Skip("harness bug (join-instance during the graceful stop starts a process that is never stopped); set EOSIM_REPRO_JOIN_DURING_STOP=1 to reproduce: it exits the test binary with code 3")
+		t.Skip("harness bug (join-instance during the graceful stop starts a process that is never stopped); set EOSIM_REPRO_JOIN_DURING_STOP=1 to reproduce: the run is inconclusive")
 	}
 	const base, run = 1, 302
 	a, err := Lookup("copier")
@@ -36,7 +35,6 @@ func TestReproJoinInstanceDuringStopWedges(t *testing.T) {
 	p := appsim.Options{Faults: enabled, Seed: base}
 	prof := appsim.ProfileOf(t, a, p)
 	opts := appsim.Options{Faults: enabled, Profile: &prof, Seed: appsim.RunSeed(base, run)}
-	appsim.WallLimit = 30 * time.Second
 	res := appsim.Run(t, a, opts)
 	fmt.Println(res.Plan.Faults)
 	require.NotEqual(t, appsim.Inconclusive, res.Verdict, res.Inconclusive)
@@ -54,7 +52,7 @@ func TestReproJoinInstanceDuringStopWedges(t *testing.T) {
 // above kgo's request timeouts, and a per-run verdict instead of an exit.
 func TestReproStopBoundShorterThanKgoSyncGroupTimeout(t *testing.T) {
 	if os.Getenv("EOSIM_REPRO_STOP_BOUND") == "" {
-		t.Skip("harness limit (stop bound 1 min < kgo's 70 s SyncGroup timeout after a pause); set EOSIM_REPRO_STOP_BOUND=1 to reproduce: it exits the test binary with code 3")
+		t.Skip("harness limit (stop bound 1 min < kgo's 70 s SyncGroup timeout after a pause); set EOSIM_REPRO_STOP_BOUND=1 to reproduce: the run is inconclusive")
 	}
 	const base, run = 1, 163
 	a, err := Lookup("gts")
