@@ -1,7 +1,6 @@
 package appsim
 
 import (
-	"runtime"
 	"testing"
 
 	"github.com/eosim/eosim/app"
@@ -17,8 +16,8 @@ type CampaignOptions struct {
 	// Plan and Profile are set per run.
 	Scenario Options
 	// CheckDeterminism replays every CheckDeterminism-th run (0: none;
-	// 1: all) at the other GOMAXPROCS and compares trace hashes; a
-	// mismatch is the verdict Nondeterministic.
+	// 1: all) and compares trace hashes; a mismatch is the verdict
+	// Nondeterministic.
 	CheckDeterminism int
 	// StopAtFirst ends the campaign at the first run that is not clean.
 	StopAtFirst bool
@@ -89,22 +88,16 @@ func Campaign(t *testing.T, a app.App, o CampaignOptions) CampaignResult {
 	return out
 }
 
-// checkDeterminism replays a run at the other GOMAXPROCS (1 if it ran with
-// more, else 2) and compares the trace hashes: FoundationDB's unseed check.
+// checkDeterminism replays a run with the same options and compares the
+// trace hashes: FoundationDB's unseed check.
 func checkDeterminism(t *testing.T, a app.App, opts Options, first Result) Result {
-	other := 1
-	if runtime.GOMAXPROCS(0) == 1 {
-		other = 2
-	}
-	old := runtime.GOMAXPROCS(other)
 	again := Run(t, a, opts)
-	runtime.GOMAXPROCS(old)
 	if again.TraceHash == first.TraceHash {
 		return first
 	}
 	first.Verdict = Nondeterministic
 	first.Inconclusive = "the same seed gave two different traces (" + first.TraceHash[:12] + " and " + again.TraceHash[:12] +
-		"): the app's behaviour depends on something outside the seed (a data race, goroutine order outside the network, a global random source, wall-clock time, or I/O outside the Env)"
+		"): the app's behaviour depends on something outside the seed (a data race, goroutine order outside the network, a global random source, wall-clock time, map iteration order, or I/O outside the Env)"
 	first.Check = model.Result{Verdict: model.Unknown, Counts: first.Check.Counts}
 	return first
 }

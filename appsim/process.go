@@ -36,7 +36,6 @@ type process struct {
 	cut     atomic.Bool  // killed: no byte in or out, no store access
 	paused  atomic.Bool  // its requests are held until resumed
 	clients atomic.Int32 // ClientOpts calls so far
-	open    *clientSet   // its clients, abandoned at a kill
 
 	mu       sync.Mutex // guards the fields below
 	killedBy string     // the fault that killed it
@@ -101,12 +100,10 @@ func (p *process) kill(reason string, downtime time.Duration) bool {
 	p.store.fence()
 	p.cancelClient()
 	p.cancel(app.ErrKilled)
-	// Closing a client whose connections are cut sends nothing: its
-	// transactions stay open, as after a real crash. It may wait on
-	// retries, so it does not block the killer.
-	for _, cl := range p.open.list() {
-		go cl.Close()
-	}
+	// The clients stay open (abandoned, their transactions open, as after
+	// a real crash); the app's own deferred Close or the harness's at the
+	// end closes them. Closing them here raced the app's Close (kgo's
+	// Close is not safe to call twice concurrently: the race detector).
 	return true
 }
 
@@ -122,7 +119,7 @@ func (p *process) ClientOpts() []kgo.Opt {
 		kgo.SeedBrokers(s.seeds...),
 		kgo.Dialer(s.net.dialFor(p, n)),
 		kgo.WithContext(p.clientCtx),
-		kgo.WithHooks(p.open, s.allClients),
+		kgo.WithHooks(s.allClients),
 		// Telemetry requests come from the client's own goroutine.
 		kgo.DisableClientMetrics(),
 		// kgo's default backoff has random jitter.

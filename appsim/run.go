@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -52,6 +53,9 @@ var WedgeAfter = 5 * time.Second
 // goes to Wedged.
 func Run(t *testing.T, a app.App, opts Options) Result {
 	opts = opts.withDefaults()
+	if opts.GOMAXPROCS > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(opts.GOMAXPROCS))
+	}
 	watchdog := time.AfterFunc(WallLimit, func() {
 		Wedged(fmt.Sprintf("eosim: app %s seed %d did not finish within %v of wall time: inconclusive (the app blocks outside the simulator's control: real I/O outside the Env, or a mutex held across a timer); replay with the same seed",
 			a.Name, opts.Seed, WallLimit))

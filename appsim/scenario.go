@@ -70,7 +70,7 @@ func (s *scenario) start(i int) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cctx, ccancel := context.WithCancel(context.Background())
 	p := &process{s: s, instance: i, attempt: attempt, ctx: ctx, cancel: cancel, clientCtx: cctx, cancelClient: ccancel,
-		store: &fencedStore{m: s.stores[i]}, open: newClientSet(), done: make(chan struct{})}
+		store: &fencedStore{m: s.stores[i]}, done: make(chan struct{})}
 	var h slog.Handler = slog.DiscardHandler
 	if s.opts.Log != nil {
 		h = slog.NewTextHandler(s.opts.Log, nil)
