@@ -70,7 +70,7 @@ func Catalogue() []Info {
 		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", false},
 		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", false},
 	)
-	return out
+	return append(out, protocolCatalogue()...)
 }
 
 // Lookup returns the catalogue entry for name.
@@ -80,7 +80,7 @@ func Lookup(name string) (Info, bool) {
 			return f, true
 		}
 	}
-	return Info{}, false
+	return lookupSite(name)
 }
 
 // Groups are the group names usable in --faults besides fault names.

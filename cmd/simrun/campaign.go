@@ -42,6 +42,9 @@ func init() {
 }
 
 func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
+	if hasAppFlag(args) {
+		return cmdAppCampaign(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	var cfg campaignConfig
 	cfg.flags.register(fs)

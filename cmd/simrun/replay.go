@@ -17,6 +17,9 @@ func init() {
 }
 
 func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
+	if hasAppFlag(args) {
+		return cmdAppReplay(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	var f scenarioFlags
 	f.register(fs)

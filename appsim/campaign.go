@@ -1,0 +1,103 @@
+package appsim
+
+import (
+	"testing"
+
+	"github.com/eosim/eosim/app"
+	"github.com/eosim/eosim/model"
+)
+
+// CampaignOptions are a campaign of an app: Runs scenarios with seeds
+// RunSeed(BaseSeed, k) and plans drawn from Faults.
+type CampaignOptions struct {
+	Runs     int
+	BaseSeed uint64
+	// Scenario holds the per-run options (input size, faults); its Seed,
+	// Plan and Profile are set per run.
+	Scenario Options
+	// CheckDeterminism replays every CheckDeterminism-th run (0: none;
+	// 1: all) and compares trace hashes; a mismatch is the verdict
+	// Nondeterministic.
+	CheckDeterminism int
+	// StopAtFirst ends the campaign at the first run that is not clean.
+	StopAtFirst bool
+	// OnResult, when set, sees every run's result (for progress and
+	// reports).
+	OnResult func(k int, r Result)
+}
+
+// CampaignResult sums a campaign up.
+type CampaignResult struct {
+	Runs, Clean, Violations, Inconclusive, Nondeterministic int
+	// Counts adds up the anomaly counts of all runs.
+	Counts map[string]int
+	// Fired adds up the faults that fired.
+	Fired map[string]int
+	// First is the first run that was not clean (nil if all were).
+	First *Result
+}
+
+// Failed reports whether any run was not clean.
+func (c CampaignResult) Failed() bool { return c.Clean != c.Runs }
+
+// Campaign runs a campaign. It must be called from a test goroutine.
+func Campaign(t *testing.T, a app.App, o CampaignOptions) CampaignResult {
+	out := CampaignResult{Counts: map[string]int{}, Fired: map[string]int{}}
+	base := o.Scenario
+	if len(base.Faults) > 0 && base.Plan == nil && base.Profile == nil && a.Validate() == nil {
+		p := base
+		p.Seed = o.BaseSeed
+		prof := ProfileOf(t, a, p)
+		base.Profile = &prof
+	}
+	for k := range o.Runs {
+		opts := base
+		opts.Seed = RunSeed(o.BaseSeed, k)
+		res := Run(t, a, opts)
+		if o.CheckDeterminism > 0 && k%o.CheckDeterminism == 0 && res.Verdict != Inconclusive {
+			res = checkDeterminism(t, a, opts, res)
+		}
+		out.Runs++
+		switch res.Verdict {
+		case Clean:
+			out.Clean++
+		case Violation:
+			out.Violations++
+		case Inconclusive:
+			out.Inconclusive++
+		case Nondeterministic:
+			out.Nondeterministic++
+		}
+		for kind, n := range res.Check.Counts {
+			out.Counts[kind] += n
+		}
+		for f, n := range res.Fired {
+			out.Fired[f] += n
+		}
+		if res.Verdict != Clean && out.First == nil {
+			r := res
+			out.First = &r
+		}
+		if o.OnResult != nil {
+			o.OnResult(k, res)
+		}
+		if o.StopAtFirst && res.Verdict != Clean {
+			break
+		}
+	}
+	return out
+}
+
+// checkDeterminism replays a run with the same options and compares the
+// trace hashes: FoundationDB's unseed check.
+func checkDeterminism(t *testing.T, a app.App, opts Options, first Result) Result {
+	again := Run(t, a, opts)
+	if again.TraceHash == first.TraceHash {
+		return first
+	}
+	first.Verdict = Nondeterministic
+	first.Inconclusive = "the same seed gave two different traces (" + first.TraceHash[:12] + " and " + again.TraceHash[:12] +
+		"): the app's behaviour depends on something outside the seed (a data race, goroutine order outside the network, a global random source, wall-clock time, map iteration order, or I/O outside the Env)"
+	first.Check = model.Result{Verdict: model.Unknown, Counts: first.Check.Counts}
+	return first
+}

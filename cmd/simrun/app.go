@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eosim/eosim/app"
+	"github.com/eosim/eosim/appsim"
+	"github.com/eosim/eosim/faults"
+)
+
+// Apps under test (package appsim) run through `simrun campaign --app NAME`
+// and `simrun replay --app NAME`; the app must be registered with
+// appsim.Register (the examples package registers its apps).
+
+// hasAppFlag reports whether args name an app, which routes campaign and
+// replay to the app runner.
+func hasAppFlag(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--app" || a == "-app" || strings.HasPrefix(a, "--app=") || strings.HasPrefix(a, "-app=") {
+			return true
+		}
+	}
+	return false
+}
+
+type appFlags struct {
+	name, faults string
+	seed         uint64
+	records      int
+}
+
+func (f *appFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "app", "", "registered app to run (see the examples package)")
+	fs.Uint64Var(&f.seed, "seed", 1, "base seed (campaign) or the run's seed (replay)")
+	fs.StringVar(&f.faults, "faults", "sites,protocol", "faults and groups: all, sites, protocol, group, or names")
+	fs.IntVar(&f.records, "records", 40, "input records per run")
+}
+
+// resolve returns the app and its enabled faults, or a usage error.
+func (f *appFlags) resolve() (app.App, []string, error) {
+	a, ok := appsim.Lookup(f.name)
+	if !ok {
+		return app.App{}, nil, usagef("unknown app %q (registered: %s)", f.name, strings.Join(appsim.Registered(), ", "))
+	}
+	if err := a.Validate(); err != nil {
+		return app.App{}, nil, usagef("%v", err)
+	}
+	enabled, err := appsim.ResolveFaults(a, f.faults)
+	if err != nil {
+		return app.App{}, nil, usagef("%v", err)
+	}
+	if f.records < 1 || f.records > 100_000 {
+		return app.App{}, nil, usagef("--records must be 1..100000, got %d", f.records)
+	}
+	return a, enabled, nil
+}
+
+func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
+	var f appFlags
+	f.register(fs)
+	runs := fs.Int("runs", 100, "number of scenarios")
+	check := fs.Int("check-determinism", 10, "replay every n-th run at the other GOMAXPROCS and compare traces (0: off)")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return exitUsage, err
+	}
+	a, enabled, err := f.resolve()
+	if err != nil {
+		return exitUsage, err
+	}
+	if *runs < 1 || *check < 0 {
+		return exitUsage, usagef("--runs must be at least 1 and --check-determinism not negative")
+	}
+	inTest(func(t *testing.T) int {
+		start := time.Now()
+		res := appsim.Campaign(t, a, appsim.CampaignOptions{Runs: *runs, BaseSeed: f.seed, CheckDeterminism: *check,
+			Scenario: appsim.Options{Records: f.records, Faults: enabled},
+			OnResult: func(_ int, r appsim.Result) { printAppFailure(stdout, a, r) }})
+		first := ""
+		if res.First != nil {
+			first = fmt.Sprintf(" first_failing_seed=%d", res.First.Seed)
+		}
+		fmt.Fprintf(stdout, "runs=%d violations=%d inconclusive=%d nondeterministic=%d clean=%d app=%s wall=%v%s\n",
+			res.Runs, res.Violations, res.Inconclusive, res.Nondeterministic, res.Clean, a.Name, time.Since(start).Round(time.Millisecond), first)
+		switch {
+		case res.Violations > 0:
+			return exitViolations
+		case res.Inconclusive > 0 || res.Nondeterministic > 0:
+			return exitInconclusive
+		}
+		return exitOK
+	})
+	return exitInconclusive, nil
+}
+
+func cmdAppReplay(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	var f appFlags
+	f.register(fs)
+	planPath := fs.String("plan", "", "plan file (JSON) fixing the input and faults")
+	tracePath := fs.String("trace", "", "write the JSON-lines trace to this file")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return exitUsage, err
+	}
+	a, enabled, err := f.resolve()
+	if err != nil {
+		return exitUsage, err
+	}
+	opts := appsim.Options{Seed: f.seed, Records: f.records, Faults: enabled}
+	if *planPath != "" {
+		p, err := faults.ReadPlan(*planPath)
+		if err != nil {
+			return exitUsage, usagef("%v", err)
+		}
+		opts.Plan = &p
+	}
+	inTest(func(t *testing.T) int {
+		var tr bytes.Buffer
+		opts.Trace = &tr
+		r := appsim.Run(t, a, opts)
+		if *tracePath != "" {
+			if err := os.WriteFile(*tracePath, tr.Bytes(), 0o644); err != nil {
+				fmt.Fprintf(stderr, "simrun: write trace: %v\n", err)
+				return exitInconclusive
+			}
+		}
+		printAppFailure(stdout, a, r)
+		fmt.Fprintf(stdout, "verdict=%s app=%s seed=%d trace_hash=%s virtual=%v requests=%d\n", r.Verdict, a.Name, r.Seed, r.TraceHash, r.VirtualTime, r.Requests)
+		switch {
+		case r.BadInput:
+			return exitUsage
+		case r.Verdict == appsim.Violation:
+			return exitViolations
+		case r.Verdict != appsim.Clean:
+			return exitInconclusive
+		}
+		return exitOK
+	})
+	return exitInconclusive, nil
+}
+
+// printAppFailure prints a run that is not clean: seed, verdict, plan and
+// the replay command.
+func printAppFailure(w io.Writer, a app.App, r appsim.Result) {
+	if r.Verdict == appsim.Clean {
+		return
+	}
+	fmt.Fprintf(w, "FAIL app=%s seed=%d verdict=%s\n", a.Name, r.Seed, r.Verdict)
+	if r.Inconclusive != "" {
+		fmt.Fprintf(w, "  %s\n", strings.SplitN(r.Inconclusive, "\n", 2)[0])
+	}
+	for i, v := range r.Violations {
+		if i == 5 {
+			fmt.Fprintf(w, "  ... %d more\n", len(r.Violations)-5)
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", v.Kind, v.Detail)
+	}
+	p := r.Plan
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("eosim-%s-%d.json", a.Name, r.Seed))
+	p.Replay = fmt.Sprintf("simrun replay --app %s --seed %d --plan %s", a.Name, r.Seed, path)
+	if err := os.WriteFile(path, p.Marshal(), 0o644); err != nil {
+		p.Replay = fmt.Sprintf("simrun replay --app %s --seed %d --plan PLAN.json (with the plan above: %v)", a.Name, r.Seed, err)
+	}
+	fmt.Fprintf(w, "  plan: %s\n  replay: %s\n", bytes.TrimSpace(compactJSON(p.Marshal())), p.Replay)
+}
+
+func compactJSON(b []byte) []byte {
+	var out bytes.Buffer
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		out.Write(bytes.TrimSpace(line))
+	}
+	return out.Bytes()
+}

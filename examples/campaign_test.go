@@ -1,0 +1,133 @@
+package examples
+
+import (
+	"flag"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/eosim/eosim/appsim"
+)
+
+var (
+	campaignRuns = flag.Int("examples.runs", 20, "runs of each correct example's campaign")
+	twinRuns     = flag.Int("examples.twin-runs", 200, "most runs a known-bad example may take to be caught")
+	baseSeed     = flag.Uint64("examples.seed", 1, "base seed of the example campaigns")
+)
+
+func TestEveryExampleIsRegistered(t *testing.T) {
+	for _, a := range Apps() {
+		got, ok := appsim.Lookup(a.Name)
+		if !ok || got.Name != a.Name {
+			t.Errorf("%s is not registered with appsim", a.Name)
+		}
+	}
+}
+
+func campaign(t *testing.T, name string, runs int, stopAtFirst bool) appsim.CampaignResult {
+	t.Helper()
+	a, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := appsim.ResolveFaults(a, "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// join-instance is left out: fired during the graceful stop it starts
+	// a process that is never stopped (TestReproJoinInstanceDuringStopWedges).
+	enabled := slices.DeleteFunc(all, func(f string) bool { return f == "join-instance" })
+	// A run the harness cannot end in time is counted inconclusive rather
+	// than exiting the binary (TestReproStopBoundShorterThanKgoSyncGroupTimeout).
+	old := appsim.Wedged
+	appsim.Wedged = func(msg string) { t.Logf("counted inconclusive: %s", msg) }
+	defer func() { appsim.Wedged = old }()
+	res := appsim.Campaign(t, a, appsim.CampaignOptions{Runs: runs, BaseSeed: *baseSeed,
+		Scenario: appsim.Options{Faults: enabled}, StopAtFirst: stopAtFirst, CheckDeterminism: 10,
+		OnResult: func(k int, r appsim.Result) {
+			if r.Verdict != appsim.Clean {
+				t.Logf("run %d seed %d: %s %v plan %+v %s", k, r.Seed, r.Verdict, r.Check.Counts, r.Plan.Faults, firstLine(r.Inconclusive))
+			}
+		}})
+	t.Logf("%s: %d runs: %d clean, %d violation, %d inconclusive, %d nondeterministic; anomalies %v",
+		name, res.Runs, res.Clean, res.Violations, res.Inconclusive, res.Nondeterministic, res.Counts)
+	return res
+}
+
+var only = flag.String("examples.only", "", "run the campaigns of this example only (empty: all)")
+
+func selected(t *testing.T, name string) {
+	t.Helper()
+	if *only != "" && *only != name {
+		t.Skipf("-examples.only=%s", *only)
+	}
+}
+
+// TestCorrectExamplesAreClean runs a campaign with every applicable fault
+// against each correct example: no violation, and for the single-instance
+// apps no nondeterminism. An inconclusive run (the harness could not reach
+// a verdict, for example the synctest mutex limit in kgo's group consumer)
+// is reported, not failed.
+func TestCorrectExamplesAreClean(t *testing.T) {
+	tests := []struct {
+		name string
+		runs int
+		// deterministic: the determinism self-check must pass. gts-3 and
+		// the engine are known not to (see the README and the issue note).
+		deterministic bool
+	}{
+		{"copier", *campaignRuns, true},
+		{"gts", *campaignRuns, true},
+		// Three sessions wedge the bubble often (5 s of wall time each):
+		// only with -examples.runs set higher than its default.
+		{"gts-3", 0, false},
+		{"engine-two-phase-commit", *campaignRuns, false},
+	}
+	if *campaignRuns > 20 {
+		tests[2].runs = *campaignRuns
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			selected(t, tc.name)
+			if tc.runs == 0 {
+				t.Skip("set -examples.runs above 20 to run it")
+			}
+			res := campaign(t, tc.name, tc.runs, false)
+			bad := res.Violations
+			if tc.deterministic {
+				bad += res.Nondeterministic
+			}
+			if bad > 0 {
+				f := res.First
+				t.Fatalf("%s: first bad run: seed %d %s %v %s", tc.name, f.Seed, f.Verdict, f.Violations, f.Inconclusive)
+			}
+		})
+	}
+}
+
+// TestKnownBadTwinsAreCaught: each twin the simulator's faults reach is
+// caught within -examples.twin-runs runs. copier-commit-after-failed-flush
+// and copier-no-rewind-after-abort need a fault that makes a produce fail
+// without killing the process, which the app harness does not have yet
+// (the engine's catalogue has produce-rejected); they are shown caught on
+// loopback (copier/faults_test.go). copier-read-uncommitted needs input
+// with aborted transactions, which the harness does not write.
+func TestKnownBadTwinsAreCaught(t *testing.T) {
+	for _, name := range []string{"copier-offsets-outside-txn", "copier-offsets-before-produce", "copier-commit-despite-offsets-failure"} {
+		t.Run(name, func(t *testing.T) {
+			selected(t, name)
+			res := campaign(t, name, *twinRuns, true)
+			if res.First == nil || res.First.Verdict != appsim.Violation {
+				t.Fatalf("%s: not caught in %d runs (%+v)", name, res.Runs, res)
+			}
+			t.Logf("%s caught at run %d: seed %d plan %+v: %v", name, res.Runs, res.First.Seed, res.First.Plan.Faults, res.First.Violations[0])
+		})
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
