@@ -282,9 +282,16 @@ func (s *session) read(topic string, committed bool) (values, control []string) 
 	}
 	cl := s.client(false, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords(), kgo.FetchMaxWait(100*time.Millisecond))
+	// A fetch that stops short of the end is a fact about the broker (seen
+	// on kfake after a hard restart), not a probe failure.
+	rctx, cancel := context.WithTimeout(s.ctx, readBound)
+	defer cancel()
 	for last := int64(-1); last < end-1; {
-		fs := cl.PollFetches(s.ctx)
-		s.must(s.ctx.Err(), fmt.Sprintf("reading %s to offset %d (at %d)", topic, end, last))
+		fs := cl.PollFetches(rctx)
+		if rctx.Err() != nil {
+			s.must(s.ctx.Err(), fmt.Sprintf("reading %s to offset %d (at %d)", topic, end, last))
+			return append(values, fmt.Sprintf("(fetch stuck before offset %d of %d)", last+1, end)), control
+		}
 		fs.EachRecord(func(r *kgo.Record) {
 			last = max(last, r.Offset)
 			if r.Attrs.IsControl() {
@@ -300,6 +307,9 @@ func (s *session) read(topic string, committed bool) (values, control []string) 
 	}
 	return values, control
 }
+
+// readBound bounds one read of a probe's topic.
+const readBound = 10 * time.Second
 
 // endOffset is partition 0's end: the high watermark (isolation 0) or
 // the last stable offset (1).

@@ -7,6 +7,7 @@
 #   kafka/start.sh            # prints 127.0.0.1:PORT, writes $EOSIM_KAFKA_DIR/address
 #   export EOSIM_KAFKA=$(cat "${EOSIM_KAFKA_DIR:-/tmp/eosim-kafka}/address")
 #   kafka/stop.sh
+#   kafka/start.sh --restart  # the stopped broker again: same port, same data
 #
 # Environment: EOSIM_KAFKA_DIR (state: config, data, log, pid, address;
 # default /tmp/eosim-kafka), EOSIM_KAFKA_CACHE (jars; default
@@ -37,6 +38,13 @@ if [ ! -f "$cache/libs/.complete" ]; then
 fi
 cp="$cache/libs/*"
 
+restart=false
+[ "${1:-}" = --restart ] && restart=true
+if $restart; then
+  [ -f "$state/server.properties" ] || die "--restart: no broker was started from $state"
+  port=$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1://p' "$state/server.properties")
+fi
+
 # 2. Two free loopback ports: the client listener and the controller.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() {
@@ -47,6 +55,7 @@ pick_port() {
   done
   die "no free loopback port found"
 }
+if ! $restart; then
 port=$(pick_port)
 cport=$(pick_port "$port")
 
@@ -114,8 +123,12 @@ jvm=(java "-Xmx$heap" "-Xms128m" -XX:+UseSerialGC -XX:TieredStopAtLevel=1
 cluster_id=$("${jvm[@]}" kafka.tools.StorageTool random-uuid)
 "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$state/server.properties" >"$state/format.log" 2>&1 ||
   { cat "$state/format.log" >&2; die "formatting $state/data failed"; }
+fi # not a restart
+jvm=(java "-Xmx$heap" "-Xms128m" -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+  "-Dkafka.logs.dir=$state" "-Dlog4j2.configurationFile=$state/log4j2.properties" -cp "$cp")
 
 # 5. Start it and wait until it serves.
+[ -f "$state/server.log" ] && mv "$state/server.log" "$state/server.log.$(date +%s%N)"
 nohup "${jvm[@]}" kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 &
 echo $! >"$state/pid"
 for _ in $(seq 1 240); do

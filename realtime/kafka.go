@@ -14,9 +14,14 @@ import (
 	"github.com/eosim/eosim/model"
 )
 
-// markerLag bounds how long the read-back waits for transaction markers
-// to reach the output after the job stopped.
-const markerLag = 10 * time.Second
+// markerLag bounds how long the read-back waits for the output's last
+// stable offset to reach its high watermark after the job stopped: for
+// Kafka's markers (they lag the EndTxn answer) and for a transaction a
+// zombie opened after the replacement aborted the lingering ones, which
+// only the broker's transaction timeout ends. It outlasts txnTimeout, as
+// the simulator's liveness bound outlasts its transaction timeout, so both
+// judge such a transaction alike: ended by the timeout, not stalled.
+const markerLag = txnTimeout + 5*time.Second
 
 // kafka is the harness's access to the broker.
 type kafka struct{ opts []kgo.Opt }

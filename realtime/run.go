@@ -59,6 +59,10 @@ const (
 	// faultGrace is how long a job whose input is processed keeps running
 	// for planned faults that have not fired yet.
 	faultGrace = 3 * time.Second
+	// txnTimeout is the sink's transaction.timeout.ms in real time: longer
+	// than any downtime (maxDowntime), short enough for the read-back to
+	// wait it out (markerLag).
+	txnTimeout = 10 * time.Second
 	// maxDowntime caps a planned restart delay in real time.
 	maxDowntime = 5 * time.Second
 )
@@ -120,7 +124,7 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 	cfg := engine.Config{
 		Protocol: proto, JobName: name, InputTopic: in, OutputTopic: out,
 		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions), Parallelism: w.Parallelism,
-		StartupMode: engine.StartGroupOffsets, ClientOpts: k.opts,
+		StartupMode: engine.StartGroupOffsets, ClientOpts: k.opts, TransactionTimeout: txnTimeout,
 	}
 	// The input arrives while the job runs, a record a millisecond as in
 	// the simulator, but over at least four checkpoint intervals, so that
