@@ -71,7 +71,8 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	var f appFlags
 	f.register(fs)
 	runs := fs.Int("runs", 100, "number of scenarios")
-	check := fs.Int("check-determinism", 10, "replay every n-th run at the other GOMAXPROCS and compare traces (0: off)")
+	check := fs.Int("check-determinism", 10, "replay every n-th run and compare traces (0: off)")
+	exhaustive := fs.Bool("exhaustive", false, "instead of --runs random runs: one run per request boundary (before and after) and named-site call of the fault-free run with --seed")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return exitUsage, err
 	}
@@ -81,6 +82,10 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if *runs < 1 || *check < 0 {
 		return exitUsage, usagef("--runs must be at least 1 and --check-determinism not negative")
+	}
+	if *exhaustive {
+		inTest(func(t *testing.T) int { return appExhaustive(t, a, f, stdout) })
+		return exitInconclusive, nil
 	}
 	inTest(func(t *testing.T) int {
 		start := time.Now()
@@ -102,6 +107,30 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitOK
 	})
 	return exitInconclusive, nil
+}
+
+// appExhaustive runs one scenario per boundary of the fault-free run.
+func appExhaustive(t *testing.T, a app.App, f appFlags, stdout io.Writer) int {
+	start := time.Now()
+	opts := appsim.Options{Seed: f.seed, Records: f.records}
+	plans := appsim.Enumerate(t, a, opts, 100)
+	counts := map[appsim.Verdict]int{}
+	for i := range plans {
+		o := opts
+		o.Plan = &plans[i]
+		r := appsim.Run(t, a, o)
+		counts[r.Verdict]++
+		printAppFailure(stdout, a, r)
+	}
+	fmt.Fprintf(stdout, "runs=%d violations=%d inconclusive=%d nondeterministic=%d clean=%d app=%s exhaustive=true wall=%v\n",
+		len(plans), counts[appsim.Violation], counts[appsim.Inconclusive], counts[appsim.Nondeterministic], counts[appsim.Clean], a.Name, time.Since(start).Round(time.Millisecond))
+	switch {
+	case counts[appsim.Violation] > 0:
+		return exitViolations
+	case counts[appsim.Inconclusive] > 0:
+		return exitInconclusive
+	}
+	return exitOK
 }
 
 func cmdAppReplay(args []string, stdout, stderr io.Writer) (int, error) {

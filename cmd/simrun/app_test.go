@@ -41,4 +41,8 @@ func TestAppCampaignAndReplay(t *testing.T) {
 	stdout, _, code = run(t, bin, "replay", "--app", "demo-naive-copier", "--seed", m[1], "--plan", replay[1])
 	require.Equal(t, 1, code, stdout)
 	require.Contains(t, stdout, "verdict=violation")
+
+	stdout, _, code = run(t, bin, "campaign", "--app", "demo-naive-copier", "--exhaustive", "--records", "8")
+	require.Equal(t, 1, code, stdout)
+	require.Regexp(t, `runs=\d+ violations=[1-9]\d* .* exhaustive=true`, stdout)
 }
