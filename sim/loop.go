@@ -94,7 +94,7 @@ func (s *scheduler) fail(err error) {
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "job-failure", Subtask: -1, Detail: failureClass(err)})
 		if s.failures > maxFailures {
-			s.stalled = fmt.Sprintf("job failed %d times; last: %v", s.failures, err)
+			s.stalled = fmt.Sprintf("job failed %d times in a row without completing a checkpoint; last: %v", s.failures, err)
 			s.loud = "restart loop"
 			return
 		}
@@ -298,6 +298,7 @@ func (s *scheduler) acknowledge(ack func(id int64) (bool, error)) error {
 		return err
 	}
 	s.res.Checkpoints++
+	s.failures = 0 // progress: the job is not in a restart loop
 	for i := range s.job.Sinks() {
 		s.notifies = append(s.notifies, notification{sink: true, subtask: i, id: id})
 	}

@@ -31,8 +31,13 @@ const (
 	// livenessBound is how long after the start a scenario may take in
 	// virtual time before it counts as stalled.
 	livenessBound = 30 * time.Minute
-	// maxFailures bounds job restarts after non-crash failures.
-	maxFailures = 50
+	// maxFailures bounds job restarts after non-crash failures in a row,
+	// with no checkpoint completed in between: past it the run is a restart
+	// loop (stalled). A fault plan fails a correct job at most a few times
+	// in a row (one per rejected request); each loop restart costs a restore
+	// and new clients, so a bound of 50 in total made a restart loop cost
+	// ten ordinary runs.
+	maxFailures = 10
 	// failureRestartDelay is the fixed-delay restart strategy's delay.
 	failureRestartDelay = 200 * time.Millisecond
 )
@@ -238,10 +243,10 @@ type scheduler struct {
 	zombie   *zombie
 	inZombie bool
 	notifies []notification
-	failures int
+	failures int   // non-crash failures since the last completed checkpoint
 	finalID  int64 // first checkpoint triggered after all input was processed
 	rearms   int   // rounds the plan's unfired ops were re-armed (RearmUnfired)
-	// loseNextNotification: a re-armed crash-mid-commit needs the next
+	// loseNextNotification: an unfired crash-mid-commit needs the next
 	// sink notification lost.
 	loseNextNotification bool
 	aimLost              map[int]bool // sink subtasks whose last notification an aimed loss took
