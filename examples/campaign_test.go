@@ -13,6 +13,7 @@ var (
 	campaignRuns = flag.Int("examples.runs", 20, "runs of each correct example's campaign")
 	twinRuns     = flag.Int("examples.twin-runs", 200, "most runs a known-bad example may take to be caught")
 	baseSeed     = flag.Uint64("examples.seed", 1, "base seed of the example campaigns")
+	checkEvery   = flag.Int("examples.check-determinism", 10, "replay every n-th campaign run to compare traces (0: never)")
 )
 
 func TestEveryExampleIsRegistered(t *testing.T) {
@@ -49,7 +50,7 @@ func campaign(t *testing.T, name string, runs int, stopAtFirst bool) appsim.Camp
 	appsim.Wedged = func(msg string) { t.Logf("counted inconclusive: %s", msg) }
 	defer func() { appsim.Wedged = old }()
 	res := appsim.Campaign(t, a, appsim.CampaignOptions{Runs: runs, BaseSeed: *baseSeed,
-		Scenario: appsim.Options{Faults: enabled}, StopAtFirst: stopAtFirst, CheckDeterminism: 10,
+		Scenario: appsim.Options{Faults: enabled}, StopAtFirst: stopAtFirst, CheckDeterminism: *checkEvery,
 		OnResult: func(k int, r appsim.Result) {
 			if r.Verdict != appsim.Clean {
 				t.Logf("run %d seed %d: %s %v plan %+v %s", k, r.Seed, r.Verdict, r.Check.Counts, r.Plan.Faults, firstLine(r.Inconclusive))
