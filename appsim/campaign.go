@@ -96,8 +96,17 @@ func checkDeterminism(t *testing.T, a app.App, opts Options, first Result) Resul
 		return first
 	}
 	first.Verdict = Nondeterministic
-	first.Inconclusive = "the same seed gave two different traces (" + first.TraceHash[:12] + " and " + again.TraceHash[:12] +
+	first.Inconclusive = "the same seed gave two different traces (" + shortHash(first.TraceHash) + " and " + shortHash(again.TraceHash) +
 		"): the app's behaviour depends on something outside the seed (a data race, goroutine order outside the network, a global random source, wall-clock time, map iteration order, or I/O outside the Env)"
 	first.Check = model.Result{Verdict: model.Unknown, Counts: first.Check.Counts}
 	return first
+}
+
+// shortHash is a trace hash for a message; a run that never finished (it
+// was abandoned as wedged) has none.
+func shortHash(h string) string {
+	if h == "" {
+		return "none: the run did not finish"
+	}
+	return h[:min(12, len(h))]
 }

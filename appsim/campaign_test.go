@@ -159,3 +159,9 @@ func TestInconclusiveApps(t *testing.T) {
 	require.True(t, res.Wedged)
 	require.True(t, strings.Contains(res.Inconclusive, "did not return") && strings.Contains(res.Inconclusive, "seed 9"), res.Inconclusive)
 }
+
+func TestShortHashOfAnUnfinishedRun(t *testing.T) {
+	require.Equal(t, "none: the run did not finish", shortHash(""))
+	require.Equal(t, "0123456789ab", shortHash("0123456789abcdef"))
+	require.Equal(t, "abc", shortHash("abc"))
+}

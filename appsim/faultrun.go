@@ -115,6 +115,9 @@ func (s *scenario) killed(p *process, op faults.Op) { p.kill(op.Fault, delay(op)
 // groupFaults fires the faults planned at the n-th app request.
 func (s *scenario) groupFaults(n int) {
 	for _, name := range faults.GroupFaults {
+		if name == "join-instance" && s.stopping {
+			continue // a process started during the graceful stop would never be stopped
+		}
 		op, ok := s.fault.arm(name, n)
 		if !ok {
 			continue

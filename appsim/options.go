@@ -115,8 +115,11 @@ const (
 	defaultKeys     = 3
 	defaultLiveness = 5 * time.Minute
 	// stopBound is how long (virtual) a process may take to return after
-	// its context is cancelled.
-	stopBound = time.Minute
+	// its context is cancelled: longer than kgo's own request timeouts (a
+	// SyncGroup answer lost after a pause is waited for up to the
+	// rebalance timeout, 60 s, plus 10 s), so that a process kgo keeps
+	// busy by the book is not called wedged.
+	stopBound = 2 * time.Minute
 	// faultGrace is how long a covered run waits for unfired faults.
 	faultGrace = 5 * time.Second
 	// idleBound ends a run whose output made no progress for this long
