@@ -53,6 +53,10 @@ func (f *fakeRestarter) restart(hard bool) ([]string, error) {
 type kafkaRestarter struct {
 	t   *testing.T
 	env []string
+	// dir is the broker's own state directory (EOSIM_KAFKA_DIR in env, set
+	// last so that it wins over one the environment already has: under CI
+	// the environment names the shared broker's, which must not be touched).
+	dir string
 }
 
 func (k *kafkaRestarter) script(args ...string) (string, error) {
@@ -88,14 +92,7 @@ func (k *kafkaRestarter) restart(hard bool) ([]string, error) {
 	return []string{addr}, err
 }
 
-func (k *kafkaRestarter) stateDir() string {
-	for _, e := range k.env {
-		if v, ok := strings.CutPrefix(e, "EOSIM_KAFKA_DIR="); ok {
-			return v
-		}
-	}
-	return ""
-}
+func (k *kafkaRestarter) stateDir() string { return k.dir }
 
 // TestBrokerRestart: what a graceful and a hard broker restart do to an
 // open (pre-committed) transaction, on kfake and on Kafka 4.4 (its own
@@ -103,7 +100,8 @@ func (k *kafkaRestarter) stateDir() string {
 // fetches; runs where EOSIM_KAFKA is set (the broker there is not touched).
 func TestBrokerRestart(t *testing.T) {
 	RealBrokers(t) // skip (or fail under CI) like the other real-broker tests
-	k := &kafkaRestarter{t: t, env: append(os.Environ(), "EOSIM_KAFKA_DIR="+filepath.Join(t.TempDir(), "kafka"))}
+	dir := filepath.Join(t.TempDir(), "kafka")
+	k := &kafkaRestarter{t: t, env: append(os.Environ(), "EOSIM_KAFKA_DIR="+dir), dir: dir}
 	addr, err := k.script("start.sh")
 	if err != nil {
 		t.Fatal(err)
