@@ -71,8 +71,9 @@ type Exhaustive struct {
 	BrokerSites, StoreSites []FaultSite
 	// Plans are the enumerated plans, after the MaxPlans bound.
 	Plans []faults.Plan
-	// Enumerated is how many plans the enumeration made before the bound.
-	Enumerated int
+	// Enumerated is how many plans the enumeration made before the bound,
+	// Singles how many of them have one fault.
+	Enumerated, Singles int
 	// Coverage maps a crash point to the checkpoints at which the plans
 	// crash the job there.
 	Coverage map[string][]int64
@@ -142,7 +143,7 @@ func Enumerate(t *testing.T, opts Options, eo EnumerateOptions) (Exhaustive, err
 		}
 	}
 	singles, pairs := ex.plans(plan, eo)
-	ex.Enumerated = len(singles) + len(pairs)
+	ex.Enumerated, ex.Singles = len(singles)+len(pairs), len(singles)
 	ex.Plans = capPlans(singles, pairs, eo.MaxPlans)
 	return ex, nil
 }
@@ -153,7 +154,7 @@ func searchSchedule(t *testing.T, opts Options, require []string) (Exhaustive, f
 	opts.LoseNotifications = true
 	var best Exhaustive
 	var bestPlan faults.Plan
-	for try := range maxScheduleTries {
+	for try := range MaxScheduleTries {
 		seed := opts.Seed
 		if try > 0 {
 			seed = Derive(opts.Seed, "exhaustive/"+itoa(try))
@@ -335,8 +336,9 @@ func crashPointNames() []string {
 	return out
 }
 
-// maxScheduleTries bounds the search for a schedule reaching every point.
-const maxScheduleTries = 64
+// MaxScheduleTries bounds the search for a schedule reaching every
+// required crash point.
+const MaxScheduleTries = 64
 
 func appendOnce(xs []int64, x int64) []int64 {
 	for _, y := range xs {
