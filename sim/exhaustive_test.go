@@ -53,8 +53,8 @@ func TestExhaustiveCatchesAKnownBadVariant(t *testing.T) {
 var exhaustivePlans = flag.Int("sim.exhaustive-plans", 150,
 	"plans per correct protocol in TestExhaustiveAllSitesClean with pairs (0: the whole enumeration, about 1,600 plans each)")
 
-// pairWorkload is `--records 60 --partitions 2 --interval 20`: three
-// checkpoints, every crash point reached.
+// pairWorkload is `--records 60 --partitions 2 --parallelism 1 --interval
+// 20`: three checkpoints, every crash point reached.
 func pairWorkload() faults.Workload {
 	w := faults.DefaultWorkload()
 	w.Records, w.Partitions, w.LateRecords, w.CheckpointIntervalMS = 60, 2, 12, 20
