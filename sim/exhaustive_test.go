@@ -156,25 +156,33 @@ func TestExhaustiveAllSitesClean(t *testing.T) {
 	}
 }
 
-// A commit failure dropped by the protocol (ignore-commit-failure) is
-// caught by a broker site, endtxn-rejected at a checkpoint's commit, while
-// no crash site alone catches it.
+// Broker sites catch what no crash site alone does: a commit failure the
+// protocol drops (ignore-commit-failure: endtxn-rejected at a checkpoint's
+// commit) and an asynchronous send error it swallows (flink-35749:
+// produce-rejected).
 func TestExhaustiveBrokerSiteCatchesWhatCrashesMiss(t *testing.T) {
-	const protocol = "ignore-commit-failure"
-	ex, err := Enumerate(t, Options{Protocol: protocol, Seed: 1, Workload: pairWorkload()}, allSites(false, 0))
-	require.NoError(t, err)
-	caught := map[string]bool{}
-	for _, plan := range ex.Plans {
-		plan := plan
-		op := plan.Faults[0]
-		if info, _ := faults.Lookup(op.Fault); info.IsCrash() || op.Fault == "endtxn-rejected" && op.Phase == faults.PhaseNotify {
-			res := Run(t, Options{Protocol: protocol, Seed: ex.Seed, Workload: plan.Workload, Plan: &plan})
-			caught[op.Fault+"/"+op.Phase] = caught[op.Fault+"/"+op.Phase] || res.Failed()
-		}
+	tests := []struct{ protocol, fault, phase string }{
+		{"ignore-commit-failure", "endtxn-rejected", faults.PhaseNotify},
+		{"flink-35749-swallowed-send-error", "produce-rejected", ""},
 	}
-	require.True(t, caught["endtxn-rejected/notify"], "endtxn-rejected at notify")
-	for _, p := range crashPointNames() {
-		require.False(t, caught[p+"/"], "%s alone catches it: the test shows nothing", p)
+	for _, tt := range tests {
+		t.Run(tt.protocol, func(t *testing.T) {
+			ex, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(false, 0))
+			require.NoError(t, err)
+			caught := map[string]bool{}
+			for _, plan := range ex.Plans {
+				plan := plan
+				op := plan.Faults[0]
+				if info, _ := faults.Lookup(op.Fault); info.IsCrash() || op.Fault == tt.fault && op.Phase == tt.phase {
+					res := Run(t, Options{Protocol: tt.protocol, Seed: ex.Seed, Workload: plan.Workload, Plan: &plan})
+					caught[op.Fault] = caught[op.Fault] || res.Failed()
+				}
+			}
+			require.True(t, caught[tt.fault], "%s (phase %q) catches it", tt.fault, tt.phase)
+			for _, p := range crashPointNames() {
+				require.False(t, caught[p], "%s alone catches it: the test shows nothing", p)
+			}
+		})
 	}
 }
 
