@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/eosim/eosim/engine"
@@ -9,42 +10,151 @@ import (
 )
 
 // Site is one arrival of the job at a crash point: the Hit-th arrival at
-// Point, during checkpoint Checkpoint.
+// Point, during checkpoint Checkpoint, after Trigger checkpoint triggers.
 type Site struct {
 	Point      string `json:"point"`
 	Hit        int    `json:"hit"`
 	Checkpoint int64  `json:"checkpoint"`
 	Subtask    int    `json:"subtask"`
+	Trigger    int    `json:"trigger"`
 }
 
-// Exhaustive is an enumeration of crash plans over one schedule.
+// FaultSite is where an enumerated broker or store fault is armed: at the
+// Trigger-th checkpoint trigger of the fault-free run, aimed at Phase (""
+// for the next request of its kind).
+type FaultSite struct {
+	Fault   string `json:"fault"`
+	Phase   string `json:"phase,omitempty"`
+	Trigger int    `json:"trigger"`
+}
+
+// Site families of an enumeration.
+const (
+	FamilyCrash  = "crash"
+	FamilyBroker = "broker"
+	FamilyStore  = "store"
+)
+
+// Families lists the site families in a stable order.
+func Families() []string { return []string{FamilyCrash, FamilyBroker, FamilyStore} }
+
+// EnumerateOptions choose what an enumeration covers.
+type EnumerateOptions struct {
+	// Families are the site families that get plans (see Families).
+	Families []string
+	// Pairs adds two-fault plans: every ordered pair of crash sites (with
+	// the crash family), and every broker or store site with every crash
+	// site that arrives after its trigger.
+	Pairs bool
+	// RestartDelayMS is the downtime after each enumerated crash.
+	RestartDelayMS int
+	// Require are the crash points the schedule search wants reached: the
+	// first derived schedule reaching all of them (those the protocol
+	// consults) is taken.
+	Require []string
+	// MaxPlans bounds the plans (0: no bound). Single-fault plans are kept
+	// first; the rest of the budget is spread evenly over the pairs.
+	MaxPlans int
+}
+
+// Exhaustive is an enumeration of fault plans over one schedule.
 type Exhaustive struct {
 	// Seed is the schedule's seed: the first seed derived from the
-	// requested one whose fault-free run reaches every crash point.
+	// requested one whose fault-free run reaches every required crash point
+	// (or, when none does, the one reaching the most points).
 	Seed uint64
 	// Sites are the crash-point arrivals of the fault-free run, in order.
 	Sites []Site
-	// Plans crash at each site (one fault each) and, with pairs, at each
-	// ordered pair of sites (two faults).
+	// BrokerSites and StoreSites are the broker and store faults armed at
+	// each checkpoint trigger of the fault-free run (store: each trigger
+	// whose checkpoint was written to the store).
+	BrokerSites, StoreSites []FaultSite
+	// Plans are the enumerated plans, after the MaxPlans bound.
 	Plans []faults.Plan
+	// Enumerated is how many plans the enumeration made before the bound,
+	// Singles how many of them have one fault.
+	Enumerated, Singles int
 	// Coverage maps a crash point to the checkpoints at which the plans
 	// crash the job there.
 	Coverage map[string][]int64
+	// Unreached are the crash points of the protocol (ProtocolCrashPoints)
+	// the fault-free schedule never reached, in catalogue order.
+	Unreached []string
+	// NotInProtocol are the crash points the protocol never consults.
+	NotInProtocol []string
 }
 
-// EnumerateCrashes runs opts without faults, records every arrival at a
-// crash point, and returns a plan per arrival (and per ordered pair of
-// arrivals when pairs is set). Every plan runs with Exhaustive.Seed, so its
-// schedule is the fault-free one up to its first crash: a single-crash plan
-// crashes the job exactly at its site. The downtime is fixed (restartDelay).
+// Capped reports whether MaxPlans dropped some plans.
+func (ex Exhaustive) Capped() bool { return len(ex.Plans) < ex.Enumerated }
+
+// EnumerateCrashes enumerates crash sites only: a plan per crash-point
+// arrival (and per ordered pair of arrivals when pairs is set), on the first
+// schedule reaching every crash point.
+func EnumerateCrashes(t *testing.T, opts Options, pairs bool, restartDelay int) (Exhaustive, error) {
+	return Enumerate(t, opts, EnumerateOptions{Families: []string{FamilyCrash}, Pairs: pairs,
+		RestartDelayMS: restartDelay, Require: crashPointNames()})
+}
+
+// Enumerate runs opts without faults, records every arrival at a crash
+// point and every checkpoint trigger, and returns a plan per site of the
+// chosen families (and per pair, with eo.Pairs). Every plan runs with
+// Exhaustive.Seed, so its schedule is the fault-free one up to its first
+// fault: a single-fault plan fires exactly at its site. Enumerated plans do
+// not re-arm unfired ops: an op that did not fire is reported as unfired.
 //
 // Notifications are lost now and then (Options.LoseNotifications) so that
-// crash-mid-commit is reached too; the plans' runs must use the same option.
-func EnumerateCrashes(t *testing.T, opts Options, pairs bool, restartDelay int) (Exhaustive, error) {
+// crash-mid-commit is reached too; the plans carry the same setting.
+func Enumerate(t *testing.T, opts Options, eo EnumerateOptions) (Exhaustive, error) {
+	for _, f := range eo.Families {
+		if !slices.Contains(Families(), f) {
+			return Exhaustive{}, fmt.Errorf("unknown site family %s (want some of %v)", faults.Quote(f), Families())
+		}
+	}
+	proto, err := engine.ProtocolByName(opts.Protocol)
+	if err != nil {
+		return Exhaustive{}, err
+	}
+	points := ProtocolCrashPoints(proto)
+	// Points the protocol never consults are not searched for.
+	want := slices.DeleteFunc(slices.Clone(eo.Require), func(p string) bool { return !slices.Contains(points, p) })
+	ex, plan, err := searchSchedule(t, opts, want)
+	if err != nil {
+		return Exhaustive{}, err
+	}
+	ex.Unreached = slices.DeleteFunc(ex.Unreached, func(p string) bool { return !slices.Contains(points, p) })
+	for _, p := range crashPointNames() {
+		if !slices.Contains(points, p) {
+			ex.NotInProtocol = append(ex.NotInProtocol, p)
+		}
+	}
+	triggers := siteTriggers(ex.Sites)
+	if slices.Contains(eo.Families, FamilyBroker) {
+		for _, k := range triggers {
+			for _, f := range enumeratedBrokerFaults(proto) {
+				for _, phase := range brokerPhases(eo.Pairs) {
+					ex.BrokerSites = append(ex.BrokerSites, FaultSite{Fault: f, Phase: phase, Trigger: k})
+				}
+			}
+		}
+	}
+	if slices.Contains(eo.Families, FamilyStore) {
+		for _, k := range storeTriggers(ex.Sites) {
+			ex.StoreSites = append(ex.StoreSites, FaultSite{Fault: "checkpoint-write-lost", Trigger: k})
+		}
+	}
+	singles, pairs := ex.plans(plan, eo)
+	ex.Enumerated, ex.Singles = len(singles)+len(pairs), len(singles)
+	ex.Plans = capPlans(singles, pairs, eo.MaxPlans)
+	return ex, nil
+}
+
+// searchSchedule runs fault-free schedules derived from opts.Seed until one
+// reaches every required crash point, and returns its sites and plan.
+func searchSchedule(t *testing.T, opts Options, require []string) (Exhaustive, faults.Plan, error) {
 	opts.LoseNotifications = true
-	var ex Exhaustive
-	var plan faults.Plan
-	for try := range maxScheduleTries {
+	var best Exhaustive
+	var bestPlan faults.Plan
+	for try := range MaxScheduleTries {
 		seed := opts.Seed
 		if try > 0 {
 			seed = Derive(opts.Seed, "exhaustive/"+itoa(try))
@@ -53,49 +163,182 @@ func EnumerateCrashes(t *testing.T, opts Options, pairs bool, restartDelay int) 
 		base.Seed = seed
 		p, err := PlanFor(base)
 		if err != nil {
-			return Exhaustive{}, err
+			return Exhaustive{}, faults.Plan{}, err
 		}
-		p.Faults, p.LoseNotifications = nil, true
+		// The plans fire exactly where they say (no re-arming, which would
+		// also aim lost notifications and so leave the fault-free schedule).
+		p.Faults, p.LoseNotifications, p.RearmUnfired = nil, true, false
 		base.Plan = &p
 		base.recordSites = true
 		res := Run(t, base)
 		if res.HarnessError != "" {
-			return Exhaustive{}, fmt.Errorf("fault-free run: %s", res.HarnessError)
+			return Exhaustive{}, faults.Plan{}, fmt.Errorf("fault-free run: %s", res.HarnessError)
 		}
-		ex = Exhaustive{Seed: seed, Sites: res.sites, Coverage: map[string][]int64{}}
+		ex := Exhaustive{Seed: seed, Sites: res.sites, Coverage: map[string][]int64{}}
 		for _, s := range ex.Sites {
 			ex.Coverage[s.Point] = appendOnce(ex.Coverage[s.Point], s.Checkpoint)
 		}
-		plan = p
-		if len(ex.Coverage) == len(engine.CrashPoints()) {
-			break
+		for _, point := range crashPointNames() {
+			if len(ex.Coverage[point]) == 0 {
+				ex.Unreached = append(ex.Unreached, point)
+			}
+		}
+		if try == 0 || len(ex.Unreached) < len(best.Unreached) {
+			best, bestPlan = ex, p
+		}
+		if !slices.ContainsFunc(require, func(point string) bool { return slices.Contains(ex.Unreached, point) }) {
+			return ex, p, nil
 		}
 	}
-	op := func(s Site) faults.Op {
-		return faults.Op{Fault: s.Point, Hit: s.Hit, RestartDelayMS: restartDelay}
+	return best, bestPlan, nil
+}
+
+// plans builds the single-fault and the two-fault plans of the enumeration.
+func (ex Exhaustive) plans(plan faults.Plan, eo EnumerateOptions) (singles, pairs []faults.Plan) {
+	crash := func(s Site) faults.Op {
+		return faults.Op{Fault: s.Point, Hit: s.Hit, RestartDelayMS: eo.RestartDelayMS}
 	}
+	armed := func(f FaultSite) faults.Op { return faults.Op{Fault: f.Fault, Hit: f.Trigger, Phase: f.Phase} }
 	withFaults := func(ops ...faults.Op) faults.Plan {
 		p := plan
 		p.Faults = ops
 		return p
 	}
-	for _, s := range ex.Sites {
-		ex.Plans = append(ex.Plans, withFaults(op(s)))
+	crashes := slices.Contains(eo.Families, FamilyCrash)
+	if crashes {
+		for _, s := range ex.Sites {
+			singles = append(singles, withFaults(crash(s)))
+		}
 	}
-	if pairs {
+	for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
+		// A recovery-aimed fault waits for a restore, which only a crash
+		// brings about: it exists in pairs only.
+		if f.Phase != faults.PhaseRecovery {
+			singles = append(singles, withFaults(armed(f)))
+		}
+	}
+	if !eo.Pairs {
+		return singles, nil
+	}
+	if crashes {
 		for i, a := range ex.Sites {
 			for j, b := range ex.Sites {
 				if i != j {
-					ex.Plans = append(ex.Plans, withFaults(op(a), op(b)))
+					pairs = append(pairs, withFaults(crash(a), crash(b)))
 				}
 			}
 		}
 	}
-	return ex, nil
+	for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
+		for _, s := range ex.Sites {
+			if s.Trigger >= f.Trigger {
+				pairs = append(pairs, withFaults(armed(f), crash(s)))
+			}
+		}
+	}
+	return singles, pairs
 }
 
-// maxScheduleTries bounds the search for a schedule reaching every point.
-const maxScheduleTries = 64
+// enumeratedBrokerFaults are the broker faults the protocol's requests can
+// meet. Faults that change the cluster (leader-move, coordinator-move run
+// with three brokers) would not keep the fault-free schedule and are left
+// out, as is the opt-in broker-restart.
+func enumeratedBrokerFaults(p engine.Protocol) []string {
+	out := []string{"lost-ack-produce", "produce-rejected", "not-coordinator", "coordinator-loading"}
+	if p.Guarantee != engine.TwoPhaseCommit {
+		return out // no transactions: no EndTxn, AddPartitionsToTxn, TxnOffsetCommit
+	}
+	out = append(out, "lost-ack-endtxn", "endtxn-rejected", "concurrent-transactions")
+	if p.OffsetsInTransaction {
+		out = append(out, "lost-ack-txn-offset-commit")
+	}
+	return out
+}
+
+// brokerPhases are the aims of an enumerated broker fault: the next request
+// of its kind, the next commit, the next pre-commit, and (in pairs, after a
+// crash) the next recovery.
+func brokerPhases(pairs bool) []string {
+	out := []string{"", faults.PhaseNotify, faults.PhasePrecommit}
+	if pairs {
+		out = append(out, faults.PhaseRecovery)
+	}
+	return out
+}
+
+// siteTriggers lists the checkpoint triggers of the fault-free run that
+// the job reached crash points after (every trigger sends barriers, so
+// every trigger is among them).
+func siteTriggers(sites []Site) []int {
+	var out []int
+	for _, s := range sites {
+		if s.Trigger > 0 && !slices.Contains(out, s.Trigger) {
+			out = append(out, s.Trigger)
+		}
+	}
+	return out
+}
+
+// storeTriggers lists the triggers whose checkpoint was written to the
+// store: crash-after-checkpoint-stored is reached once per store write, and
+// a lost write armed at that trigger fails exactly that write.
+func storeTriggers(sites []Site) []int {
+	var out []int
+	for _, s := range sites {
+		if s.Point == string(engine.CrashAfterCheckpointStored) && !slices.Contains(out, s.Trigger) {
+			out = append(out, s.Trigger)
+		}
+	}
+	return out
+}
+
+// capPlans keeps at most max plans (0: all): the singles first, the rest of
+// the budget spread evenly over the pairs (so every region of the schedule
+// keeps some).
+func capPlans(singles, pairs []faults.Plan, max int) []faults.Plan {
+	if max <= 0 || len(singles)+len(pairs) <= max {
+		return slices.Concat(singles, pairs)
+	}
+	if len(singles) >= max {
+		return spread(singles, max)
+	}
+	return slices.Concat(singles, spread(pairs, max-len(singles)))
+}
+
+// spread picks n of xs at even strides.
+func spread(xs []faults.Plan, n int) []faults.Plan {
+	out := make([]faults.Plan, n)
+	for i := range out {
+		out[i] = xs[i*len(xs)/n]
+	}
+	return out
+}
+
+// ProtocolCrashPoints are the crash points the protocol's job consults:
+// all of them, but a sink without transactions has no commit to crash in
+// the middle of and no pending transactions to recover (the engine consults
+// crash-mid-commit and crash-during-recovery only in its transactional
+// sink).
+func ProtocolCrashPoints(p engine.Protocol) []string {
+	if p.Guarantee == engine.TwoPhaseCommit {
+		return crashPointNames()
+	}
+	return slices.DeleteFunc(crashPointNames(), func(point string) bool {
+		return point == string(engine.CrashMidCommit) || point == string(engine.CrashDuringRecovery)
+	})
+}
+
+func crashPointNames() []string {
+	var out []string
+	for _, p := range engine.CrashPoints() {
+		out = append(out, string(p))
+	}
+	return out
+}
+
+// MaxScheduleTries bounds the search for a schedule reaching every
+// required crash point.
+const MaxScheduleTries = 64
 
 func appendOnce(xs []int64, x int64) []int64 {
 	for _, y := range xs {
@@ -109,6 +352,7 @@ func appendOnce(xs []int64, x int64) []int64 {
 // recordSite notes an arrival at a crash point (exhaustive enumeration).
 func (c *planCrasher) recordSite(site engine.CrashSite) {
 	if c.sites != nil {
-		*c.sites = append(*c.sites, Site{Point: string(site.Point), Hit: c.hits[site.Point], Checkpoint: site.Checkpoint, Subtask: site.Subtask})
+		*c.sites = append(*c.sites, Site{Point: string(site.Point), Hit: c.hits[site.Point], Checkpoint: site.Checkpoint,
+			Subtask: site.Subtask, Trigger: c.triggers()})
 	}
 }

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"flag"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -46,4 +48,155 @@ func TestExhaustiveCatchesAKnownBadVariant(t *testing.T) {
 		}
 	}
 	require.Positive(t, caught)
+}
+
+var exhaustivePlans = flag.Int("sim.exhaustive-plans", 150,
+	"plans per correct protocol in TestExhaustiveAllSitesClean with pairs (0: the whole enumeration, about 1,600 plans each)")
+
+// pairWorkload is `--records 60 --partitions 2 --parallelism 1 --interval
+// 20`: three checkpoints, every crash point reached.
+func pairWorkload() faults.Workload {
+	w := faults.DefaultWorkload()
+	w.Records, w.Partitions, w.LateRecords, w.CheckpointIntervalMS = 60, 2, 12, 20
+	return w
+}
+
+func allSites(pairs bool, maxPlans int) EnumerateOptions {
+	return EnumerateOptions{Families: Families(), Pairs: pairs, RestartDelayMS: 50, Require: crashPointNames(), MaxPlans: maxPlans}
+}
+
+// The enumeration's counts follow from the fault-free run: a plan per crash
+// site, per trigger x applicable broker fault x aim, per store write; pairs
+// add each ordered pair of crash sites and each broker or store site (the
+// recovery aim too) with each crash site after its trigger.
+func TestExhaustiveEnumerationCounts(t *testing.T) {
+	tests := []struct {
+		protocol     string
+		brokerFaults int
+	}{
+		{"two-phase-commit", 7},
+		{"offsets-in-txn", 8}, // and lost-ack-txn-offset-commit
+		{"at-least-once", 4},  // no transactions: produce and coordinator faults only
+	}
+	for _, tt := range tests {
+		t.Run(tt.protocol, func(t *testing.T) {
+			ex, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(true, 0))
+			require.NoError(t, err)
+			require.Empty(t, ex.Unreached)
+			triggers := siteTriggers(ex.Sites)
+			require.Len(t, triggers, 3, "three checkpoints in the fault-free run")
+			require.Len(t, storeTriggers(ex.Sites), 3, "each checkpoint written once")
+			require.Len(t, ex.BrokerSites, len(triggers)*tt.brokerFaults*4)
+			require.Len(t, ex.StoreSites, 3)
+			crashAfter := 0
+			for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
+				for _, s := range ex.Sites {
+					if s.Trigger >= f.Trigger {
+						crashAfter++
+					}
+				}
+			}
+			singles := len(ex.Sites) + len(triggers)*tt.brokerFaults*3 + len(ex.StoreSites)
+			n := len(ex.Sites)
+			require.Equal(t, singles+n*(n-1)+crashAfter, ex.Enumerated)
+			require.Len(t, ex.Plans, ex.Enumerated)
+			require.False(t, ex.Capped())
+
+			alone, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(false, 0))
+			require.NoError(t, err)
+			require.Equal(t, singles, alone.Enumerated)
+			for _, p := range alone.Plans {
+				require.Len(t, p.Faults, 1)
+				require.NotEqual(t, faults.PhaseRecovery, p.Faults[0].Phase, "a recovery aim needs a crash before it")
+				require.False(t, p.RearmUnfired, "enumerated plans fire where they say")
+			}
+
+			capped, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(true, singles+10))
+			require.NoError(t, err)
+			require.True(t, capped.Capped())
+			require.Len(t, capped.Plans, singles+10)
+			require.Equal(t, alone.Plans, capped.Plans[:singles], "the bound keeps every single-fault plan")
+			require.Len(t, capped.Plans[singles].Faults, 2)
+		})
+	}
+}
+
+// Only the families asked for get plans.
+func TestExhaustiveFamilies(t *testing.T) {
+	opts := Options{Protocol: "two-phase-commit", Seed: 1, Workload: pairWorkload()}
+	store, err := Enumerate(t, opts, EnumerateOptions{Families: []string{FamilyStore}, Require: crashPointNames()})
+	require.NoError(t, err)
+	require.Empty(t, store.BrokerSites)
+	require.Len(t, store.Plans, len(store.StoreSites))
+	for _, p := range store.Plans {
+		require.Equal(t, "checkpoint-write-lost", p.Faults[0].Fault)
+	}
+	_, err = Enumerate(t, opts, EnumerateOptions{Families: []string{"disk"}})
+	require.ErrorContains(t, err, `unknown site family "disk"`)
+}
+
+// The correct protocols are clean at every site of every family, and every
+// single-fault plan fires (the schedule up to its site is the fault-free
+// one). With pairs, a spread of -sim.exhaustive-plans plans is run.
+func TestExhaustiveAllSitesClean(t *testing.T) {
+	for _, protocol := range []string{"two-phase-commit", "offsets-in-txn"} {
+		t.Run(protocol, func(t *testing.T) {
+			ex, err := Enumerate(t, Options{Protocol: protocol, Seed: 1, Workload: pairWorkload()}, allSites(true, *exhaustivePlans))
+			require.NoError(t, err)
+			for _, plan := range ex.Plans {
+				plan := plan
+				res := Run(t, Options{Protocol: protocol, Seed: ex.Seed, Workload: plan.Workload, Plan: &plan})
+				require.Empty(t, res.HarnessError, "%+v", plan.Faults)
+				require.Empty(t, res.Violations, "%+v", plan.Faults)
+				if len(plan.Faults) == 1 {
+					require.Empty(t, res.Unfired, "%+v", plan.Faults)
+				}
+			}
+		})
+	}
+}
+
+// Broker sites catch what no crash site alone does: a commit failure the
+// protocol drops (ignore-commit-failure: endtxn-rejected at a checkpoint's
+// commit) and an asynchronous send error it swallows (flink-35749:
+// produce-rejected).
+func TestExhaustiveBrokerSiteCatchesWhatCrashesMiss(t *testing.T) {
+	tests := []struct{ protocol, fault, phase string }{
+		{"ignore-commit-failure", "endtxn-rejected", faults.PhaseNotify},
+		{"flink-35749-swallowed-send-error", "produce-rejected", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.protocol, func(t *testing.T) {
+			ex, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(false, 0))
+			require.NoError(t, err)
+			caught := map[string]bool{}
+			for _, plan := range ex.Plans {
+				plan := plan
+				op := plan.Faults[0]
+				if info, _ := faults.Lookup(op.Fault); info.IsCrash() || op.Fault == tt.fault && op.Phase == tt.phase {
+					res := Run(t, Options{Protocol: tt.protocol, Seed: ex.Seed, Workload: plan.Workload, Plan: &plan})
+					caught[op.Fault] = caught[op.Fault] || res.Failed()
+				}
+			}
+			require.True(t, caught[tt.fault], "%s (phase %q) catches it", tt.fault, tt.phase)
+			for _, p := range crashPointNames() {
+				require.False(t, caught[p], "%s alone catches it: the test shows nothing", p)
+			}
+		})
+	}
+}
+
+// A required crash point the fault-free schedule never reaches is named:
+// with a single checkpoint no notification can be lost, so no commit ends
+// two transactions and crash-mid-commit is unreachable.
+func TestExhaustiveNamesUnreachedPoints(t *testing.T) {
+	w := pairWorkload()
+	w.Records, w.LateRecords, w.CheckpointIntervalMS = 8, 0, 1000
+	ex, err := Enumerate(t, Options{Protocol: "two-phase-commit", Seed: 1, Workload: w}, allSites(false, 0))
+	require.NoError(t, err)
+	require.Contains(t, ex.Unreached, string(engine.CrashMidCommit))
+	require.Empty(t, ex.Coverage[string(engine.CrashMidCommit)])
+	for _, p := range ex.Unreached {
+		require.Empty(t, ex.Coverage[p])
+	}
 }

@@ -384,6 +384,8 @@ type planCrasher struct {
 	last   *faults.Op
 	outage *faults.Op // an armed outage fault, fired at the next stored checkpoint
 	sites  *[]Site    // when set, every arrival is recorded
+	// triggers counts the checkpoint triggers so far (recorded with sites).
+	triggers func() int
 	// catchUp (RearmUnfired plans): an op whose hit was taken by another
 	// op at the same point fires at the next arrival.
 	catchUp bool

@@ -177,6 +177,7 @@ func run(opts Options) (res Result) {
 	s.crasher.catchUp = plan.RearmUnfired
 	if opts.recordSites {
 		s.crasher.sites = &res.sites
+		s.crasher.triggers = func() int { return s.injector.triggers }
 	}
 	obs := s.runCluster()
 	res.Unfired = s.unfired()

@@ -32,9 +32,8 @@ type campaignConfig struct {
 	commit     string
 	// report is the --report directory ("" for none).
 	report string
-	// exhaustive enumerates crash sites instead of drawing runs; pairs adds
-	// every ordered pair of sites.
-	exhaustive, pairs bool
+	// exhaustive enumerates sites instead of drawing runs (exhaustive.go).
+	exhaustive exhaustiveFlags
 }
 
 func init() {
@@ -52,18 +51,17 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&cfg.jobs, "jobs", 1, "scenarios to run at once (results are identical for any value)")
 	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1; k8s/n takes i-1 from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	report := fs.String("report", "", "write report.json, summary.md, junit.xml and index.html to this directory")
-	fs.BoolVar(&cfg.exhaustive, "exhaustive", false, "instead of --runs random runs: crash at every crash point at every checkpoint of the scenario's fault-free schedule")
-	fs.BoolVar(&cfg.pairs, "pairs", false, "with --exhaustive: also every ordered pair of crash sites (use a small --records)")
+	cfg.exhaustive.register(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return exitUsage, err
 	}
-	runsGiven := false
-	fs.Visit(func(f *flag.Flag) { runsGiven = runsGiven || f.Name == "runs" })
-	if cfg.exhaustive && runsGiven {
-		return exitUsage, usagef("--runs and --exhaustive exclude each other: --exhaustive runs one scenario per crash site")
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if cfg.exhaustive.on && given["runs"] {
+		return exitUsage, usagef("--runs and --exhaustive exclude each other: --exhaustive runs one scenario per site")
 	}
-	if cfg.pairs && !cfg.exhaustive {
-		return exitUsage, usagef("--pairs needs --exhaustive")
+	if err := cfg.exhaustive.validate(func(name string) bool { return given[name] }); err != nil {
+		return exitUsage, err
 	}
 	if _, err := cfg.flags.options(); err != nil {
 		return exitUsage, err
@@ -125,14 +123,14 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 	started := time.Now()
 	c := sim.Campaign{Options: opts, BaseSeed: cfg.flags.seed, Runs: cfg.runs,
 		ShardIndex: cfg.shardIndex, Shards: cfg.shards, Jobs: cfg.jobs}
-	if cfg.exhaustive {
-		ex, err := sim.EnumerateCrashes(t, opts, cfg.pairs, exhaustiveDowntimeMS)
+	var missingPoints []string
+	if cfg.exhaustive.on {
+		ex, missing, err := enumerate(t, opts, cfg.exhaustive, stdout, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "simrun: %v\n", err)
 			return exitInconclusive
 		}
-		c.Plans = ex.Plans
-		printCoverage(stdout, ex)
+		c.Plans, missingPoints = ex.Plans, missing
 	}
 	mine := c.Count()
 	var rep *campaignReport
@@ -180,6 +178,8 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 		code = exitViolations
 	case tot.harnessErrors > 0:
 		code = exitInconclusive
+	case len(missingPoints) > 0:
+		code = exitInconclusive
 	}
 	if rep != nil {
 		if err := rep.write(interrupted, wall); err != nil {
@@ -191,6 +191,9 @@ func runCampaign(ctx context.Context, t *testing.T, cfg campaignConfig, stdout, 
 	}
 	if interrupted {
 		fmt.Fprintf(stderr, "simrun: interrupted: %d of %d runs finished%s\n", tot.runs, mine, reportNote(cfg.report))
+	}
+	if len(missingPoints) > 0 {
+		fmt.Fprintln(stderr, missingPointsText(missingPoints))
 	}
 	fmt.Fprintln(stdout, summaryLine(cfg.flags.protocol, tot, wall, runsPerSecond(tot.runs, wall)))
 	return code
@@ -224,7 +227,7 @@ func printFailure(w io.Writer, cfg campaignConfig, k int, res sim.Result) {
 		ops = append(ops, fmt.Sprintf("%s@%d(down %dms)", op.Fault, op.Hit, op.RestartDelayMS))
 	}
 	fmt.Fprintf(w, "  plan: %s\n", strings.Join(ops, ", "))
-	if cfg.exhaustive {
+	if cfg.exhaustive.on {
 		// An enumerated plan is not drawn from the seed: print it whole.
 		b, _ := json.Marshal(res.Plan)
 		fmt.Fprintf(w, "  plan file: %s\n", b)
@@ -232,23 +235,6 @@ func printFailure(w io.Writer, cfg campaignConfig, k int, res sim.Result) {
 		return
 	}
 	fmt.Fprintf(w, "  replay: %s\n", cfg.flags.replayCommand(res.Seed))
-}
-
-// exhaustiveDowntimeMS is the downtime after each enumerated crash.
-const exhaustiveDowntimeMS = 100
-
-// printCoverage states what an exhaustive campaign covers: crash point ×
-// checkpoint cells of the fault-free schedule.
-func printCoverage(w io.Writer, ex sim.Exhaustive) {
-	cells := 0
-	var parts []string
-	for _, p := range engine.CrashPoints() {
-		n := len(ex.Coverage[string(p)])
-		cells += n
-		parts = append(parts, fmt.Sprintf("%s=%d", p, n))
-	}
-	fmt.Fprintf(w, "exhaustive: schedule seed %d, %d crash sites, %d crash point x checkpoint cells (%s), %d plans\n",
-		ex.Seed, len(ex.Sites), cells, strings.Join(parts, " "), len(ex.Plans))
 }
 
 // summaryLine is the campaign's last line; rate is runs per second of wall

@@ -75,6 +75,10 @@ func TestCLI(t *testing.T) {
 		{"runs with exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--runs", "5"}, "exclude each other"},
 		{"zoo seeds", []string{"zoo", "--seeds", "0"}, "--seeds must be 1..1000"},
 		{"pairs without exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--pairs"}, "--pairs needs --exhaustive"},
+		{"sites without exhaustive", []string{"campaign", "--protocol", "two-phase-commit", "--sites", "store"}, "--sites needs --exhaustive"},
+		{"unknown site family", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--sites", "crash,disk"}, `unknown site family "disk"`},
+		{"unknown required point", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--require-points", "crash-late"}, `unknown crash point "crash-late"`},
+		{"negative max plans", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--max-plans", "-1"}, "--max-plans must be 0"},
 		// Validation names the flag the user typed, not the plan's field.
 		{"interval 0 names the flag", with(tpc, "--interval", "0"), "--interval must be 1..30000, got 0"},
 		{"interval beyond the transaction timeout", with(tpc, "--interval", "60001"), "--interval must be 1..30000, got 60001 (at most half the sink's transaction.timeout.ms of 60000"},
@@ -177,8 +181,28 @@ func TestCLI(t *testing.T) {
 		out, _, code := run(t, bin, "campaign", "--protocol", "two-phase-commit", "--exhaustive",
 			"--records", "120", "--partitions", "2", "--parallelism", "1", "--interval", "40", "--jobs", "2")
 		require.Equal(t, exitOK, code, out)
-		require.Regexp(t, `exhaustive: schedule seed \d+, \d+ crash sites, \d+ crash point x checkpoint cells`, out)
-		require.Regexp(t, `^runs=[1-9]\d* violations=0 `, lastLine(out))
+		require.Regexp(t, `exhaustive: schedule seed \d+, \d+ crash sites, \d+ crash point x checkpoint cells \(.*\), unreached=none, [1-9]\d* broker sites, [1-9]\d* store sites, \d+ plans\n`, out)
+		require.Regexp(t, `^runs=[1-9]\d* violations=0 .* unfired=0 `, lastLine(out))
+	})
+
+	t.Run("exhaustive names a required point never reached", func(t *testing.T) {
+		// One checkpoint: no notification is lost, no commit ends two
+		// transactions, so crash-mid-commit is never reached.
+		small := []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--sites", "store",
+			"--records", "8", "--late", "0", "--partitions", "2", "--interval", "1000"}
+		out, errOut, code := run(t, bin, small...)
+		require.Equal(t, exitInconclusive, code, out+errOut)
+		require.Contains(t, out, "unreached=crash-mid-commit,")
+		require.Contains(t, errOut, "required crash points never reached by the fault-free schedule (searched 64 schedules): crash-mid-commit;")
+		out, errOut, code = run(t, bin, append(small, "--require-points", "crash-after-ack,crash-during-recovery")...)
+		require.Equal(t, exitOK, code, out+errOut)
+		require.Contains(t, out, "unreached=crash-mid-commit,")
+
+		out, errOut, code = run(t, bin, "campaign", "--protocol", "two-phase-commit", "--exhaustive", "--sites", "crash",
+			"--pairs", "--max-plans", "3", "--records", "60", "--partitions", "2", "--interval", "20")
+		require.Equal(t, exitOK, code, out+errOut)
+		require.Regexp(t, `3 plans of \d+ enumerated \(capped by --max-plans 3\)`, out)
+		require.Contains(t, errOut, "an even spread of the")
 	})
 
 	t.Run("caught variant replays", func(t *testing.T) {
