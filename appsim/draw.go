@@ -35,11 +35,12 @@ func AppFaults(a app.App) []string {
 			out = append(out, g)
 		}
 	}
-	return out
+	return append(out, BrokerFaults...)
 }
 
 // ResolveFaults expands a comma-separated list for a: fault names, and the
-// groups "all", "sites" (the app's named sites), "protocol" and "group".
+// groups "all", "sites" (the app's named sites), "protocol", "group" and
+// "broker" (BrokerFaults).
 func ResolveFaults(a app.App, list string) ([]string, error) {
 	all := AppFaults(a)
 	want := map[string]bool{}
@@ -51,11 +52,11 @@ func ResolveFaults(a app.App, list string) ([]string, error) {
 			for _, f := range all {
 				want[f] = true
 			}
-		case item == "sites" || item == "protocol" || item == "group":
+		case item == "sites" || item == "protocol" || item == "group" || item == "broker":
 			for _, f := range all {
 				info, _ := faults.Lookup(f)
 				isSite := strings.HasPrefix(f, faults.SitePrefix)
-				if item == "sites" && isSite || item == "protocol" && !isSite && info.Kind == faults.KindProtocol || item == "group" && info.Kind == faults.KindGroup {
+				if item == "sites" && isSite || item == "protocol" && !isSite && info.Kind == faults.KindProtocol || item == "group" && info.Kind == faults.KindGroup || item == "broker" && info.Kind == faults.KindBroker {
 					want[f] = true
 				}
 			}

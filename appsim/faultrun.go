@@ -2,6 +2,7 @@ package appsim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing/synctest"
@@ -107,6 +108,7 @@ func (s *scenario) release(h heldFrame) {
 		s.killed(p, after)
 	}
 	s.groupFaults(s.res.Requests)
+	s.brokerFaults(s.res.Requests)
 }
 
 // killed kills p for op (counted in Fired when reaped).
@@ -171,10 +173,5 @@ func appliesTo(name string, sites []string) bool {
 			return true
 		}
 	}
-	for _, g := range faults.GroupFaults {
-		if name == g {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(faults.GroupFaults, name) || slices.Contains(BrokerFaults, name)
 }

@@ -114,20 +114,23 @@ func TestCorrectExamplesAreClean(t *testing.T) {
 
 // TestKnownBadTwinsAreCaught: each twin the simulator's faults reach is
 // caught within -examples.twin-runs runs. copier-commit-after-failed-flush
-// and copier-no-rewind-after-abort need a fault that makes a produce fail
-// without killing the process, which the app harness does not have yet
-// (the engine's catalogue has produce-rejected); they are shown caught on
-// loopback (copier/faults_test.go). copier-read-uncommitted needs input
-// with aborted transactions, which the harness does not write.
+// and copier-no-rewind-after-abort are caught by the app harness's broker
+// rejections (produce-rejected, endtxn-rejected: the process lives on and
+// must abort and rewind); copier/faults_test.go shows them on loopback too.
+// copier-read-uncommitted needs input with aborted transactions, which the
+// harness does not write.
 func TestKnownBadTwinsAreCaught(t *testing.T) {
-	for _, name := range []string{"copier-offsets-outside-txn", "copier-offsets-before-produce", "copier-commit-despite-offsets-failure"} {
+	for _, name := range []string{"copier-offsets-outside-txn", "copier-offsets-before-produce", "copier-commit-despite-offsets-failure",
+		"copier-commit-after-failed-flush", "copier-no-rewind-after-abort"} {
 		t.Run(name, func(t *testing.T) {
 			selected(t, name)
-			res := campaign(t, name, *twinRuns, true)
-			if res.First == nil || res.First.Verdict != appsim.Violation {
+			// Not stopped at the first run that is not clean: a
+			// nondeterministic or inconclusive run is no catch.
+			res := campaign(t, name, *twinRuns, false)
+			if res.Violations == 0 {
 				t.Fatalf("%s: not caught in %d runs (%+v)", name, res.Runs, res)
 			}
-			t.Logf("%s caught at run %d: seed %d plan %+v: %v", name, res.Runs, res.First.Seed, res.First.Plan.Faults, res.First.Violations[0])
+			t.Logf("%s caught in %d of %d runs", name, res.Violations, res.Runs)
 		})
 	}
 }

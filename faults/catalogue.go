@@ -60,6 +60,7 @@ func Catalogue() []Info {
 		Info{"concurrent-transactions", KindBroker, "InitProducerID and AddPartitionsToTxn answer CONCURRENT_TRANSACTIONS a few times", false},
 		Info{"endtxn-rejected", KindBroker, "an EndTxn is rejected with UNKNOWN_SERVER_ERROR before the broker applies it: the commit fails", false},
 		Info{"produce-rejected", KindBroker, "a Produce to the output topic is rejected with INVALID_RECORD: an asynchronous send fails", false},
+		Info{"txn-offset-commit-rejected", KindBroker, "a TxnOffsetCommit is rejected with UNKNOWN_SERVER_ERROR before the broker applies it: the offsets do not join the transaction, which must then not commit", false},
 		Info{"leader-move", KindBroker, "every partition leader moves to another broker (runs with it use 3 brokers)", false},
 		Info{"coordinator-move", KindBroker, "transaction and group coordinators are rehashed over the brokers (runs with it use 3 brokers)", false},
 		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir (EXPERIMENTAL, opt-in: after a kfake restart a kgo client can spin on a request that fails at once, and the scenario then never settles; seen with seed 13940793864438542860)", true},
@@ -95,6 +96,9 @@ func Resolve(list string) ([]string, error) {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
+		}
+		if info, ok := Lookup(item); ok && info.AppOnly() {
+			return nil, fmt.Errorf("fault %s applies to applications only (simrun campaign --app NAME), not to the engine", Quote(item))
 		}
 		matched := false
 		for _, f := range Catalogue() {

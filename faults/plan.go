@@ -267,6 +267,7 @@ var weights = map[string]int{
 	"concurrent-transactions":       2,
 	"endtxn-rejected":               3,
 	"produce-rejected":              3,
+	"txn-offset-commit-rejected":    2,
 	"outage-beyond-txn-timeout":     4,
 	"outage-beyond-txn-id-expiry":   4,
 	"checkpoint-timeout":            3,

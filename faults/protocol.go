@@ -30,6 +30,10 @@ var ProtocolKinds = []string{
 // GroupFaults are the consumer-group faults, in a stable order.
 var GroupFaults = []string{"kill-instance", "pause-instance", "join-instance", "group-coordinator-move"}
 
+// AppOnly reports whether the fault exists only for applications under
+// test (appsim): protocol sites, named sites and group faults.
+func (f Info) AppOnly() bool { return f.Kind == KindProtocol || f.Kind == KindGroup }
+
 // CrashBefore and CrashAfter name the protocol sites of a request kind.
 func CrashBefore(kind string) string { return "crash-before-" + kind }
 func CrashAfter(kind string) string  { return "crash-after-" + kind }

@@ -127,6 +127,8 @@ func (in *injector) fire(op faults.Op, id int64) {
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn), Err: kerr.UnknownServerError, Count: count(op, 1)})
 	case "produce-rejected":
 		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.Produce), Topic: outputTopic, Err: kerr.InvalidRecord, Count: count(op, 1)})
+	case "txn-offset-commit-rejected":
+		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.TxnOffsetCommit), Err: kerr.UnknownServerError, Count: count(op, 1)})
 	case "leader-move":
 		// Every partition's leader moves one broker on: clients get
 		// NOT_LEADER_FOR_PARTITION and refresh their metadata.

@@ -126,6 +126,11 @@ func PlanFor(opts Options) (faults.Plan, error) {
 	if opts.Plan != nil {
 		p := *opts.Plan
 		p.Protocol, p.Seed = opts.Protocol, opts.Seed
+		for i, op := range p.Faults {
+			if info, _ := faults.Lookup(op.Fault); info.AppOnly() {
+				return p, fmt.Errorf("plan fault %d (%s): applies to applications only (simrun replay --app NAME), not to the engine", i, op.Fault)
+			}
+		}
 		return p, p.Validate()
 	}
 	p := faults.Plan{Version: faults.PlanVersion, Protocol: opts.Protocol, Seed: opts.Seed, Workload: opts.Workload, RearmUnfired: true}

@@ -24,8 +24,12 @@ func TestTwinsAreCaughtOnLoopback(t *testing.T) {
 	}{
 		{"kill after the commit", copier.OffsetsOutsideTxn(), loopback.Faults{Crash: map[string]int{copier.CrashAfterCommit: 2}}},
 		{"kill after producing", copier.OffsetsBeforeProduce(), loopback.Faults{Crash: map[string]int{copier.CrashAfterProduce: 2}}},
-		{"rejected produce (commit)", copier.CommitAfterFailedFlush(), loopback.Faults{RejectProduce: 2}},
-		{"rejected produce (rewind)", copier.NoRewindAfterAbort(), loopback.Faults{RejectProduce: 2}},
+		// The rejected-produce twins (CommitAfterFailedFlush,
+		// NoRewindAfterAbort) are caught by the simulator's broker
+		// rejections, deterministically (examples TestKnownBadTwinsAreCaught);
+		// on loopback, in real time, whether the rejection meets the batch
+		// the twin mishandles depends on timing (CI once saw the rewind twin
+		// come out right), so they are not asserted here.
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
