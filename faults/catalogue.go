@@ -62,7 +62,7 @@ func Catalogue() []Info {
 		Info{"produce-rejected", KindBroker, "a Produce to the output topic is rejected with INVALID_RECORD: an asynchronous send fails", false},
 		Info{"leader-move", KindBroker, "every partition leader moves to another broker (runs with it use 3 brokers)", false},
 		Info{"coordinator-move", KindBroker, "transaction and group coordinators are rehashed over the brokers (runs with it use 3 brokers)", false},
-		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir (EXPERIMENTAL, opt-in: after a kfake restart a kgo client can spin on a request that fails at once, and the scenario then never settles; seen with seed 13940793864438542860)", true},
+		Info{"broker-restart", KindBroker, "graceful broker restart with its data dir: log and transactions, Ongoing ones too, survive; every partition's leader and leader epoch are put back (kfake reloads an empty partition at epoch 0, and a kgo consumer that knew the higher epoch then spins on UNKNOWN_LEADER_EPOCH); a hard crash is not modelled (kfake would abort Ongoing transactions at load, unlike Kafka)", false},
 		Info{"outage-beyond-txn-timeout", KindTime, "the job dies after a checkpoint is stored and stays down longer than transaction.timeout.ms: the broker aborts the pending transaction (breaks the protocol's assumption; the loss must be loud)", true},
 		Info{"outage-beyond-txn-id-expiry", KindTime, "the job dies after a checkpoint is stored and stays down longer than transactional.id.expiration.ms (breaks the protocol's assumption; the loss must be loud)", true},
 		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", false},
