@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eosim/eosim/faults"
 )
 
 // plainRestart is what the broker-restart fault did before restartCluster:
@@ -167,4 +169,42 @@ func TestRestartClusterRestoresLeadersAndEpochs(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Scenarios that restart the broker settle and pass, for each correct
+// protocol: the campaign run that spun (seed 12499691850242649261 drawn
+// from broker-restart,crash: a restart at the first checkpoint, while the
+// late partition is still empty, and one aimed at the recovery after a
+// crash; every protocol spun on it before restartCluster restored the
+// epochs), an early one alone, two with one aimed at notify.
+func TestBrokerRestartScenariosSettle(t *testing.T) {
+	w := faults.DefaultWorkload()
+	w.Parallelism = 2
+	for _, tc := range []struct {
+		seed uint64
+		ops  []faults.Op
+	}{
+		{12499691850242649261, []faults.Op{{Fault: "broker-restart", Hit: 1, Phase: faults.PhaseRecovery},
+			{Fault: "broker-restart", Hit: 1}, {Fault: "crash-after-source-snapshot", Hit: 7, RestartDelayMS: 1341}}},
+		{3, []faults.Op{{Fault: "broker-restart", Hit: 1}}},
+		{3, []faults.Op{{Fault: "broker-restart", Hit: 2}, {Fault: "broker-restart", Hit: 5, Phase: faults.PhaseNotify}}},
+	} {
+		for _, protocol := range []string{"two-phase-commit", "offsets-in-txn", "at-least-once"} {
+			plan := faults.Plan{Version: faults.PlanVersion, Workload: w, Faults: tc.ops, RearmUnfired: true}
+			res := Run(t, Options{Protocol: protocol, Seed: tc.seed, Workload: w, Plan: &plan})
+			require.Empty(t, res.HarnessError, "%s seed %d", protocol, tc.seed)
+			require.False(t, res.Failed(), "%s seed %d: %v", protocol, tc.seed, res.Violations)
+			require.Equal(t, countOf(tc.ops, "broker-restart"), res.Faults["broker-restart"], "%s seed %d", protocol, tc.seed)
+		}
+	}
+}
+
+func countOf(ops []faults.Op, name string) int {
+	n := 0
+	for _, op := range ops {
+		if op.Fault == name {
+			n++
+		}
+	}
+	return n
 }
