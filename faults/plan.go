@@ -276,6 +276,7 @@ var weights = map[string]int{
 	"zombie":                        6,
 	"leader-move":                   3,
 	"coordinator-move":              3,
+	"broker-restart":                2,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is

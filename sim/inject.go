@@ -150,9 +150,9 @@ func (in *injector) fire(op faults.Op, id int64) {
 		// ones too) to the data dir on close and loads them on start. A
 		// hard crash would abort Ongoing transactions at load, unlike
 		// Kafka, so it is not modelled.
+		// restartCluster restores the leader epochs kfake loses on reload.
 		settle()
-		in.cluster.Close()
-		c, err := kfake.NewCluster(in.clusterOpts...)
+		c, err := restartCluster(in.cluster, in.clusterOpts, []string{inputTopic, outputTopic})
 		if err != nil {
 			in.s.harnessErr = fmt.Errorf("%w: restart kfake: %w", errHarness, err)
 			return

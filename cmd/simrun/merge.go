@@ -97,7 +97,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 
 // reportSummaryLine is the campaign's summary line, from a report.
 func reportSummaryLine(r reports.Report) string {
-	tot := campaignTotals{runs: r.Outcome.RunsDone, violating: r.Outcome.ViolatingRuns, harnessErrors: r.Outcome.HarnessErrors,
+	tot := campaignTotals{runs: r.Outcome.RunsDone, violating: r.Outcome.ViolatingRuns, harnessErrors: r.Outcome.HarnessErrors, unfired: r.Outcome.UnfiredOps,
 		anomalies: r.Counts.Anomalies, crashes: r.Counts.CrashPoints, virtual: time.Duration(r.VirtualTimeMS) * time.Millisecond}
 	var first *reports.FirstCatch
 	for _, p := range r.Protocols {
