@@ -81,7 +81,9 @@ func TestBugZooIsCaught(t *testing.T) {
 		}
 		t.Run(p.Name, func(t *testing.T) {
 			var caught *Result
-			for k := range 4 * *simRuns {
+			// The rarest catches (flink-23854: about 1 run in 20 of the
+			// default mix) need more than a hundred runs now and then.
+			for k := range 10 * *simRuns {
 				res := Run(t, options(t, p.Name, RunSeed(404, k)))
 				if res.Failed() {
 					caught = &res
