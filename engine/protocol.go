@@ -18,6 +18,18 @@ const (
 	FireAndForget
 )
 
+// DeliveryName is the guarantee's name in the oracle's vocabulary
+// (model.Allowed): "exactly-once", "at-least-once" or "none".
+func (g Guarantee) DeliveryName() string {
+	switch g {
+	case AtLeastOnce:
+		return "at-least-once"
+	case FireAndForget:
+		return "none"
+	}
+	return "exactly-once"
+}
+
 // Kind classifies a protocol for users and for the gate.
 type Kind string
 

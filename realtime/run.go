@@ -90,7 +90,7 @@ func Run(ctx context.Context, opts Options) (res Result) {
 	}
 	res.Check = model.Check(obs)
 	proto, _ := engine.ProtocolByName(opts.Plan.Protocol)
-	res.Violations = res.Check.Violations(model.Allowed(guaranteeName(proto.Guarantee)))
+	res.Violations = res.Check.Violations(model.Allowed(proto.Guarantee.DeliveryName()))
 	return res
 }
 
@@ -255,14 +255,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-func guaranteeName(g engine.Guarantee) string {
-	switch g {
-	case engine.AtLeastOnce:
-		return "at-least-once"
-	case engine.FireAndForget:
-		return "none"
-	}
-	return "exactly-once"
 }

@@ -189,7 +189,7 @@ func run(opts Options) (res Result) {
 	s.traceUnfired(res.Unfired)
 	res.LoudFailure = obs.LoudFailure
 	res.Check = model.Check(obs)
-	res.Violations = res.Check.Violations(model.Allowed(guaranteeName(proto.Guarantee)))
+	res.Violations = res.Check.Violations(model.Allowed(proto.Guarantee.DeliveryName()))
 	if obs.HarnessError != "" {
 		res.HarnessError = obs.HarnessError
 	}
@@ -198,16 +198,6 @@ func run(opts Options) (res Result) {
 	}
 	tr.Observe(engine.Event{Kind: "verdict", Subtask: -1, Detail: string(res.Check.Verdict) + " " + model.Summary(res.Check.Counts)})
 	return res
-}
-
-func guaranteeName(g engine.Guarantee) string {
-	switch g {
-	case engine.AtLeastOnce:
-		return "at-least-once"
-	case engine.FireAndForget:
-		return "none"
-	}
-	return "exactly-once"
 }
 
 // scheduler owns one scenario's state. It runs on the bubble's main
