@@ -345,15 +345,20 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 	// crash-during-recovery is consulted twice per sink subtask and restore:
 	// aim it at a restore the plan makes (the first start, and one per op
 	// that restarts the job), so that its hit is reachable.
-	restarts := 0
+	// A rescale changes how many sinks restore: count with the smallest
+	// parallelism the plan runs at.
+	restarts, sinks := 0, max(1, parallelism)
 	for _, op := range ops {
 		if restartsJob(op.Fault) {
 			restarts++
 		}
+		if op.Fault == "rescale" {
+			sinks = min(sinks, max(1, op.Count))
+		}
 	}
 	for i := range ops {
 		if ops[i].Fault == "crash-during-recovery" {
-			ops[i].Hit = 1 + rng.IntN(2*max(1, parallelism)*(1+restarts))
+			ops[i].Hit = 1 + rng.IntN(2*sinks*(1+restarts))
 		}
 	}
 	aimPhases(rng, ops)
