@@ -153,6 +153,7 @@ func (f *faultRunner) resume(s *scenario) {
 		if at, ok := f.resumeAt[p]; ok && at <= s.now {
 			delete(f.resumeAt, p)
 			p.paused.Store(false)
+			s.healedAt = s.now
 			s.tr.add("resumed", p.name(), "")
 		}
 	}
@@ -174,4 +175,9 @@ func appliesTo(name string, sites []string) bool {
 		}
 	}
 	return slices.Contains(faults.GroupFaults, name) || slices.Contains(BrokerFaults, name)
+}
+
+// anyPaused reports whether a pause-instance fault holds a process now.
+func (s *scenario) anyPaused() bool {
+	return slices.ContainsFunc(s.procs, func(p *process) bool { return p != nil && p.paused.Load() })
 }

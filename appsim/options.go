@@ -126,6 +126,9 @@ const (
 	// after all input arrived (longer than kgo's default session timeout of 45 s,
 	// which a rebalance after a kill waits for).
 	idleBound = 3 * time.Minute
+	// maxExtension bounds how far past the liveness bound a late heal may
+	// push it.
+	maxExtension = 5 * time.Minute
 	// arrivalEvery spaces late input bursts.
 	arrivalEvery = 25 * time.Millisecond
 	// failureDelay is how long a process that returned an error stays down.

@@ -230,7 +230,10 @@ func (s *scenario) run() (model.DeclaredObservation, error) {
 		if !s.running() && !s.pendingRestart() {
 			return true // nothing left that could make progress
 		}
-		if len(s.in.late) == 0 && s.now-s.live.progressAt >= idleBound {
+		// Idle counts from the later of the last new output and the last
+		// healed fault, and never while a process is paused: a harness
+		// that keeps the app off the network has not seen it stall.
+		if len(s.in.late) == 0 && !s.anyPaused() && s.now-max(s.live.progressAt, s.healedAt) >= idleBound {
 			s.tr.add("no-progress", "", fmt.Sprintf("no new output for %v", idleBound))
 			return true
 		}
@@ -247,8 +250,20 @@ func (s *scenario) run() (model.DeclaredObservation, error) {
 	}
 	// Missing the bound is not an anomaly by itself: what is missing is
 	// lost, and a transaction left open is stalled (the final view).
-	if !s.drive(s.opts.LivenessBound, finished) && s.inconclusive == "" {
-		s.tr.add("liveness-bound", "", s.opts.LivenessBound.String())
+	// The bound counts from when the faults healed (DESIGN: after faults
+	// heal, no progress within the liveness bound): a pause or a downtime
+	// that ends near the bound leaves the app idleBound after it (a
+	// rebalance waits out a session timeout) before what is missing counts,
+	// never more than maxExtension past the bound.
+	limit := s.opts.LivenessBound
+	for !s.drive(limit, finished) && s.inconclusive == "" {
+		next := min(max(limit, s.healedAt+idleBound), s.opts.LivenessBound+maxExtension)
+		if next <= limit {
+			s.tr.add("liveness-bound", "", limit.String())
+			break
+		}
+		s.tr.add("liveness-extended", "", fmt.Sprintf("healed at %v, bound %v", s.healedAt, next))
+		limit = next
 	}
 	s.shutdown()
 	live := s.live.stop()

@@ -40,6 +40,9 @@ type scenario struct {
 	failures  int
 	loud      bool // a process returned an error wrapping app.ErrDataLost
 	stopping  bool
+	// healedAt is when a fault last healed: a paused process resumed or a
+	// killed one restarted.
+	healedAt time.Duration
 
 	in    *inputWriter
 	live  *liveReader
@@ -181,6 +184,7 @@ func (s *scenario) tick(d time.Duration) {
 	s.fault.resume(s)
 	for i, at := range s.restartAt {
 		if at >= 0 && at <= s.now && !s.stopping {
+			s.healedAt = s.now
 			s.start(i)
 		}
 	}
