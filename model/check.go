@@ -69,18 +69,11 @@ func (r Result) Violations(allowed map[string]bool) []Anomaly {
 // Check classifies what was observed against the model. It is a pure
 // function; the order of anomalies is deterministic.
 func Check(obs Observation) Result {
-	res := Result{Verdict: OK, Counts: map[string]int{}}
-	for _, k := range AnomalyNames() {
-		res.Counts[k] = 0
-	}
+	rec := newRecorder()
 	if obs.HarnessError != "" {
-		res.Verdict = Unknown
-		return res
+		return rec.unknown()
 	}
-	add := func(kind string, id *ID, format string, args ...any) {
-		res.Anomalies = append(res.Anomalies, Anomaly{Kind: kind, Input: id, Detail: fmt.Sprintf(format, args...)})
-		res.Counts[kind]++
-	}
+	add := rec.add
 	exp := Expect(obs.Input)
 
 	seen := map[ID]int{}
@@ -164,33 +157,7 @@ func Check(obs Observation) Result {
 	// Parallel sink subtasks write one output partition concurrently, so
 	// the log order across keys is not part of what is judged: anomalies
 	// come out sorted, and their details name inputs, not output offsets.
-	rank := map[string]int{}
-	for i, k := range AnomalyNames() {
-		rank[k] = i
-	}
-	slices.SortStableFunc(res.Anomalies, func(a, b Anomaly) int {
-		if a.Kind != b.Kind {
-			return rank[a.Kind] - rank[b.Kind]
-		}
-		ai, bi := ID{-1, -1}, ID{-1, -1}
-		if a.Input != nil {
-			ai = *a.Input
-		}
-		if b.Input != nil {
-			bi = *b.Input
-		}
-		if ai != bi {
-			if ai.Partition != bi.Partition {
-				return int(ai.Partition - bi.Partition)
-			}
-			return int(ai.Offset - bi.Offset)
-		}
-		return strings.Compare(a.Detail, b.Detail)
-	})
-	if len(res.Anomalies) > 0 {
-		res.Verdict = Violation
-	}
-	return res
+	return rec.result()
 }
 
 func sortedPartitions(m map[int32][]ID) []int32 {

@@ -1,11 +1,5 @@
 package model
 
-import (
-	"cmp"
-	"fmt"
-	"slices"
-)
-
 // DeclaredOutput is one output record of an application under test as the
 // declared-transform oracle sees it: key and value as text, where it was
 // read. The oracle never compares offsets across partitions.
@@ -59,18 +53,11 @@ type declaredKV struct{ key, value string }
 // transform's outputs. It is a pure function; anomalies come out sorted by
 // kind (in the order of Anomalies) and then by input.
 func CheckDeclared(obs DeclaredObservation) Result {
-	res := Result{Verdict: OK, Counts: map[string]int{}}
-	for _, k := range AnomalyNames() {
-		res.Counts[k] = 0
-	}
+	rec := newRecorder()
 	if obs.HarnessError != "" {
-		res.Verdict = Unknown
-		return res
+		return rec.unknown()
 	}
-	add := func(kind string, id *ID, format string, args ...any) {
-		res.Anomalies = append(res.Anomalies, Anomaly{Kind: kind, Input: id, Detail: fmt.Sprintf(format, args...)})
-		res.Counts[kind]++
-	}
+	add := rec.add
 	// want lists, per output, the indexes into Expected still unmatched.
 	want := map[declaredKV][]int{}
 	for i, e := range obs.Expected {
@@ -126,11 +113,7 @@ func CheckDeclared(obs DeclaredObservation) Result {
 	if lost > 0 && !obs.LoudLoss {
 		add(SilentLoss, nil, "%d outputs lost while no process reported data loss", lost)
 	}
-	sortAnomalies(res.Anomalies)
-	if len(res.Anomalies) > 0 {
-		res.Verdict = Violation
-	}
-	return res
+	return rec.result()
 }
 
 // checkDeclaredOrder judges per-key order on what the live reader saw (or,
@@ -167,22 +150,4 @@ func checkDeclaredOrder(obs DeclaredObservation, add func(string, *ID, string, .
 		}
 		last[l] = e.Seq
 	}
-}
-
-func sortAnomalies(as []Anomaly) {
-	rank := map[string]int{}
-	for i, k := range AnomalyNames() {
-		rank[k] = i
-	}
-	inputOf := func(a Anomaly) ID {
-		if a.Input == nil {
-			return ID{Partition: -1, Offset: -1}
-		}
-		return *a.Input
-	}
-	slices.SortStableFunc(as, func(a, b Anomaly) int {
-		ai, bi := inputOf(a), inputOf(b)
-		return cmp.Or(cmp.Compare(rank[a.Kind], rank[b.Kind]), cmp.Compare(ai.Partition, bi.Partition),
-			cmp.Compare(ai.Offset, bi.Offset), cmp.Compare(a.Detail, b.Detail))
-	})
 }
