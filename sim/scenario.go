@@ -261,7 +261,7 @@ type notification struct {
 // checker needs.
 func (s *scheduler) runCluster() model.Observation {
 	var obs model.Observation
-	vnet := &kfake.VirtualNetwork{}
+	vnet := &memNetwork{}
 	// One broker, unless the plan moves leaders or coordinators: then
 	// three, with every partition's leader pinned (kfake places leaders
 	// with the global math/rand).
@@ -279,7 +279,7 @@ func (s *scheduler) runCluster() model.Observation {
 		kfake.BrokerConfigs(map[string]string{"transactional.id.expiration.ms": fmt.Sprint(txnIDExpiration.Milliseconds())})}
 	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { return op.Fault == "broker-restart" }) {
 		// Only runs that restart the broker keep its data on disk.
-		dir, err := os.MkdirTemp("", "eosim-kfake-")
+		dir, err := os.MkdirTemp(dataDirRoot(), "eosim-kfake-")
 		if err != nil {
 			obs.HarnessError = fmt.Sprintf("kfake data dir: %v", err)
 			return obs
@@ -396,6 +396,17 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	s.tr.Observe(engine.Event{Kind: "read-output", Subtask: -1, Detail: fmt.Sprintf("records=%d", len(out))})
 	return obs
+}
+
+// dataDirRoot is where a restarting broker keeps its data: in memory
+// (/dev/shm) where the system has it, since kfake writes every batch and
+// renames and syncs files at a restart, and the data only has to outlive
+// one scenario; otherwise the temporary directory.
+func dataDirRoot() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return ""
 }
 
 // produceInput writes the workload's input: records spread over partitions
