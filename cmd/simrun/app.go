@@ -22,16 +22,30 @@ import (
 
 // hasAppFlag reports whether args name an app, which routes campaign and
 // replay to the app runner.
-func hasAppFlag(args []string) bool {
+func hasAppFlag(args []string) bool { return argGiven(args, "app") }
+
+// argGiven reports whether args set the flag name (before any "--").
+func argGiven(args []string, name string) bool {
 	for _, a := range args {
 		if a == "--" {
 			return false
 		}
-		if a == "--app" || a == "-app" || strings.HasPrefix(a, "--app=") || strings.HasPrefix(a, "-app=") {
-			return true
+		for _, dash := range []string{"-", "--"} {
+			if a == dash+name || strings.HasPrefix(a, dash+name+"=") {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// noProtocolWithApp refuses --protocol beside --app: an app is not one of
+// the engine's protocols (the engine runs as the apps engine-<protocol>).
+func noProtocolWithApp(cmd string, args []string) error {
+	if argGiven(args, "protocol") {
+		return usagef("%s: --app and --protocol exclude each other: --app runs a registered app, --protocol one of the engine's protocols (as an app: --app engine-<protocol>)", cmd)
+	}
+	return nil
 }
 
 type appFlags struct {
@@ -67,6 +81,9 @@ func (f *appFlags) resolve() (app.App, []string, error) {
 }
 
 func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
+	if err := noProtocolWithApp("campaign", args); err != nil {
+		return exitUsage, err
+	}
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	var f appFlags
 	f.register(fs)
@@ -134,6 +151,9 @@ func appExhaustive(t *testing.T, a app.App, f appFlags, stdout io.Writer) int {
 }
 
 func cmdAppReplay(args []string, stdout, stderr io.Writer) (int, error) {
+	if err := noProtocolWithApp("replay", args); err != nil {
+		return exitUsage, err
+	}
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	var f appFlags
 	f.register(fs)
@@ -148,11 +168,11 @@ func cmdAppReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	opts := appsim.Options{Seed: f.seed, Records: f.records, Faults: enabled}
 	if *planPath != "" {
-		p, err := faults.ReadPlan(*planPath)
+		p, err := readAppPlan(fs, *planPath, &f)
 		if err != nil {
-			return exitUsage, usagef("%v", err)
+			return exitUsage, err
 		}
-		opts.Plan = &p
+		opts.Seed, opts.Plan = f.seed, &p
 	}
 	inTest(func(t *testing.T) int {
 		var tr bytes.Buffer
@@ -177,6 +197,22 @@ func cmdAppReplay(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitOK
 	})
 	return exitInconclusive, nil
+}
+
+// readAppPlan reads a plan file for an app run: without --seed the run
+// takes the plan's seed (which fixes the input and the release order), so
+// that `replay --app NAME --plan F` replays what wrote F.
+func readAppPlan(fs *flag.FlagSet, path string, f *appFlags) (faults.Plan, error) {
+	p, err := faults.ReadPlan(path)
+	if err != nil {
+		return p, usagef("%v", err)
+	}
+	seedGiven := false
+	fs.Visit(func(fl *flag.Flag) { seedGiven = seedGiven || fl.Name == "seed" })
+	if !seedGiven {
+		f.seed = p.Seed
+	}
+	return p, nil
 }
 
 // printAppFailure prints a run that is not clean: seed, verdict, plan and

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/eosim/eosim/faults"
 )
 
 func TestHasAppFlag(t *testing.T) {
@@ -14,6 +19,8 @@ func TestHasAppFlag(t *testing.T) {
 	require.True(t, hasAppFlag([]string{"-app=x"}))
 	require.False(t, hasAppFlag([]string{"--protocol", "two-phase-commit"}))
 	require.False(t, hasAppFlag([]string{"--", "--app"}))
+	require.True(t, argGiven([]string{"--app", "x", "-protocol=y"}, "protocol"))
+	require.False(t, argGiven([]string{"--protocols", "y"}, "protocol"))
 }
 
 func TestAppCampaignAndReplay(t *testing.T) {
@@ -45,4 +52,65 @@ func TestAppCampaignAndReplay(t *testing.T) {
 	stdout, _, code = run(t, bin, "campaign", "--app", "demo-naive-copier", "--exhaustive", "--records", "8")
 	require.Equal(t, 1, code, stdout)
 	require.Regexp(t, `runs=\d+ violations=[1-9]\d* .* exhaustive=true`, stdout)
+}
+
+func TestAppShrink(t *testing.T) {
+	bin := buildSimrun(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "shrunk.json")
+
+	// A known-bad copier twin: the first failing run of a small campaign
+	// shrinks to a plan that still fails the same way and replays from the
+	// plan alone.
+	const twin = "copier-offsets-outside-txn"
+	stdout, stderr, code := run(t, bin, "shrink", "--app", twin, "--seed", "1", "--search", "50", "--out", out)
+	require.Equal(t, 0, code, stdout+stderr)
+	m := regexp.MustCompile(`shrink runs=\d+ accepted=(\d+) replayed=true exhausted=false faults=(\d+)->(\d+) records=\d+->\d+ kinds=(\S+) `).FindStringSubmatch(stdout)
+	require.NotNil(t, m, stdout)
+	accepted, _ := strconv.Atoi(m[1])
+	before, _ := strconv.Atoi(m[2])
+	after, _ := strconv.Atoi(m[3])
+	require.GreaterOrEqual(t, accepted, 1, "the drawn plan shrinks: %s", stdout)
+	require.LessOrEqual(t, after, before)
+	require.GreaterOrEqual(t, after, 1, "a copier without a fault copies exactly once")
+	kinds := m[4]
+	plan, err := faults.ReadPlan(out)
+	require.NoError(t, err)
+	require.Equal(t, twin, plan.Protocol)
+	require.Len(t, plan.Faults, after)
+	require.Contains(t, plan.Replay, "simrun replay --app "+twin+" --plan "+out)
+	stdout, _, code = run(t, bin, "replay", "--app", twin, "--plan", out)
+	require.Equal(t, 1, code, stdout)
+	require.Contains(t, stdout, fmt.Sprintf("verdict=violation app=%s seed=%d ", twin, plan.Seed))
+	for _, k := range strings.Split(kinds, ",") {
+		require.Contains(t, stdout, k+": ")
+	}
+	// Shrinking the shrunk plan again finds nothing more to drop.
+	stdout, _, code = run(t, bin, "shrink", "--app", twin, "--plan", out, "--out", filepath.Join(dir, "again.json"))
+	require.Equal(t, 0, code, stdout)
+	require.Contains(t, stdout, fmt.Sprintf("faults=%d->%d ", after, after))
+
+	// The correct copier has nothing to shrink; bad input names the problem.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--app", "copier", "--seed", "1"}, "app copier seed 1 shows no violation (clean): nothing to shrink"},
+		{[]string{"--app", "copier", "--seed", "1", "--search", "3"}, "nothing to shrink"},
+		{[]string{"--app", "copier", "--plan", out}, `with its plan shows no violation (clean): nothing to shrink; the plan was written for "` + twin + `"`},
+		{[]string{"--app", "nope"}, `unknown app "nope"`},
+		{[]string{"--app", "copier", "--protocol", "two-phase-commit"}, "--app and --protocol exclude each other"},
+		{[]string{"--app", "copier", "--match", "roughly"}, "--match"},
+		{[]string{"--app", "copier", "--plan", out, "--search", "3"}, "--plan and --search exclude each other"},
+		{[]string{"--app", "copier", "--plan", filepath.Join(dir, "none.json")}, "read plan"},
+	} {
+		args := append([]string{"shrink"}, c.args...)
+		args = append(args, "--out", filepath.Join(dir, "x.json"))
+		_, stderr, code := run(t, bin, args...)
+		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
+		require.Contains(t, stderr, c.want, c.args)
+	}
+	_, stderr, code = run(t, bin, "shrink", "--app", twin, "--seed", "1")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "shrink needs --out FILE")
 }

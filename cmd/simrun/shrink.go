@@ -13,6 +13,7 @@ import (
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/model"
 	"github.com/eosim/eosim/sim"
 )
 
@@ -30,6 +31,9 @@ type shrinkConfig struct {
 }
 
 func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
+	if hasAppFlag(args) {
+		return cmdAppShrink(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
 	var cfg shrinkConfig
 	cfg.flags.register(fs)
@@ -138,13 +142,7 @@ func runShrink(t *testing.T, cfg shrinkConfig, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "before: %s\n", res.Before)
 	fmt.Fprintf(stdout, "after:  %s\n", res.After)
 	fmt.Fprintf(stdout, "shrunk run: %s\n", strings.Join(sim.ViolatedKinds(res.Shrunk), ","))
-	for i, a := range res.Shrunk.Violations {
-		if i == 3 {
-			fmt.Fprintf(stdout, "  ... %d more\n", len(res.Shrunk.Violations)-i)
-			break
-		}
-		fmt.Fprintf(stdout, "  %s: %s\n", a.Kind, a.Detail)
-	}
+	printAnomalies(stdout, res.Shrunk.Violations, 3)
 	if len(res.Shrunk.Unfired) > 0 {
 		fmt.Fprintf(stdout, "warning: %d op(s) of the shrunk plan never fired: %s\n", len(res.Shrunk.Unfired), sim.UnfiredText(res.Shrunk.Unfired))
 	}
@@ -167,4 +165,16 @@ func runShrink(t *testing.T, cfg shrinkConfig, stdout, stderr io.Writer) int {
 		res.Runs, res.Accepted, res.Replayed, res.Exhausted, res.Before.Faults, res.After.Faults,
 		res.Before.Records, res.After.Records, res.Before.Partitions, res.After.Partitions, kinds, res.Wall.Round(time.Millisecond))
 	return code
+}
+
+// printAnomalies prints up to n anomalies, one per line, and how many more
+// there were.
+func printAnomalies(w io.Writer, as []model.Anomaly, n int) {
+	for i, a := range as {
+		if i == n {
+			fmt.Fprintf(w, "  ... %d more\n", len(as)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", a.Kind, a.Detail)
+	}
 }
