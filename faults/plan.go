@@ -23,6 +23,23 @@ type Workload struct {
 	// LateRecords of the Records arrive while the job runs (a producer in
 	// virtual time); the last partition then starts empty.
 	LateRecords int `json:"late_records,omitempty"`
+	// OutputPartitions of the output topic, 0: as many as the input has.
+	// The output of input partition p goes to output partition
+	// p % output_partitions.
+	OutputPartitions int `json:"output_partitions,omitempty"`
+}
+
+// MaxIdleSubtasks bounds the source subtasks above the partition count: a
+// subtask without a partition is idle but still takes every checkpoint's
+// barrier (its sink may pre-commit empty transactions).
+const MaxIdleSubtasks = 4
+
+// OutputPartitionCount is the output topic's partition count.
+func (w Workload) OutputPartitionCount() int {
+	if w.OutputPartitions == 0 {
+		return w.Partitions
+	}
+	return w.OutputPartitions
 }
 
 // DefaultWorkload is the default scenario: 1,000 records over 4 partitions,
@@ -99,11 +116,13 @@ func outOfRange(field string, got, lo, hi int, want string) *FieldError {
 func (w Workload) Validate() error {
 	checks := []*FieldError{
 		outOfRange("partitions", w.Partitions, 1, 64, ""),
-		outOfRange("parallelism", w.Parallelism, 1, w.Partitions, fmt.Sprintf("1..partitions (%d)", w.Partitions)),
+		outOfRange("parallelism", w.Parallelism, 1, w.Partitions+MaxIdleSubtasks,
+			fmt.Sprintf("1..partitions+%d (%d)", MaxIdleSubtasks, w.Partitions+MaxIdleSubtasks)),
 		outOfRange("records", w.Records, 1, MaxRecords, ""),
 		outOfRange("keys_per_partition", w.KeysPerPartition, 1, 1000, ""),
 		outOfRange("checkpoint_interval_ms", w.CheckpointIntervalMS, 1, MaxCheckpointIntervalMS, ""),
 		outOfRange("late_records", w.LateRecords, 0, w.Records, fmt.Sprintf("0..records (%d)", w.Records)),
+		outOfRange("output_partitions", w.OutputPartitions, 0, 64, "0..64 (0: as many as partitions)"),
 	}
 	for _, e := range checks {
 		if e != nil {
@@ -173,8 +192,8 @@ func (p Plan) Validate() error {
 		}
 		count := outOfRange("count", op.Count, 0, MaxCount, "")
 		if op.Fault == "rescale" {
-			count = outOfRange("count", op.Count, 1, p.Workload.Partitions,
-				fmt.Sprintf("the new parallelism, 1..partitions (%d)", p.Workload.Partitions))
+			count = outOfRange("count", op.Count, 1, p.Workload.Partitions+MaxIdleSubtasks,
+				fmt.Sprintf("the new parallelism, 1..partitions+%d (%d)", MaxIdleSubtasks, p.Workload.Partitions+MaxIdleSubtasks))
 		}
 		checks := []*FieldError{
 			outOfRange("hit", op.Hit, 1, MaxHit, ""),

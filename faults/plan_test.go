@@ -132,12 +132,15 @@ func TestParsePlanRejects(t *testing.T) {
 		{"partitions 65", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { workload(m)["partitions"] = 65 })
 		}, []string{"plan workload", "partitions must be 1..64, got 65"}},
-		{"parallelism above partitions", func(t *testing.T) []byte {
-			return mutated(t, func(m map[string]any) { workload(m)["parallelism"] = 4 })
-		}, []string{"plan workload", "parallelism must be 1..partitions (3), got 4"}},
+		{"parallelism above partitions+4", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["parallelism"] = 8 })
+		}, []string{"plan workload", "parallelism must be 1..partitions+4 (7), got 8"}},
 		{"parallelism 0", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { workload(m)["parallelism"] = 0 })
-		}, []string{"parallelism must be 1..partitions (3), got 0"}},
+		}, []string{"parallelism must be 1..partitions+4 (7), got 0"}},
+		{"output_partitions 65", func(t *testing.T) []byte {
+			return mutated(t, func(m map[string]any) { workload(m)["output_partitions"] = 65 })
+		}, []string{"plan workload", "output_partitions must be 0..64 (0: as many as partitions), got 65"}},
 		{"negative records", func(t *testing.T) []byte {
 			return mutated(t, func(m map[string]any) { workload(m)["records"] = -1 })
 		}, []string{"plan workload", "records must be 1..1000000, got -1"}},
@@ -511,4 +514,26 @@ func TestLostWritesDrawACrashBeforeTheNextStore(t *testing.T) {
 		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 3)), []string{"checkpoint-write-lost"}, 10, 2, 4)
 		require.LessOrEqual(t, len(ops), 3)
 	}
+}
+
+// The topology fields round-trip, are left out when unset (older plans
+// stay byte-identical) and allow idle source subtasks up to partitions+4.
+func TestWorkloadTopologyFields(t *testing.T) {
+	p := samplePlan()
+	p.Workload.Parallelism = p.Workload.Partitions + faults.MaxIdleSubtasks
+	p.Workload.OutputPartitions = 7
+	data := p.Marshal()
+	got, err := faults.ParsePlan(data)
+	require.NoError(t, err)
+	require.Equal(t, p, got)
+	require.Contains(t, string(data), `"output_partitions": 7`)
+	require.Equal(t, 7, got.Workload.OutputPartitionCount())
+	require.NotContains(t, string(samplePlan().Marshal()), "output_partitions")
+	require.Equal(t, 3, samplePlan().Workload.OutputPartitionCount(), "0 means as many as the input")
+
+	rescale := samplePlan()
+	rescale.Faults = []faults.Op{{Fault: "rescale", Hit: 1, Count: rescale.Workload.Partitions + faults.MaxIdleSubtasks}}
+	require.NoError(t, rescale.Validate())
+	rescale.Faults[0].Count++
+	require.ErrorContains(t, rescale.Validate(), "count must be the new parallelism, 1..partitions+4 (7), got 8")
 }

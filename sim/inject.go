@@ -33,8 +33,8 @@ type injector struct {
 	cluster     *kfake.Cluster
 	clusterOpts []kfake.Opt // to reopen the cluster after a broker restart
 	brokers     int32
-	partitions  int32
-	moves       int32 // leader moves so far
+	partitions  map[string]int32 // per topic
+	moves       int32            // leader moves so far
 	lostAcks    *faults.LostAcks
 	store       *faultyStore
 	ops         []faults.Op
@@ -134,7 +134,7 @@ func (in *injector) fire(op faults.Op, id int64) {
 		// NOT_LEADER_FOR_PARTITION and refresh their metadata.
 		in.moves++
 		for _, topic := range []string{inputTopic, outputTopic} {
-			for p := range in.partitions {
+			for p := range in.partitions[topic] {
 				if err := in.cluster.MoveTopicPartition(topic, p, (p+in.moves)%in.brokers); err != nil {
 					in.s.harnessErr = fmt.Errorf("%w: move leader: %w", errHarness, err)
 					return

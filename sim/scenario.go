@@ -134,17 +134,39 @@ func PlanFor(opts Options) (faults.Plan, error) {
 		return p, p.Validate()
 	}
 	p := faults.Plan{Version: faults.PlanVersion, Protocol: opts.Protocol, Seed: opts.Seed, Workload: opts.Workload, RearmUnfired: true}
-	if p.Workload.Parallelism == 0 {
-		// Drawn per run (swarm testing): 1..MaxParallelism.
-		p.Workload.Parallelism = 1 + newRNG(opts.Seed, "parallelism").IntN(MaxParallelism(max(1, p.Workload.Partitions)))
-	}
+	drawTopology(&p.Workload, opts.Seed)
 	if err := p.Workload.Validate(); err != nil {
 		return p, err
 	}
 	w := p.Workload
 	checkpoints := max(1, w.Records*int(recordCost/time.Millisecond)/w.CheckpointIntervalMS)
-	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), opts.Faults, checkpoints, w.Parallelism, MaxParallelism(w.Partitions))
+	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), opts.Faults, checkpoints, w.Parallelism, max(w.Parallelism, MaxParallelism(w.Partitions)))
 	return p, p.Validate()
+}
+
+// drawTopology draws, per run (swarm testing), what the workload leaves
+// open: a parallelism of 0 becomes 1..MaxParallelism, and in one run in 8
+// one or two more than the partitions (idle source subtasks); an output
+// partition count of 0 stays as many as the input in three runs in 4,
+// otherwise 1..partitions+2 other than that.
+func drawTopology(w *faults.Workload, seed uint64) {
+	partitions := max(1, w.Partitions)
+	if w.Parallelism == 0 {
+		rng := newRNG(seed, "parallelism")
+		w.Parallelism = 1 + rng.IntN(MaxParallelism(partitions))
+		if rng.IntN(8) == 0 {
+			w.Parallelism = partitions + 1 + rng.IntN(2)
+		}
+	}
+	if w.OutputPartitions == 0 {
+		if rng := newRNG(seed, "output-partitions"); rng.IntN(4) == 0 {
+			n := 1 + rng.IntN(partitions+1)
+			if n >= partitions {
+				n++ // anything but the input's count
+			}
+			w.OutputPartitions = n
+		}
+	}
 }
 
 func run(opts Options) (res Result) {
@@ -326,19 +348,24 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	w := s.plan.Workload
 	s.injector.cluster = cluster
-	for _, topic := range []string{inputTopic, outputTopic} {
-		if err := cluster.CreateTopic(topic, int32(w.Partitions), nil); err != nil {
+	for _, t := range []struct {
+		name       string
+		partitions int
+	}{{inputTopic, w.Partitions}, {outputTopic, w.OutputPartitionCount()}} {
+		topic, partitions := t.name, t.partitions
+		if err := cluster.CreateTopic(topic, int32(partitions), nil); err != nil {
 			obs.HarnessError = fmt.Sprintf("create topic %s: %v", topic, err)
 			return obs
 		}
-		for p := range int32(w.Partitions) {
+		for p := range int32(partitions) {
 			if err := cluster.MoveTopicPartition(topic, p, p%int32(brokers)); err != nil {
 				obs.HarnessError = fmt.Sprintf("place leader of %s/%d: %v", topic, p, err)
 				return obs
 			}
 		}
 	}
-	s.injector.brokers, s.injector.partitions = int32(brokers), int32(w.Partitions)
+	s.injector.brokers = int32(brokers)
+	s.injector.partitions = map[string]int32{inputTopic: int32(w.Partitions), outputTopic: int32(w.OutputPartitionCount())}
 	if err := s.produceInput(); err != nil {
 		obs.HarnessError = err.Error()
 		return obs
@@ -346,7 +373,7 @@ func (s *scheduler) runCluster() model.Observation {
 	defer s.inputClient.Close()
 	s.cfg = engine.Config{
 		Protocol: s.proto, JobName: jobName, InputTopic: inputTopic, OutputTopic: outputTopic,
-		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions),
+		Partitions: int32(w.Partitions), OutputPartitions: int32(w.OutputPartitionCount()),
 		StartupMode: engine.StartGroupOffsets, ClientOpts: s.clientOpts,
 	}
 	s.loop()
@@ -385,7 +412,7 @@ func (s *scheduler) runCluster() model.Observation {
 	// The reader has its own bound: the job's may be spent.
 	rctx, rcancel := context.WithTimeout(context.Background(), readBound)
 	defer rcancel()
-	out, abortedVisible, stalled, err := readOutput(rctx, s.clientOpts, int32(w.Partitions))
+	out, abortedVisible, stalled, err := readOutput(rctx, s.clientOpts, int32(w.OutputPartitionCount()))
 	if err != nil {
 		obs.HarnessError = err.Error()
 		return obs
@@ -394,8 +421,28 @@ func (s *scheduler) runCluster() model.Observation {
 	if stalled != "" && obs.StalledReason == "" {
 		obs.StalledReason = stalled
 	}
-	s.tr.Observe(engine.Event{Kind: "read-output", Subtask: -1, Detail: fmt.Sprintf("records=%d", len(out))})
+	detail := fmt.Sprintf("records=%d", len(out))
+	if w.OutputPartitions != 0 {
+		// The output topic has its own partition count: say where the
+		// records went (traces of the default topology are unchanged).
+		per := make([]string, w.OutputPartitions)
+		for i := range per {
+			per[i] = fmt.Sprint(countPartition(out, int32(i)))
+		}
+		detail += " per_output_partition=" + strings.Join(per, ",")
+	}
+	s.tr.Observe(engine.Event{Kind: "read-output", Subtask: -1, Detail: detail})
 	return obs
+}
+
+func countPartition(out []model.OutputRecord, p int32) int {
+	n := 0
+	for _, r := range out {
+		if r.Partition == p {
+			n++
+		}
+	}
+	return n
 }
 
 // dataDirRoot is where a restarting broker keeps its data: in memory

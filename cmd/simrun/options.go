@@ -29,7 +29,8 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 1, "root seed")
 	fs.StringVar(&f.faults, "faults", "all", "comma-separated fault names (see 'simrun list faults') or groups: "+strings.Join(faults.Groups, ", "))
 	fs.IntVar(&f.workload.Partitions, "partitions", d.Partitions, "input (and output) partitions")
-	fs.IntVar(&f.workload.Parallelism, "parallelism", 0, "job parallelism; 0 draws 1..min(4, partitions) per run from its seed")
+	fs.IntVar(&f.workload.Parallelism, "parallelism", 0, "job parallelism, 1..partitions+4 (above partitions: idle source subtasks); 0 draws 1..min(4, partitions) per run from its seed, in 1 run in 8 partitions+1 or +2")
+	fs.IntVar(&f.workload.OutputPartitions, "output-partitions", 0, "output topic partitions, 1..64; 0 draws per run from its seed (as many as the input in 3 runs in 4)")
 	fs.IntVar(&f.workload.Records, "records", d.Records, fmt.Sprintf("input records, 1..%d", faults.MaxRecords))
 	fs.IntVar(&f.workload.KeysPerPartition, "keys", d.KeysPerPartition, "keys per input partition")
 	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS,
@@ -41,10 +42,11 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 var workloadFlags = map[string]string{
 	"partitions": "partitions", "parallelism": "parallelism", "records": "records",
 	"keys_per_partition": "keys", "checkpoint_interval_ms": "interval", "late_records": "late",
+	"output_partitions": "output-partitions",
 }
 
 // planFixes are the flags whose values a --plan file replaces.
-var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late"}
+var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions"}
 
 // options validates the flags into scenario options. A workload value out
 // of range is reported by the flag that set it ("--interval must be ...").
@@ -121,8 +123,12 @@ func (f *scenarioFlags) optionsWithPlan(fs *flag.FlagSet, path string) (sim.Opti
 // replayCommand is the one command that replays a scenario.
 func (f *scenarioFlags) replayCommand(seed uint64) string {
 	w := f.workload
-	return fmt.Sprintf("go run ./cmd/simrun replay --protocol %s --seed %d --faults %s --partitions %d --parallelism %d --records %d --late %d --keys %d --interval %d",
+	cmd := fmt.Sprintf("go run ./cmd/simrun replay --protocol %s --seed %d --faults %s --partitions %d --parallelism %d --records %d --late %d --keys %d --interval %d",
 		f.protocol, seed, f.faults, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS)
+	if w.OutputPartitions != 0 {
+		cmd += fmt.Sprintf(" --output-partitions %d", w.OutputPartitions)
+	}
+	return cmd
 }
 
 // parseFlags parses args with fs, turning flag errors into one-line usage
