@@ -29,6 +29,13 @@ type Config struct {
 	StartupMode      StartupMode
 	// TransactionTimeout is transaction.timeout.ms of the sink's producers.
 	TransactionTimeout time.Duration
+	// MaxConcurrentCheckpoints is how many checkpoints may be in flight at
+	// once (Flink's setMaxConcurrentCheckpoints); 0 means 1.
+	MaxConcurrentCheckpoints int
+	// ProducerPoolSize is the size of the transactional-id pool of a
+	// protocol with pooled ids (FlinkKafkaProducer's kafkaProducersPoolSize);
+	// 0 means DefaultProducerPoolSize.
+	ProducerPoolSize int
 	// ClientOpts are added to every Kafka client (seed brokers, dialer).
 	ClientOpts []kgo.Opt
 
@@ -55,6 +62,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: partitions must be at least 1")
 	case c.Parallelism < 1:
 		return fmt.Errorf("config: parallelism must be at least 1")
+	case c.MaxConcurrentCheckpoints < 0 || c.ProducerPoolSize < 0:
+		return fmt.Errorf("config: max concurrent checkpoints and producer pool size must not be negative")
+	}
+	c.MaxConcurrentCheckpoints = max(1, c.MaxConcurrentCheckpoints)
+	if c.ProducerPoolSize == 0 {
+		c.ProducerPoolSize = DefaultProducerPoolSize
 	}
 	if c.StartupMode == "" {
 		c.StartupMode = StartGroupOffsets
@@ -67,6 +80,10 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// DefaultProducerPoolSize is FlinkKafkaProducer's default
+// kafkaProducersPoolSize.
+const DefaultProducerPoolSize = 5
 
 // PartitionsOf returns the input partitions that subtask i of n reads:
 // partition p belongs to subtask p % n. Keys never span partitions, so

@@ -3,21 +3,24 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
 // Coordinator is the checkpoint coordinator (Flink's JobManager side). It
 // triggers checkpoints with increasing ids at an interval, collects the
 // acknowledgements of every subtask, stores the checkpoint durably, and only
-// then tells the caller to notify the subtasks. It keeps at most one
-// checkpoint in flight.
+// then tells the caller to notify the subtasks. It keeps at most
+// maxConcurrent checkpoints in flight (Flink's setMaxConcurrentCheckpoints):
+// a checkpoint may be triggered before the one before it completed.
 type Coordinator struct {
-	deps        Deps
-	parallelism int
-	interval    time.Duration
-	lastID      int64
-	lastTrigger time.Time
-	inflight    *inflightCheckpoint
+	deps          Deps
+	parallelism   int
+	interval      time.Duration
+	maxConcurrent int
+	lastID        int64
+	lastTrigger   time.Time
+	inflight      []*inflightCheckpoint // in trigger order
 }
 
 type inflightCheckpoint struct {
@@ -31,23 +34,36 @@ func (f *inflightCheckpoint) complete(parallelism int) bool {
 	return len(f.sources) == parallelism && len(f.sinks) == parallelism
 }
 
-func newCoordinator(deps Deps, parallelism int, interval time.Duration, restoredID int64) *Coordinator {
-	return &Coordinator{deps: deps, parallelism: parallelism, interval: interval,
+func newCoordinator(deps Deps, parallelism int, interval time.Duration, maxConcurrent int, restoredID int64) *Coordinator {
+	return &Coordinator{deps: deps, parallelism: parallelism, interval: interval, maxConcurrent: max(1, maxConcurrent),
 		lastID: restoredID, lastTrigger: deps.Clock.Now()}
 }
 
-// Due reports whether the interval has passed and no checkpoint is in flight.
+// Due reports whether the interval has passed and fewer than the maximum
+// of concurrent checkpoints are in flight.
 func (c *Coordinator) Due() bool {
-	return c.inflight == nil && !c.deps.Clock.Now().Before(c.lastTrigger.Add(c.interval))
+	return len(c.inflight) < c.maxConcurrent && !c.deps.Clock.Now().Before(c.lastTrigger.Add(c.interval))
 }
 
-// InFlight returns the id of the checkpoint in flight, or 0.
+// InFlight returns the id of the oldest checkpoint in flight, or 0.
 func (c *Coordinator) InFlight() int64 {
-	if c.inflight == nil {
+	if len(c.inflight) == 0 {
 		return 0
 	}
-	return c.inflight.id
+	return c.inflight[0].id
 }
+
+// InFlightIDs returns the ids of every checkpoint in flight, oldest first.
+func (c *Coordinator) InFlightIDs() []int64 {
+	ids := make([]int64, 0, len(c.inflight))
+	for _, f := range c.inflight {
+		ids = append(ids, f.id)
+	}
+	return ids
+}
+
+// MaxConcurrent is the most checkpoints the coordinator keeps in flight.
+func (c *Coordinator) MaxConcurrent() int { return c.maxConcurrent }
 
 // LastID is the highest checkpoint id triggered (or restored).
 func (c *Coordinator) LastID() int64 { return c.lastID }
@@ -55,55 +71,73 @@ func (c *Coordinator) LastID() int64 { return c.lastID }
 // Trigger starts the next checkpoint and returns its id. The caller delivers
 // the barrier to every subtask.
 func (c *Coordinator) Trigger() (int64, error) {
-	if c.inflight != nil {
-		return 0, fmt.Errorf("coordinator: checkpoint %d still in flight", c.inflight.id)
+	if len(c.inflight) >= c.maxConcurrent {
+		return 0, fmt.Errorf("coordinator: %d checkpoints still in flight (max_concurrent_checkpoints %d)", len(c.inflight), c.maxConcurrent)
 	}
 	c.lastID++
 	now := c.deps.Clock.Now()
 	c.lastTrigger = now
-	c.inflight = &inflightCheckpoint{id: c.lastID, sources: map[int]SourceSnapshot{}, sinks: map[int]SinkSnapshot{}, began: now}
+	c.inflight = append(c.inflight, &inflightCheckpoint{id: c.lastID, sources: map[int]SourceSnapshot{}, sinks: map[int]SinkSnapshot{}, began: now})
 	c.deps.Observer.Observe(Event{Kind: "trigger-checkpoint", Subtask: -1, Checkpoint: c.lastID})
 	return c.lastID, nil
+}
+
+func (c *Coordinator) find(id int64) *inflightCheckpoint {
+	for _, f := range c.inflight {
+		if f.id == id {
+			return f
+		}
+	}
+	return nil
 }
 
 // AcknowledgeSource records a source subtask's snapshot. It reports whether
 // every task has now acknowledged.
 func (c *Coordinator) AcknowledgeSource(id int64, snap SourceSnapshot) (bool, error) {
-	if c.inflight == nil || c.inflight.id != id {
+	f := c.find(id)
+	if f == nil {
 		return false, fmt.Errorf("coordinator: acknowledgement for checkpoint %d, which is not in flight", id)
 	}
-	c.inflight.sources[snap.Subtask] = snap
+	f.sources[snap.Subtask] = snap
 	c.deps.Observer.Observe(Event{Kind: "ack-source", Subtask: snap.Subtask, Checkpoint: id})
-	return c.inflight.complete(c.parallelism), nil
+	return f.complete(c.parallelism), nil
 }
 
 // AcknowledgeSink records an operator-and-sink subtask's snapshot. It
 // reports whether every task has now acknowledged.
 func (c *Coordinator) AcknowledgeSink(id int64, snap SinkSnapshot) (bool, error) {
-	if c.inflight == nil || c.inflight.id != id {
+	f := c.find(id)
+	if f == nil {
 		return false, fmt.Errorf("coordinator: acknowledgement for checkpoint %d, which is not in flight", id)
 	}
-	c.inflight.sinks[snap.Subtask] = snap
+	f.sinks[snap.Subtask] = snap
 	c.deps.Observer.Observe(Event{Kind: "ack", Subtask: snap.Subtask, Checkpoint: id})
-	return c.inflight.complete(c.parallelism), nil
+	return f.complete(c.parallelism), nil
 }
 
-// Abort gives up the checkpoint in flight (declined or timed out).
-func (c *Coordinator) Abort(reason string) {
-	if c.inflight == nil {
+// Abort gives up checkpoint id (declined or timed out). The caller tells
+// the subtasks (notifyCheckpointAborted).
+func (c *Coordinator) Abort(id int64, reason string) {
+	f := c.find(id)
+	if f == nil {
 		return
 	}
-	c.deps.Observer.Observe(Event{Kind: "abort-checkpoint", Subtask: -1, Checkpoint: c.inflight.id, Detail: reason})
-	c.inflight = nil
+	c.deps.Observer.Observe(Event{Kind: "abort-checkpoint", Subtask: -1, Checkpoint: id, Detail: reason})
+	c.remove(f)
 }
 
-// Complete stores the fully acknowledged checkpoint. When it returns nil the
+func (c *Coordinator) remove(f *inflightCheckpoint) {
+	c.inflight = slices.DeleteFunc(c.inflight, func(g *inflightCheckpoint) bool { return g == f })
+}
+
+// Complete stores the oldest fully acknowledged checkpoint. When it returns nil the
 // checkpoint is complete and the caller must notify every subtask.
 func (c *Coordinator) Complete(ctx context.Context) (int64, error) {
-	f := c.inflight
-	if f == nil || !f.complete(c.parallelism) {
+	i := slices.IndexFunc(c.inflight, func(f *inflightCheckpoint) bool { return f.complete(c.parallelism) })
+	if i < 0 {
 		return 0, fmt.Errorf("coordinator: no fully acknowledged checkpoint")
 	}
+	f := c.inflight[i]
 	if c.deps.Crasher.ShouldCrash(CrashSite{Point: CrashAfterAck, Checkpoint: f.id, Subtask: -1}) {
 		return 0, crashErr(CrashSite{Point: CrashAfterAck, Checkpoint: f.id, Subtask: -1})
 	}
@@ -112,7 +146,7 @@ func (c *Coordinator) Complete(ctx context.Context) (int64, error) {
 		cp.Sources = append(cp.Sources, f.sources[i])
 		cp.Sinks = append(cp.Sinks, f.sinks[i])
 	}
-	c.inflight = nil
+	c.remove(f)
 	if err := c.deps.Store.Store(ctx, cp); err != nil {
 		c.deps.Observer.Observe(Event{Kind: "abort-checkpoint", Subtask: -1, Checkpoint: f.id, Detail: "store failed"})
 		return 0, fmt.Errorf("coordinator: store checkpoint %d: %w: %w", f.id, ErrCheckpointAborted, err)

@@ -65,6 +65,13 @@ var ErrCrashed = errors.New("process crashed at crash point")
 // not report success.
 var ErrTransactionLost = errors.New("pending transaction of a completed checkpoint could not be committed: data lost")
 
+// ErrPoolExhausted is a loud failure of a sink with pooled transactional
+// ids: every id of its pool is in use by an open, pending or restorable
+// transaction (too many checkpoints in flight or aborted for the pool).
+// The job cannot go on without losing a transaction, and restarting would
+// run into the same configuration.
+var ErrPoolExhausted = errors.New("transactional-id pool exhausted")
+
 // ErrCheckpointAborted marks a checkpoint that will never complete (its
 // store write failed, or it was declined): the job goes on, and the pending
 // transactions of that checkpoint are committed with a later one.

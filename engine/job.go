@@ -140,7 +140,7 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 		}
 		j.sources = append(j.sources, src)
 	}
-	j.coordinator = newCoordinator(deps, P, checkpointInterval, cp.ID)
+	j.coordinator = newCoordinator(deps, P, checkpointInterval, cfg.MaxConcurrentCheckpoints, cp.ID)
 	return j, nil
 }
 
@@ -296,6 +296,11 @@ func (s *SinkTask) Counts() []KeyCount { return s.counter.snapshot() }
 // non-empty and not blocked by barrier alignment.
 func (s *SinkTask) Ready(i int) bool { return !s.blocked[i] && s.inputs[i].len() > 0 }
 
+// HeadBarrier is the checkpoint id of the barrier at the head of input i,
+// 0 for a record or an empty input: the checkpoint a ProcessInput of i
+// that returns an acknowledgement acknowledges.
+func (s *SinkTask) HeadBarrier(i int) int64 { return headBarrier(s.inputs[i]) }
+
 // Buffered is how many items wait on the task's inputs.
 func (s *SinkTask) Buffered() int {
 	n := 0
@@ -375,6 +380,15 @@ func (s *SinkTask) checkpoint(ctx context.Context, id int64) (SinkSnapshot, erro
 		return SinkSnapshot{}, crashErr(site)
 	}
 	return snap, nil
+}
+
+// NotifyCheckpointAborted tells the sink that checkpoint id was aborted
+// (declined, timed out or not stored). Flink's TwoPhaseCommitSinkFunction
+// keeps the checkpoint's transaction pending: the next completed
+// checkpoint covers its records (its source offsets move past them) and
+// commits it.
+func (s *SinkTask) NotifyCheckpointAborted(ctx context.Context, id int64) error {
+	return s.sink.aborted(ctx, id)
 }
 
 // NotifyCheckpointComplete commits the sink's pending transactions up to id.

@@ -102,6 +102,10 @@ const (
 	// the previous subtask's range, so it fences that subtask's live
 	// producer (FLINK-7978).
 	BugOverlappingAbortRange Bug = "overlapping-abort-range"
+	// BugAbortOnCheckpointAborted: notifyCheckpointAborted aborts the
+	// pending transaction of the aborted checkpoint, whose records the
+	// next checkpoint's source offsets already cover.
+	BugAbortOnCheckpointAborted Bug = "abort-on-checkpoint-aborted"
 	// BugSharedTransactionalID: every sink subtask uses the same
 	// transactional-id range, so subtasks fence each other's transactions.
 	BugSharedTransactionalID Bug = "shared-transactional-id"
@@ -117,6 +121,10 @@ type Protocol struct {
 	// transaction (TxnOffsetCommit, KIP-447) and restores the source from
 	// the group's offsets read with RequireStable, not from checkpoint state.
 	OffsetsInTransaction bool
+	// PooledTransactionalIDs takes transactional ids from a bounded pool of
+	// Config.ProducerPoolSize per subtask (FlinkKafkaProducer's
+	// kafkaProducersPoolSize) instead of never reusing one.
+	PooledTransactionalIDs bool
 	Bugs                 []Bug
 	Description          string
 }
@@ -134,6 +142,8 @@ func Protocols() []Protocol {
 			Description: "Flink 1.7 FlinkKafkaConsumer + two-phase-commit FlinkKafkaProducer: offsets in checkpoint state, one Kafka transaction per checkpoint, commit on notify, resume-commit on restore"},
 		{Name: "offsets-in-txn", Kind: KindCorrect, Guarantee: TwoPhaseCommit, OffsetsInTransaction: true,
 			Description: "Kafka-native: source offsets committed inside sink subtask 0's transaction (TxnOffsetCommit, KIP-447), restore from group offsets read with RequireStable"},
+		{Name: "two-phase-commit-pooled-ids", Kind: KindCorrect, Guarantee: TwoPhaseCommit, PooledTransactionalIDs: true,
+			Description: "two-phase-commit with FlinkKafkaProducer's legacy bounded pool of transactional ids (kafkaProducersPoolSize, producer_pool_size, default 5): an id is reused only when no open, pending or restorable transaction uses it; an exhausted pool fails the job loudly, naming the pool size"},
 		{Name: "at-least-once", Kind: KindWeaker, Guarantee: AtLeastOnce,
 			Description: "flush at snapshot, no transactions: nothing lost, duplicates after a restore"},
 		{Name: "none", Kind: KindWeaker, Guarantee: FireAndForget,
@@ -146,6 +156,8 @@ func Protocols() []Protocol {
 			"recovery creates the producer (InitProducerID) before resuming the pending transaction, which aborts it, and ignores the failed resume: silent loss"),
 		bad("commit-latest-only", BugCommitLatestOnly,
 			"notifyCheckpointComplete commits only the latest transaction; after a skipped notification older pending transactions are never committed"),
+		bad("abort-on-checkpoint-aborted", BugAbortOnCheckpointAborted,
+			"notifyCheckpointAborted aborts the aborted checkpoint's pending transaction instead of keeping it for the next completed checkpoint: the source offsets move on with that checkpoint and the records are lost silently"),
 		bad("txn-across-checkpoints", BugTxnAcrossCheckpoints,
 			"no new transaction after the barrier: post-barrier records are committed with the checkpoint before them and replayed after a restore (duplicates)"),
 		bad("seek-without-plus-one", BugSeekWithoutPlusOne,

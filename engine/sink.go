@@ -23,6 +23,8 @@ type sink interface {
 	// commit is notifyCheckpointComplete: commit everything pending up to
 	// and including checkpoint.
 	commit(ctx context.Context, checkpoint int64) error
+	// aborted is notifyCheckpointAborted: checkpoint was aborted.
+	aborted(ctx context.Context, checkpoint int64) error
 	// finish flushes what an orderly stop must not lose.
 	finish(ctx context.Context) error
 	// abandon drops every client without ending anything: process death.
@@ -128,6 +130,8 @@ func (s *plainSink) precommit(ctx context.Context, _ int64, _ []PartitionOffset)
 }
 
 func (s *plainSink) commit(context.Context, int64) error { return nil }
+
+func (s *plainSink) aborted(context.Context, int64) error { return nil }
 
 func (s *plainSink) finish(ctx context.Context) error {
 	s.sendBatch(ctx)

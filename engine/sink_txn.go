@@ -43,10 +43,19 @@ type txnSink struct {
 
 	current *openTxn
 	pending []pendingTxn
+
+	// Pooled ids only (two-phase-commit-pooled-ids): restorable holds the
+	// ids the latest checkpoint this sink knows complete references (a
+	// restore resumes them by producer id and epoch, so they must not be
+	// re-initialised), and snapshotIDs the ids each checkpoint in flight
+	// references.
+	restorable  map[string]bool
+	snapshotIDs map[int64][]string
 }
 
 type openTxn struct {
 	id      int64
+	txnID   string
 	client  *kgo.Client
 	records int
 	errs    sendErrors
@@ -73,7 +82,8 @@ func (s *txnSink) transactionalID(prefix int, n int64) string {
 }
 
 func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, deps Deps) (*txnSink, error) {
-	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, prefix: subtask, next: map[int]int64{subtask: 0}}
+	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, prefix: subtask, next: map[int]int64{subtask: 0},
+		restorable: map[string]bool{}, snapshotIDs: map[int64][]string{}}
 	if cfg.Protocol.Has(BugSharedTransactionalID) {
 		s.prefix = 0
 		s.next = map[int]int64{0: 0}
@@ -99,6 +109,7 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 	var checkpoint int64
 	for _, h := range restored {
 		checkpoint = max(checkpoint, h.Checkpoint)
+		s.restorable[h.TransactionalID] = true
 		if h.Empty {
 			continue
 		}
@@ -202,8 +213,7 @@ func (s *txnSink) fenceAhead(ctx context.Context, aborted []string, owns func(q 
 	}
 	slices.Sort(ranges)
 	for _, q := range ranges {
-		for n := s.next[q]; n < s.next[q]+fenceAheadIDs; n++ {
-			id := s.transactionalID(q, n)
+		for _, id := range s.zombieIDs(q) {
 			if slices.Contains(aborted, id) {
 				continue
 			}
@@ -216,10 +226,56 @@ func (s *txnSink) fenceAhead(ctx context.Context, aborted []string, owns func(q 
 	return nil
 }
 
-// fenceAheadIDs is how many ids past a range's next one a restore fences:
-// a zombie holds at most its open transaction and the one its in-flight
-// pre-commit began.
-const fenceAheadIDs = 2
+// zombieIDs are the ids of range q a cut-off attempt may still write in.
+// With never-reused ids: the range's next ids, as many as a zombie can
+// hold: its open transaction and one begun by the pre-commit of each
+// checkpoint in flight. With pooled ids: every id of the pool but those a
+// restore resumes (re-initialising one would fence its resume-commit after
+// a second restore, FLINK-8086).
+func (s *txnSink) zombieIDs(q int) []string {
+	var ids []string
+	if s.cfg.Protocol.PooledTransactionalIDs {
+		for slot := range s.cfg.ProducerPoolSize {
+			if id := s.pooledID(q, slot); !s.restorable[id] {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	for n := s.next[q]; n < s.next[q]+1+int64(s.cfg.MaxConcurrentCheckpoints); n++ {
+		ids = append(ids, s.transactionalID(q, n))
+	}
+	return ids
+}
+
+func (s *txnSink) pooledID(prefix, slot int) string {
+	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, prefix, slot)
+}
+
+// takePooledID returns the first id of the subtask's pool that no open,
+// pending or restorable transaction uses. Flink's FlinkKafkaProducer
+// throws "Too many ongoing snapshots" when its pool is empty; here the job
+// fails loudly with the pool size (ErrPoolExhausted): waiting would hang,
+// and reusing an id in use would lose its transaction.
+func (s *txnSink) takePooledID() (string, error) {
+	inUse := map[string]bool{}
+	for id := range s.restorable {
+		inUse[id] = true
+	}
+	for _, p := range s.pending {
+		inUse[p.holder.TransactionalID] = true
+	}
+	if s.current != nil {
+		inUse[s.current.txnID] = true
+	}
+	for slot := range s.cfg.ProducerPoolSize {
+		if id := s.pooledID(s.prefix, slot); !inUse[id] {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("sink %d: %w: all %d ids of producer_pool_size %d are in use by the open, %d pending and the restorable transactions (max_concurrent_checkpoints %d): enlarge the pool or allow fewer concurrent checkpoints",
+		s.subtask, ErrPoolExhausted, s.cfg.ProducerPoolSize, s.cfg.ProducerPoolSize, len(s.pending), s.cfg.MaxConcurrentCheckpoints)
+}
 
 // rangeOf parses the id range (the subtask index) out of a transactional id
 // of this job.
@@ -318,7 +374,7 @@ func (s *txnSink) commitOffsetsInTransaction(ctx context.Context, cur *openTxn, 
 	if err != nil {
 		return fmt.Errorf("sink %d: producer id: %w", s.subtask, err)
 	}
-	txnID := s.transactionalID(s.prefix, cur.id)
+	txnID := cur.txnID
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
 	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, pid, epoch, s.cfg.JobName
 	addResp, err := add.RequestWith(ctx, cur.client)
@@ -382,6 +438,12 @@ func (s *txnSink) beginTransaction(ctx context.Context) error {
 	n := s.next[s.prefix]
 	s.next[s.prefix]++
 	id := s.transactionalID(s.prefix, n)
+	if s.cfg.Protocol.PooledTransactionalIDs {
+		var err error
+		if id, err = s.takePooledID(); err != nil {
+			return err
+		}
+	}
 	opts := append(slices.Clone(s.cfg.ClientOpts),
 		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
@@ -400,7 +462,7 @@ func (s *txnSink) beginTransaction(ctx context.Context) error {
 		cl.Close()
 		return fmt.Errorf("sink %d: begin %s: %w", s.subtask, id, err)
 	}
-	s.current = &openTxn{id: n, client: cl}
+	s.current = &openTxn{id: n, txnID: id, client: cl}
 	s.deps.Observer.Observe(Event{Kind: "begin-transaction", Subtask: s.subtask, TxnID: id})
 	return nil
 }
@@ -426,7 +488,7 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64, offsets []Par
 	if err := cur.errs.take(); err != nil && !s.cfg.Protocol.Has(BugSwallowSendError) {
 		return nil, nil, fmt.Errorf("sink %d: send: %w", s.subtask, err)
 	}
-	txnID := s.transactionalID(s.prefix, cur.id)
+	txnID := cur.txnID
 	alreadyPending := slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.client == cur.client })
 	if cur.records == 0 && len(offsets) == 0 && !s.cfg.Protocol.Has(BugCommitEmptyTransaction) {
 		// Nothing to commit: end the empty transaction now (kgo sends no
@@ -435,6 +497,7 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64, offsets []Par
 			return nil, nil, fmt.Errorf("sink %d: end empty %s: %w", s.subtask, txnID, err)
 		}
 		cur.client.Close()
+		s.current = nil // over: a pooled id is free again
 	} else {
 		pid, epoch, err := cur.client.ProducerID(ctx)
 		if err != nil {
@@ -452,14 +515,17 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64, offsets []Par
 		}
 	}
 	holders := make([]TransactionHolder, 0, len(s.pending))
+	ids := make([]string, 0, len(s.pending))
 	for _, p := range s.pending {
 		holders = append(holders, p.holder)
+		ids = append(ids, p.holder.TransactionalID)
 	}
+	s.snapshotIDs[checkpoint] = ids
 	if s.cfg.Protocol.Has(BugTxnAcrossCheckpoints) && cur.records > 0 || alreadyPending {
 		// The bug: keep writing into the pre-committed transaction.
 		return holders, s.nextAfter(cur.id), nil
 	}
-	if s.current == cur {
+	if s.current == cur || s.current == nil {
 		if err := s.beginTransaction(ctx); err != nil {
 			return nil, nil, err
 		}
@@ -482,6 +548,18 @@ func (s *txnSink) nextAfter(id int64) map[int]int64 {
 // commit commits every pending transaction with checkpoint id ≤ checkpoint:
 // a notification can be skipped, so never only the latest.
 func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
+	if ids, ok := s.snapshotIDs[checkpoint]; ok {
+		// Checkpoint is complete: a restore now resumes what it references.
+		s.restorable = make(map[string]bool, len(ids))
+		for _, id := range ids {
+			s.restorable[id] = true
+		}
+	}
+	for id := range s.snapshotIDs {
+		if id <= checkpoint {
+			delete(s.snapshotIDs, id)
+		}
+	}
 	if s.cfg.Protocol.Has(BugCommitLatestOnly) {
 		// The bug: older pending transactions are taken as superseded and
 		// their producers closed, which leaves the transactions open.
@@ -556,12 +634,40 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 	return nil
 }
 
+// aborted is notifyCheckpointAborted. The correct sink does nothing (Flink's
+// TwoPhaseCommitSinkFunction does not override it): the aborted
+// checkpoint's transaction stays pending and the next completed checkpoint,
+// whose source offsets cover its records, commits it. A later checkpoint's
+// snapshot may already reference it, too.
+func (s *txnSink) aborted(ctx context.Context, checkpoint int64) error {
+	delete(s.snapshotIDs, checkpoint)
+	if !s.cfg.Protocol.Has(BugAbortOnCheckpointAborted) {
+		return nil
+	}
+	i := slices.IndexFunc(s.pending, func(p pendingTxn) bool { return p.holder.Checkpoint == checkpoint })
+	if i < 0 || s.current != nil && s.pending[i].client == s.current.client {
+		return nil
+	}
+	// The bug: the transaction is taken for the aborted checkpoint's alone.
+	p := s.pending[i]
+	s.pending = slices.Delete(s.pending, i, i+1)
+	if p.rawCommit {
+		_ = s.endTransactionRaw(ctx, p.holder, false)
+	} else {
+		_ = p.client.EndTransaction(ctx, kgo.TryAbort)
+	}
+	p.client.Close()
+	s.deps.Observer.Observe(Event{Kind: "abort-transaction", Subtask: s.subtask, Checkpoint: checkpoint,
+		TxnID: p.holder.TransactionalID, Epoch: p.holder.Epoch, Detail: "checkpoint aborted"})
+	return nil
+}
+
 // finish refuses to stop with output that no checkpoint covers: it would
 // be lost with the open transaction.
 func (s *txnSink) finish(context.Context) error {
 	if s.current != nil && s.current.records > 0 {
 		return fmt.Errorf("sink %d: stop with %d records in the open transaction %s; take a checkpoint first",
-			s.subtask, s.current.records, s.transactionalID(s.prefix, s.current.id))
+			s.subtask, s.current.records, s.current.txnID)
 	}
 	return nil
 }

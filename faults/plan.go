@@ -27,6 +27,13 @@ type Workload struct {
 	// The output of input partition p goes to output partition
 	// p % output_partitions.
 	OutputPartitions int `json:"output_partitions,omitempty"`
+	// MaxConcurrentCheckpoints is how many checkpoints may be in flight at
+	// once (Flink's setMaxConcurrentCheckpoints); 0 means 1.
+	MaxConcurrentCheckpoints int `json:"max_concurrent_checkpoints,omitempty"`
+	// ProducerPoolSize is the transactional-id pool per sink subtask of a
+	// protocol with pooled ids (FlinkKafkaProducer's kafkaProducersPoolSize);
+	// 0 means Flink's default of 5. Other protocols ignore it.
+	ProducerPoolSize int `json:"producer_pool_size,omitempty"`
 }
 
 // MaxIdleSubtasks bounds the source subtasks above the partition count: a
@@ -75,6 +82,10 @@ const (
 	// and a restart's downtime, and a longer one is aborted by the broker
 	// (an outage, which the time faults model on purpose).
 	MaxCheckpointIntervalMS = TransactionTimeoutMS / 2
+	// MaxConcurrentCheckpoints bounds max_concurrent_checkpoints (0 is 1).
+	MaxConcurrentCheckpoints = 8
+	// MaxProducerPoolSize bounds producer_pool_size (0 is the default 5).
+	MaxProducerPoolSize = 64
 	// MaxRecords bounds the input records of one run.
 	MaxRecords = 1_000_000
 )
@@ -123,6 +134,8 @@ func (w Workload) Validate() error {
 		outOfRange("checkpoint_interval_ms", w.CheckpointIntervalMS, 1, MaxCheckpointIntervalMS, ""),
 		outOfRange("late_records", w.LateRecords, 0, w.Records, fmt.Sprintf("0..records (%d)", w.Records)),
 		outOfRange("output_partitions", w.OutputPartitions, 0, 64, "0..64 (0: as many as partitions)"),
+		outOfRange("max_concurrent_checkpoints", w.MaxConcurrentCheckpoints, 0, MaxConcurrentCheckpoints, ""),
+		outOfRange("producer_pool_size", w.ProducerPoolSize, 0, MaxProducerPoolSize, ""),
 	}
 	for _, e := range checks {
 		if e != nil {

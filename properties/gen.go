@@ -55,8 +55,9 @@ func (c Case) String() string {
 		}
 		ops = append(ops, s)
 	}
-	return fmt.Sprintf("seed=%d partitions=%d parallelism=%d records=%d late=%d keys=%d interval=%dms faults=[%s]",
-		c.Seed, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS, strings.Join(ops, ", "))
+	return fmt.Sprintf("seed=%d partitions=%d parallelism=%d records=%d late=%d keys=%d interval=%dms concurrent=%d pool=%d faults=[%s]",
+		c.Seed, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS,
+		max(1, w.MaxConcurrentCheckpoints), w.ProducerPoolSize, strings.Join(ops, ", "))
 }
 
 // GenConfig bounds what the generators produce.
@@ -105,11 +106,15 @@ func GenWorkload(cfg GenConfig) gopter.Gen {
 		gen.IntRange(1, cfg.MaxKeys),
 		gen.IntRange(cfg.MinIntervalMS, cfg.MaxIntervalMS),
 		gen.IntRange(0, 4),
+		gen.IntRange(0, 9),
+		gen.IntRange(0, 2),
 	).Map(func(v []interface{}) faults.Workload {
 		p, records := v[0].(int), v[2].(int)
+		concurrent := sim.ConcurrentCheckpointsOf(v[6].(int))
 		return faults.Workload{Partitions: p, Parallelism: min(p, v[1].(int)), Records: records,
 			KeysPerPartition: v[3].(int), CheckpointIntervalMS: v[4].(int),
-			LateRecords: records * v[5].(int) / 8}
+			LateRecords: records * v[5].(int) / 8, MaxConcurrentCheckpoints: concurrent,
+			ProducerPoolSize: sim.ProducerPoolSizeFor(concurrent, v[7].(int))}
 	}).WithShrinker(ShrinkWorkload)
 }
 

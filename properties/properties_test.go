@@ -57,6 +57,8 @@ func TestCorrectProtocolsAreExactlyOnce(t *testing.T) {
 	for _, protocol := range protocolsOfKind(engine.KindCorrect) {
 		t.Run(protocol, func(t *testing.T) {
 			name := fmt.Sprintf("exactly-once(%s)", protocol)
+			cfg := cfg
+			cfg.Faults = sim.FaultsFor(protocol, cfg.Faults)
 			p := prop.ForAll(func(c Case) string {
 				return verdict(sim.RunPlan(t, c.Plan(protocol)), false)
 			}, GenCase(cfg))

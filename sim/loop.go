@@ -86,9 +86,15 @@ func (s *scheduler) fail(err error) {
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "crash", Subtask: -1, Detail: fmt.Sprintf("%s hit=%d down=%dms", op.Fault, op.Hit, op.RestartDelayMS)})
 		s.sleep(time.Duration(op.RestartDelayMS) * time.Millisecond)
-	case errors.Is(err, engine.ErrTransactionLost):
+	case errors.Is(err, engine.ErrTransactionLost), errors.Is(err, engine.ErrPoolExhausted):
 		s.loud = err.Error()
 		s.tr.Observe(engine.Event{Kind: "loud-failure", Subtask: -1, Detail: err.Error()})
+		if errors.Is(err, engine.ErrPoolExhausted) {
+			// The job stays down: the broker aborts its open transactions
+			// after transaction.timeout.ms, so the verdict is the loud loss
+			// of their records, not a reader pinned by them.
+			s.sleep(engineTxnTimeout + 10*time.Second)
+		}
 	default:
 		s.failures++
 		s.res.Restarts++
@@ -139,9 +145,8 @@ func (s *scheduler) step() error {
 			s.finalID = id
 		}
 		s.aimMidCommit()
-		s.barrier = s.barrier[:0]
 		for i := range s.job.Sources() {
-			s.barrier = append(s.barrier, i)
+			s.barrier = append(s.barrier, pendingBarrier{source: i, id: id})
 		}
 		return s.injector.onTrigger(id)
 	}
@@ -246,45 +251,55 @@ func (s *scheduler) processInputs() error {
 	st := s.job.Sinks()[in.sink]
 	n := 1 + s.rng.IntN(16)
 	for k := 0; k < n && st.Ready(in.input); k++ {
+		id := st.HeadBarrier(in.input)
 		ack, err := st.ProcessInput(s.ctx, in.input)
 		if err != nil {
 			return err
 		}
 		if ack != nil {
-			return s.acknowledge(func(id int64) (bool, error) { return s.job.Coordinator().AcknowledgeSink(id, *ack) })
+			return s.acknowledge(id, func() (bool, error) { return s.job.Coordinator().AcknowledgeSink(id, *ack) })
 		}
 	}
 	return nil
 }
 
-// deliverBarrier lets one source subtask take the in-flight checkpoint's
-// barrier: it snapshots its offsets and sends the barrier downstream.
+// pendingBarrier is a checkpoint's barrier that a source subtask has not
+// taken yet.
+type pendingBarrier struct {
+	source int
+	id     int64
+}
+
+// deliverBarrier lets one source subtask take its oldest pending barrier:
+// it snapshots its offsets and sends the barrier downstream. With several
+// checkpoints in flight a subtask takes their barriers in trigger order.
 func (s *scheduler) deliverBarrier() error {
 	i := s.rng.IntN(len(s.barrier))
-	src := s.job.Sources()[s.barrier[i]]
-	s.barrier = append(s.barrier[:i], s.barrier[i+1:]...)
-	id := s.job.Coordinator().InFlight()
-	snap, err := src.Checkpoint(s.ctx, id)
+	i = slices.IndexFunc(s.barrier, func(b pendingBarrier) bool { return b.source == s.barrier[i].source })
+	b := s.barrier[i]
+	src := s.job.Sources()[b.source]
+	s.barrier = slices.Delete(s.barrier, i, i+1)
+	snap, err := src.Checkpoint(s.ctx, b.id)
 	if err != nil {
 		return err
 	}
-	if len(s.barrier) == 0 {
-		s.injector.onPhase(faults.PhasePrecommit, id)
+	if !slices.ContainsFunc(s.barrier, func(p pendingBarrier) bool { return p.id == b.id }) {
+		s.injector.onPhase(faults.PhasePrecommit, b.id)
 	}
-	return s.acknowledge(func(id int64) (bool, error) { return s.job.Coordinator().AcknowledgeSource(id, snap) })
+	return s.acknowledge(b.id, func() (bool, error) { return s.job.Coordinator().AcknowledgeSource(b.id, snap) })
 }
 
-// acknowledge delivers one task's acknowledgement; the last one completes
-// the checkpoint, unless a fault makes it time out.
-func (s *scheduler) acknowledge(ack func(id int64) (bool, error)) error {
+// acknowledge delivers one task's acknowledgement of checkpoint id; the
+// last one completes the checkpoint, unless a fault makes it time out.
+func (s *scheduler) acknowledge(id int64, ack func() (bool, error)) error {
 	coord := s.job.Coordinator()
-	id := coord.InFlight()
-	all, err := ack(id)
+	all, err := ack()
 	if err != nil || !all {
 		return err
 	}
 	if id == s.injector.doomed {
-		coord.Abort("timed out (injected)")
+		coord.Abort(id, "timed out (injected)")
+		s.notifyAborted(id)
 		return nil
 	}
 	if _, err := coord.Complete(s.ctx); err != nil {
@@ -293,6 +308,7 @@ func (s *scheduler) acknowledge(ack func(id int64) (bool, error)) error {
 		}
 		if errors.Is(err, engine.ErrCheckpointAborted) && !errors.Is(err, engine.ErrCrashed) {
 			s.tr.Observe(engine.Event{Kind: "checkpoint-failed", Subtask: -1, Checkpoint: id, Detail: "store write failed"})
+			s.notifyAborted(id)
 			return nil
 		}
 		return err
@@ -306,6 +322,14 @@ func (s *scheduler) acknowledge(ack func(id int64) (bool, error)) error {
 		s.notifies = append(s.notifies, notification{subtask: i, id: id})
 	}
 	return nil
+}
+
+// notifyAborted queues notifyCheckpointAborted of checkpoint id for every
+// sink subtask (the sources do nothing with it, as Flink's Kafka source).
+func (s *scheduler) notifyAborted(id int64) {
+	for i := range s.job.Sinks() {
+		s.notifies = append(s.notifies, notification{sink: true, subtask: i, id: id, aborted: true})
+	}
 }
 
 // deliverNotification sends the oldest notification of a random task.
@@ -326,10 +350,15 @@ func (s *scheduler) deliverNotification() error {
 	// The draw is taken whatever happens next, so that the schedule does
 	// not depend on whether faults remain (EnumerateCrashes relies on it).
 	lose := s.rng.IntN(8) == 0 && s.finalID == 0 && (s.opts.LoseNotifications || s.plan.LoseNotifications || !s.faultsExhausted())
-	if n.sink && s.aimedLoss(n.subtask) {
+	if n.sink && !n.aborted && s.aimedLoss(n.subtask) {
 		lose = true
 	}
 	switch {
+	case n.aborted && lose:
+		s.tr.Observe(engine.Event{Kind: "notification-lost", Subtask: n.subtask, Checkpoint: n.id, Detail: "aborted"})
+	case n.aborted:
+		s.tr.Observe(engine.Event{Kind: "notify-aborted", Subtask: n.subtask, Checkpoint: n.id})
+		err = s.job.Sinks()[n.subtask].NotifyCheckpointAborted(s.ctx, n.id)
 	case !n.sink:
 		err = s.job.Sources()[n.subtask].NotifyCheckpointComplete(s.ctx, n.id)
 	case lose:
@@ -344,7 +373,7 @@ func (s *scheduler) deliverNotification() error {
 	// Done once a completed checkpoint triggered after all input was
 	// processed has every notification delivered (the first such
 	// checkpoint may have been aborted).
-	if !s.inZombie && s.finalID != 0 && n.id >= s.finalID && !s.notificationPending(n.id) {
+	if !s.inZombie && !n.aborted && s.finalID != 0 && n.id >= s.finalID && !s.notificationPending(n.id) {
 		s.finalDone = true
 	}
 	return nil
@@ -356,7 +385,7 @@ func (s *scheduler) faultsExhausted() bool {
 
 func (s *scheduler) notificationPending(id int64) bool {
 	for _, n := range s.notifies {
-		if n.id <= id {
+		if n.id <= id && !n.aborted {
 			return true
 		}
 	}

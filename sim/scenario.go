@@ -120,6 +120,48 @@ const wallLimit = 3 * time.Minute
 // MaxParallelism is the highest parallelism runs draw or rescale to.
 func MaxParallelism(partitions int) int { return min(4, partitions) }
 
+// FaultsFor is the enabled faults a protocol's runs draw from. A bounded
+// pool of transactional ids is not zombie-safe: a cut-off attempt
+// re-initialises pool ids the new attempt uses (Flink's legacy producer
+// assumes the old attempt is dead), so its runs draw no zombie.
+func FaultsFor(protocol string, enabled []string) []string {
+	if proto, err := engine.ProtocolByName(protocol); err == nil && proto.PooledTransactionalIDs {
+		return slices.DeleteFunc(slices.Clone(enabled), func(f string) bool { return f == "zombie" })
+	}
+	return enabled
+}
+
+// DrawConcurrentCheckpoints draws max_concurrent_checkpoints for a run:
+// 1 (Flink's default) in 7 runs of 10, 2 in 2, 3 in 1.
+func DrawConcurrentCheckpoints(rng *rand.Rand) int { return ConcurrentCheckpointsOf(rng.IntN(10)) }
+
+// ConcurrentCheckpointsOf maps a draw of 0..9 to max_concurrent_checkpoints
+// (DrawConcurrentCheckpoints; the property generators share it).
+func ConcurrentCheckpointsOf(decile int) int {
+	switch {
+	case decile < 7:
+		return 1
+	case decile < 9:
+		return 2
+	}
+	return 3
+}
+
+// DrawProducerPoolSize draws producer_pool_size for a run of a protocol
+// with pooled ids that the run cannot exhaust: an id stays in use while
+// its transaction is open, pending or referenced by the latest completed
+// checkpoint, so concurrent checkpoints hold up to 1+2c ids, and aborted
+// checkpoints and lost notifications (a run under faults loses up to 4 in
+// a row) keep more pending: 2c+6 plus 0..2. Exhaustion itself, and
+// Flink's default of 5, are tested with explicit plans.
+func DrawProducerPoolSize(rng *rand.Rand, concurrent int) int {
+	return ProducerPoolSizeFor(concurrent, rng.IntN(3))
+}
+
+// ProducerPoolSizeFor is the pool DrawProducerPoolSize draws for extra in
+// 0..2.
+func ProducerPoolSizeFor(concurrent, extra int) int { return 2*concurrent + 6 + extra }
+
 // PlanFor returns the plan a scenario runs: opts.Plan, or one drawn from the
 // seed and the enabled faults.
 func PlanFor(opts Options) (faults.Plan, error) {
@@ -135,12 +177,18 @@ func PlanFor(opts Options) (faults.Plan, error) {
 	}
 	p := faults.Plan{Version: faults.PlanVersion, Protocol: opts.Protocol, Seed: opts.Seed, Workload: opts.Workload, RearmUnfired: true}
 	drawTopology(&p.Workload, opts.Seed)
+	if p.Workload.MaxConcurrentCheckpoints == 0 {
+		p.Workload.MaxConcurrentCheckpoints = DrawConcurrentCheckpoints(newRNG(opts.Seed, "concurrent-checkpoints"))
+	}
+	if proto, err := engine.ProtocolByName(opts.Protocol); err == nil && p.Workload.ProducerPoolSize == 0 && proto.PooledTransactionalIDs {
+		p.Workload.ProducerPoolSize = DrawProducerPoolSize(newRNG(opts.Seed, "producer-pool"), p.Workload.MaxConcurrentCheckpoints)
+	}
 	if err := p.Workload.Validate(); err != nil {
 		return p, err
 	}
 	w := p.Workload
 	checkpoints := max(1, w.Records*int(recordCost/time.Millisecond)/w.CheckpointIntervalMS)
-	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), opts.Faults, checkpoints, w.Parallelism, max(w.Parallelism, MaxParallelism(w.Partitions)))
+	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), FaultsFor(opts.Protocol, opts.Faults), checkpoints, w.Parallelism, max(w.Parallelism, MaxParallelism(w.Partitions)))
 	return p, p.Validate()
 }
 
@@ -253,7 +301,7 @@ type scheduler struct {
 	harnessErr  error
 
 	job     *engine.Job
-	barrier []int // source subtasks that have not yet taken the in-flight barrier
+	barrier []pendingBarrier // barriers of checkpoints in flight not yet taken, in trigger order
 	// parallelism is the job's current parallelism; a rescale changes it.
 	parallelism int
 	// attempt numbers job attempts; the store refuses older ones' writes.
@@ -277,6 +325,7 @@ type notification struct {
 	sink    bool // an operator-and-sink subtask, else a source subtask
 	subtask int
 	id      int64
+	aborted bool // notifyCheckpointAborted, else notifyCheckpointComplete
 }
 
 // runCluster starts kfake, runs the job to completion and returns what the
@@ -375,6 +424,7 @@ func (s *scheduler) runCluster() model.Observation {
 		Protocol: s.proto, JobName: jobName, InputTopic: inputTopic, OutputTopic: outputTopic,
 		Partitions: int32(w.Partitions), OutputPartitions: int32(w.OutputPartitionCount()),
 		StartupMode: engine.StartGroupOffsets, ClientOpts: s.clientOpts,
+		MaxConcurrentCheckpoints: w.MaxConcurrentCheckpoints, ProducerPoolSize: w.ProducerPoolSize,
 	}
 	s.loop()
 	obs.LoudFailure, obs.StalledReason = s.loud, s.stalled

@@ -54,12 +54,19 @@ func campaign(t *testing.T, protocol string, base uint64, n int) (counts map[str
 }
 
 func TestCorrectProtocolIsExactlyOnceUnderFaults(t *testing.T) {
-	counts, violating, crashes := campaign(t, "two-phase-commit", 101, *simRuns)
-	for _, r := range violating {
-		t.Errorf("seed %d: %v (plan %+v)", r.Seed, r.Violations, r.Plan.Faults)
+	for _, p := range engine.Protocols() {
+		if p.Kind != engine.KindCorrect {
+			continue
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			counts, violating, crashes := campaign(t, p.Name, 101, *simRuns)
+			for _, r := range violating {
+				t.Errorf("seed %d: %v (plan %+v)", r.Seed, r.Violations, r.Plan.Faults)
+			}
+			require.Equal(t, 0, counts[model.Lost]+counts[model.Duplicate]+counts[model.StateDivergence])
+			require.Greater(t, crashes, *simRuns, "the campaign must actually fire faults")
+		})
 	}
-	require.Equal(t, 0, counts[model.Lost]+counts[model.Duplicate]+counts[model.StateDivergence])
-	require.Greater(t, crashes, *simRuns, "the campaign must actually fire faults")
 }
 
 func TestWeakerProtocolsShowTheirAllowedAnomalies(t *testing.T) {

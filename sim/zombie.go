@@ -24,7 +24,7 @@ import (
 // zombie is the cut-off attempt's scheduling state.
 type zombie struct {
 	job      *engine.Job
-	barrier  []int
+	barrier  []pendingBarrier
 	notifies []notification
 	steps    int
 }

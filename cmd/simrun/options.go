@@ -36,6 +36,10 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS,
 		fmt.Sprintf("checkpoint interval in virtual milliseconds, 1..%d (half the sink's transaction timeout)", faults.MaxCheckpointIntervalMS))
 	fs.IntVar(&f.workload.LateRecords, "late", -1, "of --records, how many arrive while the job runs (the last partition starts empty); -1: a fifth of --records")
+	fs.IntVar(&f.workload.MaxConcurrentCheckpoints, "max-concurrent-checkpoints", 0,
+		fmt.Sprintf("checkpoints in flight at once, 1..%d (Flink's setMaxConcurrentCheckpoints); 0 draws it per run from its seed (1 most often, 2-3 sometimes)", faults.MaxConcurrentCheckpoints))
+	fs.IntVar(&f.workload.ProducerPoolSize, "producer-pool-size", 0,
+		fmt.Sprintf("transactional ids per sink subtask of two-phase-commit-pooled-ids, 1..%d (kafkaProducersPoolSize); 0 draws one the run's concurrent checkpoints cannot exhaust", faults.MaxProducerPoolSize))
 }
 
 // workloadFlags maps a workload field's JSON name to the flag that sets it.
@@ -43,10 +47,11 @@ var workloadFlags = map[string]string{
 	"partitions": "partitions", "parallelism": "parallelism", "records": "records",
 	"keys_per_partition": "keys", "checkpoint_interval_ms": "interval", "late_records": "late",
 	"output_partitions": "output-partitions",
+	"max_concurrent_checkpoints": "max-concurrent-checkpoints", "producer_pool_size": "producer-pool-size",
 }
 
 // planFixes are the flags whose values a --plan file replaces.
-var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions"}
+var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size"}
 
 // options validates the flags into scenario options. A workload value out
 // of range is reported by the flag that set it ("--interval must be ...").
