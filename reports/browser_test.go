@@ -17,7 +17,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/eosim/eosim/appsim"
 	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/examples/copier"
+	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/reports"
 )
 
@@ -52,12 +55,7 @@ func TestHTMLInChromium(t *testing.T) {
 	require.NoError(t, reports.Write(dir, r))
 	page := (&url.URL{Scheme: "file", Path: filepath.Join(dir, reports.HTMLFile)}).String()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.WindowSize(1400, 1000), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	ctx := newBrowser(t, bin)
 	// The first action starts the browser, on a context without a timeout.
 	enableNetwork := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
@@ -196,6 +194,68 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 }
 
+// newBrowser starts headless Chromium for the test; it stops with the test.
+func newBrowser(t *testing.T, bin string) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.WindowSize(1400, 1000), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestAppTimelineInChromium renders the report of a real app run (a
+// copier twin killed after its EndTxn commit) in headless Chromium: a lane
+// per instance, the attempts before and after the kill, the kill marked
+// and the request it hit outlined.
+func TestAppTimelineInChromium(t *testing.T) {
+	bin := chromium()
+	if bin == "" {
+		t.Skip("no Chromium found (set EOSIM_CHROMIUM, or apt-get install chromium): skipping the browser check of an app timeline")
+	}
+	a := copier.OffsetsOutsideTxn()
+	plan := faults.Plan{Version: faults.PlanVersion, Protocol: a.Name, Seed: 2662262244273519432,
+		Workload: faults.Workload{Partitions: 3, Parallelism: 1, Records: 40, KeysPerPartition: 3, CheckpointIntervalMS: 100, LateRecords: 10},
+		Faults:   []faults.Op{{Fault: "crash-after-end-txn-commit", Hit: 6}}}
+	res := appsim.Run(t, a, appsim.Options{Seed: plan.Seed, Plan: &plan, KeepEvents: true})
+	require.Equal(t, appsim.Violation, res.Verdict, "the twin duplicates after a kill between its commit and its offset commit")
+	b := reports.NewBuilder("campaign", reports.Options{BaseSeed: plan.Seed, Runs: 1}, reports.Versions{}, reports.Limits{})
+	b.AddApp(reports.AppRun{Index: 0, Result: res, Replay: "simrun replay --app " + a.Name + " --plan p.json"})
+	dir := t.TempDir()
+	require.NoError(t, reports.Write(dir, b.Report(false, reports.Execution{})))
+	page := (&url.URL{Scheme: "file", Path: filepath.Join(dir, reports.HTMLFile)}).String()
+
+	ctx := newBrowser(t, bin)
+	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("svg.timeline"))))
+	type probeResult struct {
+		Lanes                           []string
+		Attempts, Kills, Hits, Requests int
+		KillLabels                      []string
+		TimelineWidth                   float64
+	}
+	got, err := chromedp.Run(tctx, chromedp.Evaluate[probeResult](`(() => {
+	  const q = s => document.querySelectorAll(s).length;
+	  return {
+	    Lanes: Array.from(document.querySelectorAll('svg.tl-labels text.lane-label')).map(e => e.textContent),
+	    Attempts: q('svg.timeline rect.attempt'), Kills: q('svg.timeline polygon.m-kill'), Hits: q('svg.timeline rect.hl-hit'),
+	    Requests: q('svg.timeline rect.rq'),
+	    KillLabels: Array.from(document.querySelectorAll('svg.timeline text.kill-label')).map(e => e.firstChild.textContent),
+	    TimelineWidth: document.querySelector('svg.timeline').getBoundingClientRect().width,
+	  };
+	})()`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"harness", "instance 0"}, got.Lanes)
+	require.Equal(t, 2, got.Attempts, "the attempt before the kill and the one after")
+	require.Equal(t, 1, got.Kills)
+	require.Equal(t, 1, got.Hits, "the EndTxn commit the crash hit is outlined")
+	require.Equal(t, res.Requests, got.Requests, "every app request is drawn")
+	require.Equal(t, []string{"#1 crash-after-end-txn-commit@6"}, got.KillLabels)
+	require.Greater(t, got.TimelineWidth, 800.0)
+}
+
 // TestPageLoadTime measures how long Chromium takes to load a report page
 // given by EOSIM_PAGE (for the README's figure on large reports); it skips
 // without it.
@@ -207,12 +267,7 @@ func TestPageLoadTime(t *testing.T) {
 	}
 	st, err := os.Stat(page)
 	require.NoError(t, err)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.WindowSize(1400, 1000), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	ctx := newBrowser(t, bin)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")))
 	abs, err := filepath.Abs(page)
 	require.NoError(t, err)

@@ -6,7 +6,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/eosim/eosim/appsim"
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/model"
@@ -91,29 +93,13 @@ func (b *Builder) Add(r Run) {
 		VirtualMS: res.VirtualTime.Milliseconds(), TraceHash: res.TraceHash,
 		HarnessError: res.HarnessError,
 	}
-	for kind, n := range res.Check.Counts {
-		if n > 0 {
-			if row.Anomalies == nil {
-				row.Anomalies = map[string]int{}
-			}
-			row.Anomalies[kind] = n
-		}
-	}
-	for _, op := range res.Plan.Faults {
-		row.Faults = append(row.Faults, op.Fault)
-	}
+	row.Anomalies = nonZeroCounts(res.Check.Counts)
+	row.Faults = faultNames(res.Plan)
 	row.Crashes = crashSites(res)
 	for _, op := range res.Unfired {
 		row.Unfired = append(row.Unfired, fmt.Sprintf("%s@%d", op.Fault, op.Hit))
 	}
-	for name, n := range res.Faults {
-		if n > 0 {
-			if row.FaultsFired == nil {
-				row.FaultsFired = map[string]int{}
-			}
-			row.FaultsFired[name] = n
-		}
-	}
+	row.FaultsFired = nonZeroCounts(res.Faults)
 	b.rows = append(b.rows, row)
 
 	if res.HarnessError != "" {
@@ -121,37 +107,98 @@ func (b *Builder) Add(r Run) {
 			Error: res.HarnessError, Replay: r.Replay})
 	}
 	if res.Failed() {
-		v := Violation{Protocol: res.Protocol, Run: r.Index, Seed: res.Seed, Counts: map[string]int{},
-			LoudFailure: res.LoudFailure, Plan: res.Plan, Replay: r.Replay}
-		for _, a := range res.Violations {
-			v.Counts[a.Kind]++
-		}
-		v.Anomalies, v.MoreAnomalies = anomalies(res.Violations, r.Records, b.limits.AnomaliesPerViolation)
-		v.Plan.Replay = r.Replay
-		b.violations = append(b.violations, v)
+		b.addViolation(res.Protocol, r.Index, res.Seed, res.Violations, res.Plan, r.Records, r.Replay, res.LoudFailure)
 	}
-	if len(res.Events) > 0 {
-		b.addTimeline(r)
+	if len(res.Events) > 0 && b.makeRoom(res.Protocol, r.Index, res.Failed()) {
+		tl := b.timeline(res.Protocol, r.Index, res.Seed, res.Failed(), res.Check, res.Plan, res.VirtualTime, r.Records, r.Replay)
+		tl.Parallelism = res.Plan.Workload.Parallelism
+		events := res.Events
+		if n := b.limits.EventsPerTimeline; n > 0 && len(events) > n {
+			tl.MoreEvents = len(events) - n
+			events = events[:n]
+		}
+		tl.Events = slices.Clone(events)
+		b.timelines = append(b.timelines, tl)
 	}
 }
 
-// addTimeline keeps r's events if r is among the lowest-numbered failing
-// (or clean) runs of its protocol seen so far.
-func (b *Builder) addTimeline(r Run) {
+// AppRun is one finished scenario of an application under test (package
+// appsim) as the builder takes it; Index and Replay are as in Run.
+type AppRun struct {
+	Index  int
+	Result appsim.Result
+	Replay string
+}
+
+// AddApp records one finished app run: its row, its violation, an
+// inconclusive or nondeterministic verdict as a harness error, and (when
+// the run kept its events, appsim.Options.KeepEvents) its timeline, with a
+// lane per app instance. The app's name stands where a protocol's would.
+func (b *Builder) AddApp(r AppRun) {
 	res := r.Result
-	failing := res.Failed()
+	if !slices.Contains(b.opts.Protocols, res.App) {
+		b.opts.Protocols = append(b.opts.Protocols, res.App)
+	}
+	failing := res.Verdict == appsim.Violation
+	row := RunRow{Protocol: res.App, Run: r.Index, Seed: res.Seed, Verdict: string(res.Check.Verdict), Violating: failing,
+		Restarts: res.Restarts, VirtualMS: res.VirtualTime.Milliseconds(), TraceHash: res.TraceHash,
+		Anomalies: nonZeroCounts(res.Check.Counts), Faults: faultNames(res.Plan), FaultsFired: nonZeroCounts(res.Fired)}
+	if row.Verdict == "" {
+		row.Verdict = string(model.Unknown)
+	}
+	for _, u := range res.Unfired { // "index:fault@hit"
+		_, op, _ := strings.Cut(u, ":")
+		row.Unfired = append(row.Unfired, op)
+	}
+	if res.Verdict == appsim.Inconclusive || res.Verdict == appsim.Nondeterministic {
+		row.HarnessError = string(res.Verdict) + ": " + firstLine(res.Inconclusive)
+		b.harness = append(b.harness, HarnessError{Protocol: res.App, Run: r.Index, Seed: res.Seed, Error: row.HarnessError, Replay: r.Replay})
+	}
+	b.rows = append(b.rows, row)
+	if failing {
+		b.addViolation(res.App, r.Index, res.Seed, res.Violations, res.Plan, nil, r.Replay, "")
+	}
+	if len(res.Events) > 0 && b.makeRoom(res.App, r.Index, failing) {
+		tl := b.timeline(res.App, r.Index, res.Seed, failing, res.Check, res.Plan, res.VirtualTime, nil, r.Replay)
+		tl.App = true
+		events := res.Events
+		if n := b.limits.EventsPerTimeline; n > 0 && len(events) > n {
+			tl.MoreEvents = len(events) - n
+			events = events[:n]
+		}
+		tl.ProcessEvents = slices.Clone(events)
+		tl.Parallelism = instanceCount(tl.ProcessEvents)
+		b.timelines = append(b.timelines, tl)
+	}
+}
+
+func (b *Builder) addViolation(protocol string, run int, seed uint64, violations []model.Anomaly, plan faults.Plan,
+	records map[model.ID]model.InputRecord, replay, loud string) {
+	v := Violation{Protocol: protocol, Run: run, Seed: seed, Counts: map[string]int{}, LoudFailure: loud, Plan: plan, Replay: replay}
+	for _, a := range violations {
+		v.Counts[a.Kind]++
+	}
+	v.Anomalies, v.MoreAnomalies = anomalies(violations, records, b.limits.AnomaliesPerViolation)
+	v.Plan.Replay = replay
+	b.violations = append(b.violations, v)
+}
+
+// makeRoom reports whether run index of protocol is among the
+// lowest-numbered failing (or clean) runs of its protocol seen so far, and
+// if so drops the highest-numbered one that it displaces.
+func (b *Builder) makeRoom(protocol string, index int, failing bool) bool {
 	limit := b.limits.CleanTimelines
 	if failing {
 		limit = b.limits.FailingTimelines
 	}
 	var same []int
 	for i, tl := range b.timelines {
-		if tl.Protocol == res.Protocol && tl.Violating == failing {
+		if tl.Protocol == protocol && tl.Violating == failing {
 			same = append(same, i)
 		}
 	}
 	if limit <= 0 {
-		return
+		return false
 	}
 	if len(same) >= limit {
 		worst := same[0]
@@ -160,32 +207,58 @@ func (b *Builder) addTimeline(r Run) {
 				worst = i
 			}
 		}
-		if b.timelines[worst].Run < r.Index {
-			return
+		if b.timelines[worst].Run < index {
+			return false
 		}
 		b.timelines = slices.Delete(b.timelines, worst, worst+1)
 	}
-	tl := Timeline{Protocol: res.Protocol, Run: r.Index, Seed: res.Seed, Violating: failing,
-		Verdict: string(res.Check.Verdict), Replay: r.Replay,
-		Parallelism: res.Plan.Workload.Parallelism, VirtualMS: res.VirtualTime.Milliseconds(),
-		Faults: slices.Clone(res.Plan.Faults)}
+	return true
+}
+
+// timeline is a run's timeline without its events.
+func (b *Builder) timeline(protocol string, run int, seed uint64, failing bool, check model.Result, plan faults.Plan,
+	virtual time.Duration, records map[model.ID]model.InputRecord, replay string) Timeline {
+	tl := Timeline{Protocol: protocol, Run: run, Seed: seed, Violating: failing,
+		Verdict: string(check.Verdict), Replay: replay, VirtualMS: virtual.Milliseconds(),
+		Faults: slices.Clone(plan.Faults)}
 	if tl.Faults == nil {
 		tl.Faults = []faults.Op{}
 	}
 	var withRecord []model.Anomaly
-	for _, a := range res.Check.Anomalies {
+	for _, a := range check.Anomalies {
 		if a.Input != nil {
 			withRecord = append(withRecord, a)
 		}
 	}
-	tl.Anomalies, tl.MoreAnomalies = anomalies(withRecord, r.Records, b.limits.HighlightsPerTimeline)
-	events := res.Events
-	if n := b.limits.EventsPerTimeline; n > 0 && len(events) > n {
-		tl.MoreEvents = len(events) - n
-		events = events[:n]
+	tl.Anomalies, tl.MoreAnomalies = anomalies(withRecord, records, b.limits.HighlightsPerTimeline)
+	return tl
+}
+
+// nonZeroCounts keeps the positive counts (nil when none is).
+func nonZeroCounts(m map[string]int) map[string]int {
+	var out map[string]int
+	for k, n := range m {
+		if n > 0 {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[k] = n
+		}
 	}
-	tl.Events = slices.Clone(events)
-	b.timelines = append(b.timelines, tl)
+	return out
+}
+
+func faultNames(p faults.Plan) []string {
+	var out []string
+	for _, op := range p.Faults {
+		out = append(out, op.Fault)
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func anomalies(in []model.Anomaly, records map[model.ID]model.InputRecord, limit int) ([]Anomaly, int) {
@@ -479,6 +552,9 @@ func zeroCounts(names []string) map[string]int {
 
 func protocolKind(name string) string {
 	p, err := engine.ProtocolByName(name)
+	if _, isApp := appsim.Lookup(name); err != nil && isApp {
+		return "app"
+	}
 	if err != nil {
 		return "unknown"
 	}

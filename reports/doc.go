@@ -19,11 +19,13 @@
 //	err := reports.Write(dir, b.Report(interrupted, reports.Execution{...}))
 //
 // Runs keep their trace for a timeline only when the scenario ran with
-// sim.Options.KeepEvents.
+// sim.Options.KeepEvents. Runs of an application under test (package
+// appsim, with appsim.Options.KeepEvents) go in with Builder.AddApp and get
+// a timeline with a lane per app instance (apptimeline.go).
 //
 // Everything taken from a trace or a record is untrusted text: the HTML is
 // rendered with html/template only, never by string concatenation.
 //
-// reports may import sim, model, faults and engine; it must not import cmd
+// reports may import sim, appsim, model, faults and engine; it must not import cmd
 // (the CLI imports reports, never the other way round).
 package reports

@@ -73,6 +73,8 @@ type pageData struct {
 	// Partitions are the colour legend's entries: class pN for the
 	// partitions N, N+8, ...
 	Partitions []partitionColour
+	// EngineTimelines and AppTimelines say which legends the page needs.
+	EngineTimelines, AppTimelines bool
 }
 
 type partitionColour struct {
@@ -135,6 +137,8 @@ func HTML(r Report) ([]byte, error) {
 		tv := layoutTimeline(tl, id)
 		tv.Trace = TracePath(tl)
 		d.Timelines = append(d.Timelines, tv)
+		d.AppTimelines = d.AppTimelines || tl.App
+		d.EngineTimelines = d.EngineTimelines || !tl.App
 	}
 	parts := max(1, r.Options.Workload.Partitions)
 	for c := range min(8, parts) {

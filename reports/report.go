@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"github.com/eosim/eosim/appsim"
 	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/sim"
 )
@@ -278,7 +279,15 @@ type Timeline struct {
 	Events        []sim.TraceEvent `json:"events"`
 	MoreEvents    int              `json:"more_events"`
 	VirtualMS     int64            `json:"virtual_ms"`
+	// App is set for a run of an application under test (package appsim):
+	// ProcessEvents holds its trace instead of Events, and the timeline has
+	// a lane per app instance (Parallelism counts them).
+	App           bool                `json:"app,omitempty"`
+	ProcessEvents []appsim.TraceEvent `json:"process_events,omitempty"`
 }
+
+// EventCount is how many trace events the timeline kept.
+func (tl Timeline) EventCount() int { return len(tl.Events) + len(tl.ProcessEvents) }
 
 // RunRow is one finished run.
 type RunRow struct {

@@ -76,6 +76,8 @@ type timelineView struct {
 	Notes     []string
 	// Trace is the path, relative to the report, of the run's trace file.
 	Trace string
+	// App: the timeline of an app run (layoutAppTimeline).
+	App bool
 }
 
 // recordRow is one anomalous record, or a run of them that share their
@@ -240,6 +242,9 @@ type srcSnap struct {
 // checkpoints, transactions, crashes and restarts; the records of its
 // anomalies where they entered and where they left or should have left.
 func layoutTimeline(tl Timeline, id string) timelineView {
+	if tl.App {
+		return layoutAppTimeline(tl, id)
+	}
 	v := timelineView{ID: id, Timeline: tl, LabelW: tlLabelW}
 	v.Title = fmt.Sprintf("%s — run %d, seed %d", tl.Protocol, tl.Run, tl.Seed)
 	events := tl.Events
@@ -286,36 +291,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	}
 	inRange := func(subtask int) bool { return subtask >= 0 && subtask < parallelism }
 
-	// Axis: ticks in the stretches drawn to scale, a label on compressed
-	// downtime.
-	// A label starts only after the previous one ends (labelEnd), so they
-	// never overlap; the end of the run gets a label of its own.
-	step := niceStep(90 / ts.scale)
-	labelEnd := math.Inf(-1)
-	endText := "end " + fmtMS(end)
-	endX := x(end)
-	for _, sg := range ts.segs {
-		if sg.compressed {
-			text := "≈ " + fmtMS(sg.t1-sg.t0) + " down"
-			if sg.x0+4 >= labelEnd {
-				v.Texts = append(v.Texts, svgText{X: sg.x0 + 4, Y: 11, Class: "axis-break", Text: text,
-					Hint: fmt.Sprintf("%s to %s: the job was down; drawn compressed", fmtMS(sg.t0), fmtMS(sg.t1))})
-				labelEnd = sg.x0 + 4 + textW(text)
-			}
-			continue
-		}
-		for t := (sg.t0 + step - 1) / step * step; t <= sg.t1; t += step {
-			text := fmtMS(t)
-			if x(t)+2 < labelEnd || x(t)+2+textW(text) > endX-textW(endText) {
-				continue
-			}
-			labelEnd = x(t) + 2 + textW(text)
-			v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 6, X2: x(t), Y2: v.H, Class: "axis-grid"})
-			v.Texts = append(v.Texts, svgText{X: x(t) + 2, Y: 11, Class: "axis-label", Text: text})
-		}
-	}
-	v.Grid = append(v.Grid, svgLine{X1: endX, Y1: tlAxisH - 6, X2: endX, Y2: v.H, Class: "axis-end", Title: "the run ends at " + fmtMS(end)})
-	v.Texts = append(v.Texts, svgText{X: math.Max(labelEnd, endX+2), Y: 11, Class: "axis-label", Text: endText})
+	drawAxis(&v, ts, end, "down", "the job was down")
 
 	// Anomalous records, by input partition, sorted by offset.
 	type hit struct {
@@ -391,7 +367,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 	// number in the plan (#2), as the plan text numbers them.
 	attempt := 0
 	cpLabelEnd := math.Inf(-1)
-	used := make([]bool, len(tl.Faults))
+	numbers := newOpNumbers(tl.Faults)
 	opNumber := func(detail string) string {
 		name, rest, _ := strings.Cut(detail, " ")
 		hit := -1
@@ -400,13 +376,7 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 				hit, _ = strconv.Atoi(h)
 			}
 		}
-		for i, op := range tl.Faults {
-			if !used[i] && op.Fault == name && (hit < 0 || op.Hit == hit) {
-				used[i] = true
-				return fmt.Sprintf("#%d ", i+1)
-			}
-		}
-		return ""
+		return numbers.take(name, hit)
 	}
 	// hitText is the plan's hit of a fault event ("@9": the run's 9th
 	// checkpoint trigger, or 9th arrival at a crash point), so that a
@@ -795,6 +765,15 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 			v.Records[i].Entered = []string{"never read by a source in the trace"}
 		}
 	}
+	v.finish(len(events), "marked")
+	return v
+}
+
+// finish groups and bounds the record table, widens the drawing to its
+// labels and notes what was left out; kept is how many events were drawn,
+// shown says what the left-out records are not ("marked", "listed").
+func (v *timelineView) finish(kept int, shown string) {
+	tl := v.Timeline
 	v.Records = groupRecords(v.Records)
 	if len(v.Records) > maxRecordRows {
 		// Every anomalous record stays marked in the drawing; the table
@@ -807,12 +786,34 @@ func layoutTimeline(tl Timeline, id string) timelineView {
 		v.W = math.Max(v.W, tx.X+textW(tx.Text)+8)
 	}
 	if tl.MoreEvents > 0 {
-		v.Notes = append(v.Notes, fmt.Sprintf("The trace was cut after %d events (%d more not drawn).", len(events), tl.MoreEvents))
+		v.Notes = append(v.Notes, fmt.Sprintf("The trace was cut after %d events (%d more not drawn).", kept, tl.MoreEvents))
 	}
 	if tl.MoreAnomalies > 0 {
-		v.Notes = append(v.Notes, fmt.Sprintf("%d more anomalous records are not marked.", tl.MoreAnomalies))
+		v.Notes = append(v.Notes, fmt.Sprintf("%d more anomalous records are not %s.", tl.MoreAnomalies, shown))
 	}
-	return v
+}
+
+// opNumbers labels a fault that fired with its number in the plan ("#2 "),
+// as the plan text numbers them; each plan op labels one event.
+type opNumbers struct {
+	ops  []faults.Op
+	used []bool
+}
+
+func newOpNumbers(ops []faults.Op) *opNumbers {
+	return &opNumbers{ops: ops, used: make([]bool, len(ops))}
+}
+
+// take returns the label of the first unused op named name with the given
+// hit (any hit when hit < 0), or "" when none is left.
+func (n *opNumbers) take(name string, hit int) string {
+	for i, op := range n.ops {
+		if !n.used[i] && op.Fault == name && (hit < 0 || op.Hit == hit) {
+			n.used[i] = true
+			return fmt.Sprintf("#%d ", i+1)
+		}
+	}
+	return ""
 }
 
 func isBrokerEvent(e sim.TraceEvent) bool {
@@ -926,6 +927,12 @@ func newTimeScale(events []sim.TraceEvent, end int64) timeScale {
 	if since >= 0 && end-since > tlCompress {
 		down = append(down, [2]int64{since, end})
 	}
+	return compressedScale(down, end)
+}
+
+// compressedScale maps [0, end] to x with the stretches in down (sorted,
+// disjoint) squeezed to tlDownW pixels each.
+func compressedScale(down [][2]int64, end int64) timeScale {
 	var ts timeScale
 	t := int64(0)
 	for _, d := range down {
@@ -998,6 +1005,40 @@ func fmtMS(ms int64) string {
 		return strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64) + "s"
 	}
 	return fmt.Sprintf("%dm%s", ms/60_000, strconv.FormatFloat(float64(ms%60_000)/1000, 'f', -1, 64)+"s")
+}
+
+// drawAxis draws the time axis of v: ticks in the stretches drawn to scale,
+// a label on compressed ones ("≈ 2s down", hint: what the gap was). A label
+// starts only after the previous one ends, so they never overlap; the end
+// of the run gets a label of its own.
+func drawAxis(v *timelineView, ts timeScale, end int64, gapWord, gapHint string) {
+	x := ts.x
+	step := niceStep(90 / ts.scale)
+	labelEnd := math.Inf(-1)
+	endText := "end " + fmtMS(end)
+	endX := x(end)
+	for _, sg := range ts.segs {
+		if sg.compressed {
+			text := "≈ " + fmtMS(sg.t1-sg.t0) + " " + gapWord
+			if sg.x0+4 >= labelEnd {
+				v.Texts = append(v.Texts, svgText{X: sg.x0 + 4, Y: 11, Class: "axis-break", Text: text,
+					Hint: fmt.Sprintf("%s to %s: %s; drawn compressed", fmtMS(sg.t0), fmtMS(sg.t1), gapHint)})
+				labelEnd = sg.x0 + 4 + textW(text)
+			}
+			continue
+		}
+		for t := (sg.t0 + step - 1) / step * step; t <= sg.t1; t += step {
+			text := fmtMS(t)
+			if x(t)+2 < labelEnd || x(t)+2+textW(text) > endX-textW(endText) {
+				continue
+			}
+			labelEnd = x(t) + 2 + textW(text)
+			v.Grid = append(v.Grid, svgLine{X1: x(t), Y1: tlAxisH - 6, X2: x(t), Y2: v.H, Class: "axis-grid"})
+			v.Texts = append(v.Texts, svgText{X: x(t) + 2, Y: 11, Class: "axis-label", Text: text})
+		}
+	}
+	v.Grid = append(v.Grid, svgLine{X1: endX, Y1: tlAxisH - 6, X2: endX, Y2: v.H, Class: "axis-end", Title: "the run ends at " + fmtMS(end)})
+	v.Texts = append(v.Texts, svgText{X: math.Max(labelEnd, endX+2), Y: 11, Class: "axis-label", Text: endText})
 }
 
 // breakPoint finds the moment exactly-once broke in a timeline: the

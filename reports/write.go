@@ -106,6 +106,11 @@ func writeTraces(dir string, tls []Timeline) (map[string]bool, error) {
 				return nil, fmt.Errorf("report: trace: %w", err)
 			}
 		}
+		for _, e := range tl.ProcessEvents {
+			if err := enc.Encode(e); err != nil {
+				return nil, fmt.Errorf("report: trace: %w", err)
+			}
+		}
 		rel := TracePath(tl)
 		path := filepath.Join(dir, filepath.FromSlash(rel))
 		tmp, err := writeTemp(filepath.Dir(path), filepath.Base(path), buf.Bytes())

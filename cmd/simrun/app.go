@@ -14,6 +14,7 @@ import (
 	"github.com/eosim/eosim/app"
 	"github.com/eosim/eosim/appsim"
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/reports"
 )
 
 // Apps under test (package appsim) run through `simrun campaign --app NAME`
@@ -90,6 +91,7 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	runs := fs.Int("runs", 100, "number of scenarios")
 	check := fs.Int("check-determinism", 10, "replay every n-th run and compare traces (0: off)")
 	exhaustive := fs.Bool("exhaustive", false, "instead of --runs random runs: one run per request boundary (before and after) and named-site call of the fault-free run with --seed")
+	report := fs.String("report", "", "write report.json, summary.md, junit.xml and index.html (a timeline lane per app instance) to this directory")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return exitUsage, err
 	}
@@ -100,30 +102,93 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	if *runs < 1 || *check < 0 {
 		return exitUsage, usagef("--runs must be at least 1 and --check-determinism not negative")
 	}
+	if *report != "" {
+		if *exhaustive {
+			return exitUsage, usagef("--report is for campaigns of random runs: drop --exhaustive or --report")
+		}
+		if *runs > reports.MaxRuns {
+			return exitUsage, usagef("--report keeps a row per run: at most %d runs with --report, got --runs %d", reports.MaxRuns, *runs)
+		}
+		if err := checkReportDir(*report); err != nil {
+			return exitUsage, err
+		}
+	}
 	if *exhaustive {
 		inTest(func(t *testing.T) int { return appExhaustive(t, a, f, stdout) })
 		return exitInconclusive, nil
 	}
 	inTest(func(t *testing.T) int {
 		start := time.Now()
+		var rep *appReport
+		if *report != "" {
+			rep = newAppReport(*report, a, f, enabled, *runs)
+		}
 		res := appsim.Campaign(t, a, appsim.CampaignOptions{Runs: *runs, BaseSeed: f.seed, CheckDeterminism: *check,
-			Scenario: appsim.Options{Records: f.records, Faults: enabled},
-			OnResult: func(_ int, r appsim.Result) { printAppFailure(stdout, a, r) }})
+			Scenario: appsim.Options{Records: f.records, Faults: enabled, KeepEvents: rep != nil},
+			OnResult: func(k int, r appsim.Result) {
+				replay := printAppFailure(stdout, a, r)
+				if rep != nil {
+					rep.add(k, r, replay)
+				}
+			}})
+		code := exitOK
+		switch {
+		case res.Violations > 0:
+			code = exitViolations
+		case res.Inconclusive > 0 || res.Nondeterministic > 0:
+			code = exitInconclusive
+		}
+		wall := time.Since(start)
+		if rep != nil {
+			if err := rep.write(wall); err != nil {
+				fmt.Fprintf(stderr, "simrun: %v\n", err)
+				code = max(code, exitInconclusive)
+			}
+		}
 		first := ""
 		if res.First != nil {
 			first = fmt.Sprintf(" first_failing_seed=%d", res.First.Seed)
 		}
 		fmt.Fprintf(stdout, "runs=%d violations=%d inconclusive=%d nondeterministic=%d clean=%d app=%s wall=%v%s\n",
-			res.Runs, res.Violations, res.Inconclusive, res.Nondeterministic, res.Clean, a.Name, time.Since(start).Round(time.Millisecond), first)
-		switch {
-		case res.Violations > 0:
-			return exitViolations
-		case res.Inconclusive > 0 || res.Nondeterministic > 0:
-			return exitInconclusive
-		}
-		return exitOK
+			res.Runs, res.Violations, res.Inconclusive, res.Nondeterministic, res.Clean, a.Name, wall.Round(time.Millisecond), first)
+		return code
 	})
 	return exitInconclusive, nil
+}
+
+// appReport accumulates an app campaign's runs for --report DIR. Clean
+// runs that may get a timeline get a plan file in DIR/plans, so that their
+// replay command replays what the timeline shows (a run's plan is drawn
+// with the campaign's profile, which --seed alone does not give).
+type appReport struct {
+	dir   string
+	a     app.App
+	f     appFlags
+	b     *reports.Builder
+	clean int // clean runs given a plan file
+}
+
+func newAppReport(dir string, a app.App, f appFlags, enabled []string, runs int) *appReport {
+	ro := reports.Options{Protocols: []string{a.Name}, BaseSeed: f.seed, Runs: runs, Faults: f.faults, FaultNames: enabled,
+		Workload: faults.Workload{Partitions: int(a.Spec.InputPartitions), Parallelism: a.ProcessCount(), Records: f.records}}
+	return &appReport{dir: dir, a: a, f: f, b: reports.NewBuilder("campaign", ro, reports.BuildVersions(projectCommit()), reports.Limits{})}
+}
+
+func (r *appReport) add(k int, res appsim.Result, replay string) {
+	if replay == "" && r.clean < reports.DefaultLimits().CleanTimelines {
+		// Runs come in order: the first clean ones are those drawn.
+		r.clean++
+		replay = writeAppPlan(filepath.Join(r.dir, "plans"), r.a, res)
+	}
+	if replay == "" {
+		replay = fmt.Sprintf("simrun campaign --app %s --seed %d --faults %s --records %d (run %d)", r.a.Name, r.f.seed, r.f.faults, r.f.records, k)
+	}
+	r.b.AddApp(reports.AppRun{Index: k, Result: res, Replay: replay})
+}
+
+func (r *appReport) write(wall time.Duration) error {
+	return reports.Write(r.dir, r.b.Report(false, reports.Execution{Jobs: 1, Shards: 1, WallMS: wall.Milliseconds(),
+		ScenariosPerSecond: runsPerSecond(r.b.Runs(), wall)}))
 }
 
 // appExhaustive runs one scenario per boundary of the fault-free run.
@@ -216,10 +281,10 @@ func readAppPlan(fs *flag.FlagSet, path string, f *appFlags) (faults.Plan, error
 }
 
 // printAppFailure prints a run that is not clean: seed, verdict, plan and
-// the replay command.
-func printAppFailure(w io.Writer, a app.App, r appsim.Result) {
+// the replay command, which it returns ("" for a clean run).
+func printAppFailure(w io.Writer, a app.App, r appsim.Result) string {
 	if r.Verdict == appsim.Clean {
-		return
+		return ""
 	}
 	fmt.Fprintf(w, "FAIL app=%s seed=%d verdict=%s\n", a.Name, r.Seed, r.Verdict)
 	if r.Inconclusive != "" {
@@ -232,13 +297,27 @@ func printAppFailure(w io.Writer, a app.App, r appsim.Result) {
 		}
 		fmt.Fprintf(w, "  %s: %s\n", v.Kind, v.Detail)
 	}
+	replay := writeAppPlan(os.TempDir(), a, r)
 	p := r.Plan
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("eosim-%s-%d.json", a.Name, r.Seed))
+	p.Replay = replay
+	fmt.Fprintf(w, "  plan: %s\n  replay: %s\n", bytes.TrimSpace(compactJSON(p.Marshal())), replay)
+	return replay
+}
+
+// writeAppPlan writes a run's plan to dir (made if missing) and returns the
+// command that replays it.
+func writeAppPlan(dir string, a app.App, r appsim.Result) string {
+	p := r.Plan
+	path := filepath.Join(dir, fmt.Sprintf("eosim-%s-%d.json", a.Name, r.Seed))
 	p.Replay = fmt.Sprintf("simrun replay --app %s --seed %d --plan %s", a.Name, r.Seed, path)
-	if err := os.WriteFile(path, p.Marshal(), 0o644); err != nil {
-		p.Replay = fmt.Sprintf("simrun replay --app %s --seed %d --plan PLAN.json (with the plan above: %v)", a.Name, r.Seed, err)
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = os.WriteFile(path, p.Marshal(), 0o644)
 	}
-	fmt.Fprintf(w, "  plan: %s\n  replay: %s\n", bytes.TrimSpace(compactJSON(p.Marshal())), p.Replay)
+	if err != nil {
+		return fmt.Sprintf("simrun replay --app %s --seed %d --plan PLAN.json (with the plan above: %v)", a.Name, r.Seed, err)
+	}
+	return p.Replay
 }
 
 func compactJSON(b []byte) []byte {

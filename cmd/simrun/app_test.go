@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/reports"
 )
 
 func TestHasAppFlag(t *testing.T) {
@@ -113,4 +115,39 @@ func TestAppShrink(t *testing.T) {
 	_, stderr, code = run(t, bin, "shrink", "--app", twin, "--seed", "1")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "shrink needs --out FILE")
+}
+
+func TestAppCampaignReport(t *testing.T) {
+	bin := buildSimrun(t)
+	dir := filepath.Join(t.TempDir(), "report")
+	const twin = "copier-offsets-outside-txn"
+	stdout, stderr, code := run(t, bin, "campaign", "--app", twin, "--runs", "20", "--seed", "1", "--faults", "all", "--report", dir)
+	require.Equal(t, 1, code, stdout+stderr)
+	r, err := reports.Read(dir)
+	require.NoError(t, err)
+	require.Equal(t, reports.StatusFail, r.Outcome.Status)
+	require.Equal(t, 20, r.Outcome.RunsDone)
+	require.NotEmpty(t, r.Violations)
+	require.Equal(t, "app", r.Protocols[0].Kind)
+	require.NotEmpty(t, r.Timelines)
+	killed := false
+	for _, tl := range r.Timelines {
+		require.True(t, tl.App, "run %d", tl.Run)
+		require.NotEmpty(t, tl.ProcessEvents)
+		require.Equal(t, 1, tl.Parallelism)
+		require.Regexp(t, `simrun replay --app `+twin+` --seed \d+ --plan \S+\.json`, tl.Replay)
+		for _, e := range tl.ProcessEvents {
+			killed = killed || e.Kind == "killed"
+		}
+	}
+	require.True(t, killed, "a drawn timeline shows a kill")
+	page, err := os.ReadFile(filepath.Join(dir, reports.HTMLFile))
+	require.NoError(t, err)
+	require.Contains(t, string(page), `id="app-legend"`)
+	require.Contains(t, string(page), ">instance 0</text>")
+	require.Contains(t, string(page), `class="kill-label"`)
+
+	_, stderr, code = run(t, bin, "campaign", "--app", twin, "--exhaustive", "--report", dir)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--report is for campaigns of random runs")
 }
