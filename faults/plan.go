@@ -395,6 +395,20 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 	}
 	aimPhases(rng, ops)
 	ops = correlate(rng, enabled, ops)
+	// At most one crash-mid-commit: it needs a commit that ends two
+	// transactions, and after the first one's restore a run has often
+	// processed all input, so a second never fires (1 run in 200 of
+	// two-phase-commit-pooled-ids, seed 4242). Dropped after every draw, so
+	// the other plans stay as they were.
+	seenMidCommit := false
+	ops = slices.DeleteFunc(ops, func(op Op) bool {
+		if op.Fault != "crash-mid-commit" {
+			return false
+		}
+		drop := seenMidCommit
+		seenMidCommit = true
+		return drop
+	})
 	slices.SortStableFunc(ops, func(a, b Op) int { return a.Hit - b.Hit })
 	return ops
 }

@@ -537,3 +537,34 @@ func TestWorkloadTopologyFields(t *testing.T) {
 	rescale.Faults[0].Count++
 	require.ErrorContains(t, rescale.Validate(), "count must be the new parallelism, 1..partitions+4 (7), got 8")
 }
+
+// max_concurrent_checkpoints and producer_pool_size round-trip, are left
+// out when unset (older plans stay byte-identical) and are range-checked.
+func TestWorkloadCheckpointConcurrencyFields(t *testing.T) {
+	p := samplePlan()
+	p.Workload.MaxConcurrentCheckpoints, p.Workload.ProducerPoolSize = 3, 7
+	data := p.Marshal()
+	got, err := faults.ParsePlan(data)
+	require.NoError(t, err)
+	require.Equal(t, p, got)
+	require.Contains(t, string(data), `"max_concurrent_checkpoints": 3`)
+	require.Contains(t, string(data), `"producer_pool_size": 7`)
+	old := string(samplePlan().Marshal())
+	require.NotContains(t, old, "max_concurrent_checkpoints")
+	require.NotContains(t, old, "producer_pool_size")
+
+	for _, tc := range []struct {
+		set  func(w *faults.Workload)
+		want string
+	}{
+		{func(w *faults.Workload) { w.MaxConcurrentCheckpoints = faults.MaxConcurrentCheckpoints + 1 }, "max_concurrent_checkpoints must be 0..8, got 9"},
+		{func(w *faults.Workload) { w.MaxConcurrentCheckpoints = -1 }, "max_concurrent_checkpoints must be 0..8, got -1"},
+		{func(w *faults.Workload) { w.ProducerPoolSize = faults.MaxProducerPoolSize + 1 }, "producer_pool_size must be 0..64, got 65"},
+	} {
+		q := samplePlan()
+		tc.set(&q.Workload)
+		require.ErrorContains(t, q.Validate(), tc.want)
+		_, err := faults.ParsePlan(q.Marshal())
+		require.ErrorContains(t, err, tc.want)
+	}
+}

@@ -82,6 +82,8 @@ func TestCLI(t *testing.T) {
 		{"negative max plans", []string{"campaign", "--protocol", "two-phase-commit", "--exhaustive", "--max-plans", "-1"}, "--max-plans must be 0"},
 		// Validation names the flag the user typed, not the plan's field.
 		{"interval 0 names the flag", with(tpc, "--interval", "0"), "--interval must be 1..30000, got 0"},
+		{"too many concurrent checkpoints names the flag", with(tpc, "--max-concurrent-checkpoints", "9"), "--max-concurrent-checkpoints must be 0..8, got 9"},
+		{"negative producer pool names the flag", with(tpc, "--producer-pool-size", "-1"), "--producer-pool-size must be 0..64, got -1"},
 		{"interval beyond the transaction timeout", with(tpc, "--interval", "60001"), "--interval must be 1..30000, got 60001 (at most half the sink's transaction.timeout.ms of 60000"},
 		{"records 0", with(tpc, "--records", "0"), "--records must be 1..1000000, got 0"},
 		{"keys names the flag", with(tpc, "--keys", "0"), "--keys must be 1..1000, got 0"},
