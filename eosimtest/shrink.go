@@ -12,7 +12,9 @@ import (
 
 // Shrink reduces a failing run's plan greedily, keeping every step that
 // still fails with the same seed: drop faults one at a time, then halve the
-// input (late records with it), then zero the restart delays. It returns
+// input (late records with it), drop the late records, move each fault to
+// an earlier hit (the first, else half its hit, while that fails), then
+// zero the restart delays. It returns
 // the smallest failing plan and its run. Any violation counts as failing;
 // ShrinkWith can ask for the same kinds.
 func Shrink(t *testing.T, a app.App, failing appsim.Result) (faults.Plan, appsim.Result) {
@@ -26,7 +28,7 @@ type ShrinkOptions struct {
 	// did (FailsLike); nil accepts any violation.
 	Keep func(appsim.Result) bool
 	// MaxRuns bounds the scenario runs the search spends (0: no bound; the
-	// greedy search needs about three runs per fault plus one per halving).
+	// greedy search needs a few runs per fault plus one per halving).
 	MaxRuns int
 }
 
@@ -76,6 +78,24 @@ func ShrinkWith(t *testing.T, a app.App, failing appsim.Result, o ShrinkOptions)
 		p.Workload.LateRecords /= 2
 		if !try(p) {
 			break
+		}
+	}
+	if out.Plan.Workload.LateRecords > 0 && !out.Exhausted {
+		p := out.Plan
+		p.Workload.LateRecords = 0
+		try(p)
+	}
+	for i := range out.Plan.Faults {
+		earlier := func(hit int) bool {
+			p := out.Plan
+			p.Faults = slices.Clone(out.Plan.Faults)
+			p.Faults[i].Hit = hit
+			return try(p)
+		}
+		if h := out.Plan.Faults[i].Hit; h <= 1 || out.Exhausted || earlier(1) {
+			continue
+		}
+		for h := out.Plan.Faults[i].Hit / 2; h > 1 && !out.Exhausted && earlier(h); h = out.Plan.Faults[i].Hit / 2 {
 		}
 	}
 	for i, op := range out.Plan.Faults {
