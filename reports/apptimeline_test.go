@@ -164,3 +164,22 @@ func parseF(t *testing.T, s string) float64 {
 	require.NoError(t, err)
 	return f
 }
+
+// An inconclusive app run (here: an app that panicked) is a harness error,
+// and its timeline says inconclusive, not clean.
+func TestInconclusiveAppRunIsAHarnessError(t *testing.T) {
+	res := appsim.Result{App: "panicky", Seed: 7, Verdict: appsim.Inconclusive, Fired: map[string]int{},
+		Inconclusive: "app panicky instance 0 panicked: boom\nstack...", TraceHash: "x",
+		Events: []appsim.TraceEvent{appEv(0, "start", "0.0", ""), appEv(3, "inconclusive", "", "app panicky instance 0 panicked: boom")}}
+	b := NewBuilder("campaign", Options{BaseSeed: 1, Runs: 1}, Versions{}, Limits{})
+	b.AddApp(AppRun{Index: 0, Result: res, Replay: "simrun replay --app panicky --seed 7"})
+	r := b.Report(false, Execution{})
+	require.Equal(t, StatusInconclusive, r.Outcome.Status)
+	require.Len(t, r.HarnessErrors, 1)
+	require.Equal(t, "inconclusive: app panicky instance 0 panicked: boom", r.HarnessErrors[0].Error)
+	require.Equal(t, "unknown", r.Runs[0].Verdict)
+	require.Len(t, r.Timelines, 1)
+	page, err := HTML(r)
+	require.NoError(t, err)
+	require.Contains(t, string(page), `<span class="badge status-inconclusive">inconclusive</span>`)
+}

@@ -143,8 +143,8 @@ func (b *Builder) AddApp(r AppRun) {
 	row := RunRow{Protocol: res.App, Run: r.Index, Seed: res.Seed, Verdict: string(res.Check.Verdict), Violating: failing,
 		Restarts: res.Restarts, VirtualMS: res.VirtualTime.Milliseconds(), TraceHash: res.TraceHash,
 		Anomalies: nonZeroCounts(res.Check.Counts), Faults: faultNames(res.Plan), FaultsFired: nonZeroCounts(res.Fired)}
-	if row.Verdict == "" {
-		row.Verdict = string(model.Unknown)
+	if res.Verdict != appsim.Clean && res.Verdict != appsim.Violation {
+		row.Verdict = string(model.Unknown) // inconclusive or nondeterministic: not judged
 	}
 	for _, u := range res.Unfired { // "index:fault@hit"
 		_, op, _ := strings.Cut(u, ":")
@@ -160,7 +160,7 @@ func (b *Builder) AddApp(r AppRun) {
 	}
 	if len(res.Events) > 0 && b.makeRoom(res.App, r.Index, failing) {
 		tl := b.timeline(res.App, r.Index, res.Seed, failing, res.Check, res.Plan, res.VirtualTime, nil, r.Replay)
-		tl.App = true
+		tl.App, tl.Verdict = true, row.Verdict
 		events := res.Events
 		if n := b.limits.EventsPerTimeline; n > 0 && len(events) > n {
 			tl.MoreEvents = len(events) - n
