@@ -105,13 +105,16 @@ type PlanSize struct {
 	HitSum   int `json:"hit_sum"`
 	DelaySum int `json:"delay_sum_ms"`
 	CountSum int `json:"count_sum"`
+	// Concurrent is max_concurrent_checkpoints (at least 1): one
+	// checkpoint in flight at a time is the simpler schedule.
+	Concurrent int `json:"max_concurrent_checkpoints,omitempty"`
 }
 
 // SizeOf measures a plan.
 func SizeOf(p faults.Plan) PlanSize {
 	w := p.Workload
 	s := PlanSize{Faults: len(p.Faults), Records: w.Records, Late: w.LateRecords, Partitions: w.Partitions,
-		Keys: w.KeysPerPartition, Parallelism: w.Parallelism}
+		Keys: w.KeysPerPartition, Parallelism: w.Parallelism, Concurrent: max(1, w.MaxConcurrentCheckpoints)}
 	if w.CheckpointIntervalMS > 0 && w.Parallelism > 0 {
 		s.Checkpoints = w.Records / w.Parallelism / w.CheckpointIntervalMS
 	}
@@ -124,7 +127,7 @@ func SizeOf(p faults.Plan) PlanSize {
 }
 
 func (s PlanSize) vector() []int {
-	return []int{s.Faults, s.Records, s.Late, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum}
+	return []int{s.Faults, s.Records, s.Late, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum, s.Concurrent}
 }
 
 // Less orders sizes lexicographically: fewer faults first, then records,
@@ -459,6 +462,11 @@ func WorkloadCandidates(w faults.Workload) []faults.Workload {
 	for _, n := range smaller(w.Parallelism, 1) {
 		c := w
 		c.Parallelism = n
+		add(c)
+	}
+	for _, n := range smaller(w.MaxConcurrentCheckpoints, 1) {
+		c := w
+		c.MaxConcurrentCheckpoints = n
 		add(c)
 	}
 	// Fewer checkpoints: a longer interval, never beyond the whole run.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,12 +63,19 @@ func TestShrinkCandidatesAreValidAndSmaller(t *testing.T) {
 			Faults: []faults.Op{{Fault: "crash-after-precommit", Hit: 5, RestartDelayMS: 1500}, {Fault: "crash-mid-commit", Hit: 2, RestartDelayMS: 10}}},
 		{Version: faults.PlanVersion, Protocol: "two-phase-commit", Seed: 8,
 			Workload: faults.Workload{Partitions: 1, Parallelism: 1, Records: 1, KeysPerPartition: 1, CheckpointIntervalMS: 1}},
+		{Version: faults.PlanVersion, Protocol: "abort-on-checkpoint-aborted", Seed: 9,
+			Workload: faults.Workload{Partitions: 1, Parallelism: 1, Records: 1, KeysPerPartition: 1, CheckpointIntervalMS: 1, MaxConcurrentCheckpoints: 3}},
 	} {
 		cands := ShrinkCandidates(p)
 		for _, c := range cands {
 			require.NoError(t, c.Validate(), "%+v", c)
 			require.Equal(t, p.Protocol, c.Protocol)
 			require.True(t, SizeOf(c).Less(SizeOf(p)), "%v is not smaller than %v", SizeOf(c), SizeOf(p))
+		}
+		if p.Workload.MaxConcurrentCheckpoints > 1 {
+			require.True(t, slices.ContainsFunc(cands, func(c faults.Plan) bool { return c.Workload.MaxConcurrentCheckpoints == 1 }),
+				"one checkpoint in flight is a candidate")
+			continue
 		}
 		if len(p.Faults) == 0 && p.Workload.Records == 1 {
 			require.Empty(t, cands, "a minimal plan has no candidates")
