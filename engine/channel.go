@@ -48,3 +48,10 @@ func (c *channel) len() int {
 	defer c.mu.Unlock()
 	return len(c.items)
 }
+
+// clear drops every item: the channel's content dies with its tasks.
+func (c *channel) clear() {
+	c.mu.Lock()
+	c.items = nil
+	c.mu.Unlock()
+}

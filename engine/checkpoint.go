@@ -23,6 +23,9 @@ type PartitionOffset struct {
 type KeyCount struct {
 	Key   string `json:"key"`
 	Count int64  `json:"count"`
+	// Partition is the input partition the key's records come from: the
+	// forward topology gives a key's state to the subtask reading it.
+	Partition int32 `json:"partition,omitempty"`
 }
 
 // TransactionHolder identifies a pre-committed Kafka transaction, enough to

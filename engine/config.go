@@ -38,6 +38,13 @@ type Config struct {
 	ProducerPoolSize int
 	// ClientOpts are added to every Kafka client (seed brokers, dialer).
 	ClientOpts []kgo.Opt
+	// Forward is the pointwise topology: source subtask i feeds only
+	// operator-and-sink subtask i (keys never span partitions, so each key
+	// is counted where its partition is read) instead of the keyBy
+	// exchange, where every source feeds every sink. Only under it does a
+	// job have failover regions smaller than the whole job (Flink's
+	// pipelined regions): region i is source i with its chained sink i.
+	Forward bool
 
 	checkpointInterval time.Duration // set by StartJob
 	inputTopicID       [16]byte      // set by StartJob

@@ -596,7 +596,7 @@ func (r *sourceRunner) emitOne(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		r.src.emit(rec)
-		r.d.sinks[KeyOwner(string(rec.Key), len(r.d.sinks))].box.wake() // where emit sent it
+		r.d.sinks[r.src.Target(rec.Key)].box.wake() // where emit sent it
 		r.positions[p].Store(r.src.Position(p))
 		r.cursor = (k + 1) % n
 		return true, nil

@@ -110,50 +110,108 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 	for i := range channels {
 		channels[i] = make([]*channel, P)
 		for k := range channels[i] {
-			channels[i][k] = &channel{}
+			if !cfg.Forward || i == k {
+				channels[i][k] = &channel{}
+			}
 		}
+	}
+	for k := range P {
+		st := &SinkTask{index: k, job: j}
+		for i := range P {
+			if channels[i][k] != nil {
+				st.inputs = append(st.inputs, channels[i][k])
+			}
+		}
+		st.blocked = make([]bool, len(st.inputs))
+		j.sinks = append(j.sinks, st)
+	}
+	for i := range P {
+		src := &SourceTask{index: i, job: j}
+		for _, c := range channels[i] {
+			if c != nil {
+				src.outputs = append(src.outputs, c)
+			}
+		}
+		j.sources = append(j.sources, src)
 	}
 	// Sinks recover first: pending transactions must be committed before
 	// anything new is written.
 	for k := range P {
-		st := &SinkTask{index: k, job: j, blocked: make([]bool, P)}
-		for i := range P {
-			st.inputs = append(st.inputs, channels[i][k])
-		}
-		counts, pending, next := redistributeSink(cp, k, P)
-		st.counter = newKeyedCounter(counts)
-		if st.sink, err = openSink(ctx, &j.cfg, k, j.admin, pending, next, ok, j.deps); err != nil {
+		if err := j.sinks[k].open(ctx, cp, ok); err != nil {
 			j.Abandon()
 			return nil, err
 		}
-		j.sinks = append(j.sinks, st)
 	}
 	for i := range P {
-		src := &SourceTask{index: i, job: j, outputs: channels[i]}
-		var offsets []PartitionOffset
-		for _, s := range cp.Sources {
-			offsets = append(offsets, s.Offsets...)
-		}
-		if src.source, err = openSource(ctx, &j.cfg, i, j.admin, offsets, ok, j.deps); err != nil {
+		if err := j.sources[i].open(ctx, cp, ok); err != nil {
 			j.Abandon()
 			return nil, err
 		}
-		j.sources = append(j.sources, src)
 	}
 	j.coordinator = newCoordinator(deps, P, checkpointInterval, cfg.MaxConcurrentCheckpoints, cp.ID)
 	return j, nil
 }
 
+// open is the sink subtask's initializeState from checkpoint cp (ok false:
+// none): its keyed state, then the sink's recovery.
+func (st *SinkTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
+	j := st.job
+	counts, pending, next := redistributeSink(cp, st.index, j.cfg.Parallelism, j.cfg.Forward)
+	st.counter = newKeyedCounter(counts)
+	for i := range st.blocked {
+		st.blocked[i] = false
+	}
+	st.aligning, st.aligned = 0, nil
+	sk, err := openSink(ctx, &j.cfg, st.index, j.admin, pending, next, ok, pendingIDs(cp), j.deps)
+	if err != nil {
+		return err // openSink closed what it opened
+	}
+	st.sink = sk
+	return nil
+}
+
+// open is the source subtask's initializeState from checkpoint cp.
+func (src *SourceTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
+	var offsets []PartitionOffset
+	for _, s := range cp.Sources {
+		offsets = append(offsets, s.Offsets...)
+	}
+	source, err := openSource(ctx, &src.job.cfg, src.index, src.job.admin, offsets, ok, src.job.deps)
+	if err != nil {
+		return err
+	}
+	src.source = source
+	return nil
+}
+
+// pendingIDs are the transactional ids every sink subtask of cp holds
+// pending (the abort-prefix-lingering variant spares only these).
+func pendingIDs(cp Checkpoint) []string {
+	var ids []string
+	for _, s := range cp.Sinks {
+		for _, h := range s.Pending {
+			ids = append(ids, h.TransactionalID)
+		}
+	}
+	return ids
+}
+
 // redistributeSink gives operator subtask k of p the keyed state of the
-// keys it owns, the pending transactions of the id ranges it is responsible
-// for (range q goes to q % p), and those ranges' next ids.
-func redistributeSink(cp Checkpoint, k, p int) ([]KeyCount, []TransactionHolder, map[int]int64) {
+// keys it owns (by key group, or under the forward topology by the
+// partition the key is read from), the pending transactions of the id
+// ranges it is responsible for (range q goes to q % p), and those ranges'
+// next ids.
+func redistributeSink(cp Checkpoint, k, p int, forward bool) ([]KeyCount, []TransactionHolder, map[int]int64) {
 	var counts []KeyCount
 	var pending []TransactionHolder
 	next := map[int]int64{}
 	for _, s := range cp.Sinks {
 		for _, kc := range s.Counts {
-			if KeyOwner(kc.Key, p) == k {
+			owner := KeyOwner(kc.Key, p)
+			if forward {
+				owner = int(kc.Partition) % p
+			}
+			if owner == k {
 				counts = append(counts, kc)
 			}
 		}
@@ -213,6 +271,52 @@ func (j *Job) Abandon() {
 	}
 }
 
+// Regional reports whether a task failure can be handled by restarting its
+// failover region alone: under the forward topology, where region i is
+// source subtask i and the sink subtask it feeds. Under the keyBy exchange
+// every task is connected to every other, and Flink's region is the whole
+// job.
+func (j *Job) Regional() bool { return j.cfg.Forward }
+
+// FailRegion is the failure of region r (Regional must hold): its source
+// and sink subtasks die as in Abandon (clients closed without ending any
+// transaction, memory and the channel between them dropped) while every
+// other subtask keeps running. The caller must abort the checkpoints in
+// flight, which include the failed tasks and cannot complete.
+func (j *Job) FailRegion(r int) {
+	st, src := j.sinks[r], j.sources[r]
+	if st.sink != nil {
+		st.sink.abandon()
+		st.sink = nil
+	}
+	if src.source != nil {
+		src.source.close()
+		src.source = nil
+	}
+	for _, in := range st.inputs {
+		in.clear()
+	}
+	j.deps.Observer.Observe(Event{Kind: "region-failed", Subtask: r})
+}
+
+// RestoreRegion restores failed region r from the latest completed
+// checkpoint (the last one any subtask acknowledged, or a fresh start when
+// there is none): the sink subtask first (its keyed state, the
+// resume-commit of its own pending transactions and the abort of the
+// lingering ones in its own id ranges; never another subtask's), then the
+// source subtask from the checkpoint's offsets of its partitions.
+func (j *Job) RestoreRegion(ctx context.Context, r int) error {
+	cp, ok, err := j.deps.Store.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("restore region %d: %w", r, err)
+	}
+	j.deps.Observer.Observe(Event{Kind: "restore-region", Subtask: r, Checkpoint: cp.ID})
+	if err := j.sinks[r].open(ctx, cp, ok); err != nil {
+		return err
+	}
+	return j.sources[r].open(ctx, cp, ok)
+}
+
 // Stop ends the job in order after its last checkpoint: Finish, then
 // every client closes.
 func (j *Job) Stop(ctx context.Context) error {
@@ -236,6 +340,10 @@ func (j *Job) Finish(ctx context.Context) error {
 // Index is the subtask's index.
 func (s *SourceTask) Index() int { return s.index }
 
+// Running reports whether the subtask runs (false while its region is
+// failed).
+func (s *SourceTask) Running() bool { return s.source != nil }
+
 // Partitions returns the input partitions this subtask reads.
 func (s *SourceTask) Partitions() []int32 { return s.source.partitions }
 
@@ -258,6 +366,15 @@ func (s *SourceTask) EmitNext(ctx context.Context, p int32) error {
 func (s *SourceTask) emit(r *kgo.Record) {
 	rec := inputRecord{partition: r.Partition, offset: r.Offset, key: r.Key, value: r.Value}
 	s.outputs[KeyOwner(string(r.Key), len(s.outputs))].push(item{record: rec})
+}
+
+// Target is the operator subtask a record with key goes to: the key's
+// owner, or under the forward topology the subtask's own.
+func (s *SourceTask) Target(key []byte) int {
+	if s.job.cfg.Forward {
+		return s.index
+	}
+	return KeyOwner(string(key), len(s.outputs))
 }
 
 // Checkpoint is the source's snapshotState for checkpoint id: snapshot the
@@ -288,6 +405,14 @@ func (s *SourceTask) NotifyCheckpointComplete(ctx context.Context, id int64) err
 
 // Index is the subtask's index.
 func (s *SinkTask) Index() int { return s.index }
+
+// Inputs is how many input channels the task has: the parallelism, or one
+// under the forward topology.
+func (s *SinkTask) Inputs() int { return len(s.inputs) }
+
+// Running reports whether the subtask runs (false while its region is
+// failed).
+func (s *SinkTask) Running() bool { return s.sink != nil }
 
 // Counts returns the keyed operator's current state, sorted by key.
 func (s *SinkTask) Counts() []KeyCount { return s.counter.snapshot() }
@@ -349,7 +474,7 @@ func (s *SinkTask) ProcessInput(ctx context.Context, i int) (ack *SinkSnapshot, 
 
 func (s *SinkTask) process(ctx context.Context, r inputRecord) {
 	key := string(r.key)
-	count := s.counter.process(key)
+	count := s.counter.process(key, r.partition)
 	s.sink.write(ctx, &kgo.Record{
 		Topic:     s.job.cfg.OutputTopic,
 		Partition: r.partition % s.job.cfg.OutputPartitions,
@@ -363,9 +488,11 @@ func (s *SinkTask) process(ctx context.Context, r inputRecord) {
 func (s *SinkTask) checkpoint(ctx context.Context, id int64) (SinkSnapshot, error) {
 	snap := SinkSnapshot{Subtask: s.index, Counts: s.counter.snapshot()}
 	var offsets []PartitionOffset
-	if s.job.cfg.Protocol.OffsetsInTransaction && s.index == 0 {
+	if s.job.cfg.Protocol.OffsetsInTransaction && (s.index == 0 || s.job.cfg.Forward) {
 		// One subtask carries the offsets of every source in its
-		// transaction: they commit with its output, atomically.
+		// transaction: they commit with its output, atomically. Under the
+		// forward topology each subtask aligns only its own source's
+		// barrier and carries that source's offsets.
 		offsets = slices.Clone(s.aligned)
 		slices.SortFunc(offsets, func(a, b PartitionOffset) int { return int(a.Partition - b.Partition) })
 	}

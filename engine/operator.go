@@ -18,18 +18,25 @@ func FormatOutput(partition int32, offset int64, key string, count int64, payloa
 
 // keyedCounter is the keyed stateful operator: a running count per key,
 // checkpointed with the subtask.
-type keyedCounter struct{ counts map[string]int64 }
+// It also keeps the input partition of each key (keys never span
+// partitions), which the forward topology redistributes state by.
+type keyedCounter struct {
+	counts     map[string]int64
+	partitions map[string]int32
+}
 
 func newKeyedCounter(restored []KeyCount) *keyedCounter {
-	k := &keyedCounter{counts: make(map[string]int64, len(restored))}
+	k := &keyedCounter{counts: make(map[string]int64, len(restored)), partitions: make(map[string]int32, len(restored))}
 	for _, kc := range restored {
 		k.counts[kc.Key] = kc.Count
+		k.partitions[kc.Key] = kc.Partition
 	}
 	return k
 }
 
-func (k *keyedCounter) process(key string) int64 {
+func (k *keyedCounter) process(key string, partition int32) int64 {
 	k.counts[key]++
+	k.partitions[key] = partition
 	return k.counts[key]
 }
 
@@ -37,7 +44,7 @@ func (k *keyedCounter) process(key string) int64 {
 func (k *keyedCounter) snapshot() []KeyCount {
 	out := make([]KeyCount, 0, len(k.counts))
 	for key, n := range k.counts {
-		out = append(out, KeyCount{Key: key, Count: n})
+		out = append(out, KeyCount{Key: key, Count: n, Partition: k.partitions[key]})
 	}
 	slices.SortFunc(out, func(a, b KeyCount) int { return strings.Compare(a.Key, b.Key) })
 	return out

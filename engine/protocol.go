@@ -106,6 +106,13 @@ const (
 	// pending transaction of the aborted checkpoint, whose records the
 	// next checkpoint's source offsets already cover.
 	BugAbortOnCheckpointAborted Bug = "abort-on-checkpoint-aborted"
+	// BugAbortPrefixLingering: a restoring sink subtask aborts every open
+	// transaction of the job's transactional-id prefix that the restored
+	// checkpoint does not hold pending, not only those of its own id
+	// ranges: correct after a whole-job restore, where every other open
+	// transaction is a dead attempt's, wrong after a region failover,
+	// where the other subtasks live on.
+	BugAbortPrefixLingering Bug = "abort-prefix-lingering"
 	// BugSharedTransactionalID: every sink subtask uses the same
 	// transactional-id range, so subtasks fence each other's transactions.
 	BugSharedTransactionalID Bug = "shared-transactional-id"
@@ -168,6 +175,8 @@ func Protocols() []Protocol {
 			"a failed commit in notifyCheckpointComplete is logged and dropped instead of failing the job: the transaction is never committed"),
 		bad("shared-transactional-id", BugSharedTransactionalID,
 			"the transactional id does not include the subtask index: parallel sink subtasks initialise the same ids and fence or abort each other's transactions"),
+		bad("abort-prefix-lingering", BugAbortPrefixLingering,
+			"a restoring sink subtask aborts every open transaction of the job's id prefix that the restored checkpoint does not hold pending, as if every restore were a whole-job restore: after a region failover (forward topology) it aborts the live subtasks' open and pre-committed transactions, whose commits then fail: their output is lost"),
 		bad("flink-8132-reuse-txn-id", BugReuseReferencedSlot,
 			"FLINK-8132: transactional ids reused from a pool (of 2) as soon as the id comes round again, while a pending or restorable transaction still uses it: the new producer aborts it, or recovery resumes the wrong epoch of the id"),
 		bad("flink-8086-fenced-recommit", BugInitResumedSlots,

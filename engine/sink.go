@@ -57,10 +57,12 @@ func (e *sendErrors) take() error {
 	return err
 }
 
-func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, deps Deps) (sink, error) {
+// checkpointPending are the ids every subtask of the restored checkpoint
+// holds pending (only the abort-prefix-lingering variant reads them).
+func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, checkpointPending []string, deps Deps) (sink, error) {
 	switch cfg.Protocol.Guarantee {
 	case TwoPhaseCommit:
-		return openTxnSink(ctx, cfg, subtask, admin, restored, next, fromCheckpoint, deps)
+		return openTxnSink(ctx, cfg, subtask, admin, restored, next, fromCheckpoint, checkpointPending, deps)
 	case AtLeastOnce, FireAndForget:
 		return openPlainSink(cfg, subtask)
 	}

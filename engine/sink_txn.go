@@ -51,6 +51,9 @@ type txnSink struct {
 	// references.
 	restorable  map[string]bool
 	snapshotIDs map[int64][]string
+	// checkpointPending: the ids the restored checkpoint holds pending in
+	// any subtask (read by the abort-prefix-lingering variant only).
+	checkpointPending []string
 }
 
 type openTxn struct {
@@ -81,9 +84,9 @@ func (s *txnSink) transactionalID(prefix int, n int64) string {
 	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, prefix, n)
 }
 
-func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, deps Deps) (*txnSink, error) {
+func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, checkpointPending []string, deps Deps) (*txnSink, error) {
 	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, prefix: subtask, next: map[int]int64{subtask: 0},
-		restorable: map[string]bool{}, snapshotIDs: map[int64][]string{}}
+		restorable: map[string]bool{}, snapshotIDs: map[int64][]string{}, checkpointPending: checkpointPending}
 	if cfg.Protocol.Has(BugSharedTransactionalID) {
 		s.prefix = 0
 		s.next = map[int]int64{0: 0}
@@ -183,6 +186,12 @@ func (s *txnSink) abortLingering(ctx context.Context) error {
 			continue
 		}
 		if owns(q) {
+			ids = append(ids, ts.TransactionalID)
+		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, ts.TransactionalID) {
+			// The bug: every open transaction of the prefix that the
+			// restored checkpoint does not hold pending is taken for a
+			// dead attempt's. Right after a whole-job restore it is; after
+			// a region failover it is another subtask's live transaction.
 			ids = append(ids, ts.TransactionalID)
 		}
 	}

@@ -18,6 +18,8 @@ const (
 	KindZombie Kind = "zombie"
 	KindStore  Kind = "store"
 	KindScale  Kind = "scale"
+	// KindFailover: a failover region fails and restores alone.
+	KindFailover Kind = "failover"
 )
 
 // Info describes one fault of the catalogue.
@@ -70,6 +72,7 @@ func Catalogue() []Info {
 		Info{"zombie", KindZombie, "the job is cut off when a checkpoint triggers: a replacement restores from the store while the old attempt keeps processing and committing for count steps (default 20); the replacement must fence it", false},
 		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", false},
 		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", false},
+		Info{"region-failover", KindFailover, "when a checkpoint triggers, failover region count (mod the parallelism: a source subtask with the sink subtask it feeds, under the forward topology) fails and restores from the last completed checkpoint after restart_delay_ms while the other subtasks keep running; the checkpoints in flight are aborted and none is triggered while it is down. Under the keyBy topology, and under offsets-in-txn, the region is the whole job", false},
 	)
 	return append(out, protocolCatalogue()...)
 }
@@ -85,7 +88,7 @@ func Lookup(name string) (Info, bool) {
 }
 
 // Groups are the group names usable in --faults besides fault names.
-var Groups = []string{"crash", "broker", "time", "scale", "zombie", "store", "all"}
+var Groups = []string{"crash", "broker", "time", "scale", "zombie", "store", "failover", "all"}
 
 // Resolve expands a comma-separated --faults value (fault names and group
 // names) into fault names in catalogue order. An unknown or unimplemented

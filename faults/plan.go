@@ -34,6 +34,10 @@ type Workload struct {
 	// protocol with pooled ids (FlinkKafkaProducer's kafkaProducersPoolSize);
 	// 0 means Flink's default of 5. Other protocols ignore it.
 	ProducerPoolSize int `json:"producer_pool_size,omitempty"`
+	// Topology is how source subtasks feed the sink subtasks: "" (keyBy,
+	// every source feeds every sink) or TopologyForward (source i feeds
+	// sink i only, which gives the job failover regions).
+	Topology string `json:"topology,omitempty"`
 }
 
 // MaxIdleSubtasks bounds the source subtasks above the partition count: a
@@ -48,6 +52,9 @@ func (w Workload) OutputPartitionCount() int {
 	}
 	return w.OutputPartitions
 }
+
+// TopologyForward is the pointwise topology (engine.Config.Forward).
+const TopologyForward = "forward"
 
 // DefaultWorkload is the default scenario: 1,000 records over 4 partitions,
 // 200 of them arriving while the job runs, a checkpoint every 100 ms of
@@ -137,6 +144,9 @@ func (w Workload) Validate() error {
 		outOfRange("max_concurrent_checkpoints", w.MaxConcurrentCheckpoints, 0, MaxConcurrentCheckpoints, ""),
 		outOfRange("producer_pool_size", w.ProducerPoolSize, 0, MaxProducerPoolSize, ""),
 	}
+	if w.Topology != "" && w.Topology != TopologyForward {
+		return fmt.Errorf("topology must be %q or absent (keyBy), got %s", TopologyForward, Quote(w.Topology))
+	}
 	for _, e := range checks {
 		if e != nil {
 			if e.Field == "checkpoint_interval_ms" && e.Got > MaxCheckpointIntervalMS {
@@ -207,6 +217,12 @@ func (p Plan) Validate() error {
 		if op.Fault == "rescale" {
 			count = outOfRange("count", op.Count, 1, p.Workload.Partitions+MaxIdleSubtasks,
 				fmt.Sprintf("the new parallelism, 1..partitions+%d (%d)", MaxIdleSubtasks, p.Workload.Partitions+MaxIdleSubtasks))
+		}
+		if op.Fault == "region-failover" {
+			// Taken mod the job's parallelism when it fires (a rescale may
+			// have changed it), so any index of a possible subtask is valid.
+			count = outOfRange("count", op.Count, 0, 63+MaxIdleSubtasks,
+				fmt.Sprintf("the failing region's subtask index, 0..%d (taken mod the parallelism)", 63+MaxIdleSubtasks))
 		}
 		checks := []*FieldError{
 			outOfRange("hit", op.Hit, 1, MaxHit, ""),
@@ -309,6 +325,7 @@ var weights = map[string]int{
 	"leader-move":                   3,
 	"coordinator-move":              3,
 	"broker-restart":                2,
+	"region-failover":               6,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is
@@ -372,6 +389,10 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 		if name == "rescale" {
 			op.Count = 1 + rng.IntN(max(1, maxParallelism))
 		}
+		if name == "region-failover" {
+			op.Count = rng.IntN(max(1, parallelism))
+			op.RestartDelayMS = rng.IntN(2000)
+		}
 		ops = append(ops, op)
 	}
 	// crash-during-recovery is consulted twice per sink subtask and restore:
@@ -418,5 +439,5 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 func restartsJob(name string) bool {
 	info, _ := Lookup(name)
 	return (info.IsCrash() && name != "crash-during-recovery") || name == "rescale" || name == "zombie" ||
-		name == "outage-beyond-txn-timeout" || name == "outage-beyond-txn-id-expiry"
+		name == "outage-beyond-txn-timeout" || name == "outage-beyond-txn-id-expiry" || name == "region-failover"
 }

@@ -57,6 +57,45 @@ func TestPlanRoundTrip(t *testing.T) {
 	require.NoError(t, faults.DefaultWorkload().Validate())
 }
 
+// A region failover names its region in count and runs under the forward
+// topology (workload field topology); both round-trip and are validated.
+func TestRegionFailoverPlan(t *testing.T) {
+	p := samplePlan()
+	p.Workload.Topology = faults.TopologyForward
+	p.Faults = []faults.Op{{Fault: "region-failover", Hit: 3, RestartDelayMS: 150, Count: 2}}
+	data := p.Marshal()
+	require.Contains(t, string(data), `"topology": "forward"`)
+	got, err := faults.ParsePlan(data)
+	require.NoError(t, err)
+	require.Equal(t, p, got)
+	require.NotContains(t, string(samplePlan().Marshal()), "topology", "the keyBy default is not written")
+
+	info, ok := faults.Lookup("region-failover")
+	require.True(t, ok)
+	require.Equal(t, faults.KindFailover, info.Kind)
+	require.False(t, info.OptIn)
+	fs, err := faults.Resolve("failover")
+	require.NoError(t, err)
+	require.Equal(t, []string{"region-failover"}, fs)
+
+	bad := p
+	bad.Workload.Topology = "ring"
+	require.ErrorContains(t, bad.Validate(), `topology must be "forward" or absent (keyBy), got "ring"`)
+	bad = p
+	bad.Faults = []faults.Op{{Fault: "region-failover", Hit: 1, Count: 64}}
+	require.ErrorContains(t, bad.Validate(), "plan fault 0 (region-failover): count must be the failing region's subtask index, 0..63")
+
+	// Drawn ops name a region of the drawn parallelism and a downtime.
+	enabled := []string{"region-failover"}
+	for seed := range uint64(50) {
+		for _, op := range faults.RandomFaults(rand.New(rand.NewPCG(seed, 1)), enabled, 10, 3, 4) {
+			require.Equal(t, "region-failover", op.Fault)
+			require.Less(t, op.Count, 3)
+			require.Less(t, op.RestartDelayMS, 2000)
+		}
+	}
+}
+
 func mapKeys(m map[string]any) []string {
 	var ks []string
 	for k := range m {
@@ -470,7 +509,8 @@ func TestDrawnPhasesAimRecoveryOnlyWithARestart(t *testing.T) {
 		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 1)), enabled, 10, 2, 4)
 		restarts := slices.ContainsFunc(ops, func(op faults.Op) bool {
 			info, _ := faults.Lookup(op.Fault)
-			return (info.IsCrash() && op.Fault != "crash-during-recovery") || op.Fault == "rescale" || op.Fault == "zombie"
+			return (info.IsCrash() && op.Fault != "crash-during-recovery") || op.Fault == "rescale" || op.Fault == "zombie" ||
+				op.Fault == "region-failover" // a regional restore is a recovery too
 		})
 		for _, op := range ops {
 			if op.Phase == "" {

@@ -46,7 +46,15 @@ var cleanSpecs = []struct {
 		func(w *faults.Workload) { w.OutputPartitions = 2 }},
 	{"clean-offsets-in-txn-idle-subtasks", "offsets-in-txn", 4, []faults.Op{{Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 300}, {Fault: "rescale", Hit: 4, Count: 6}},
 		func(w *faults.Workload) { w.OutputPartitions = 5 }},
+	// A region fails and restores alone (forward topology) while the
+	// others run on; the second one meets the other subtasks' transactions
+	// still pending from a timed-out checkpoint (the abort-prefix-lingering
+	// variant aborts them there).
+	{"clean-2pc-region-failover", "two-phase-commit", 3, []faults.Op{{Fault: "region-failover", Hit: 3, RestartDelayMS: 150, Count: 1}}, forward},
+	{"clean-2pc-region-failover-pending", "two-phase-commit", 3, []faults.Op{{Fault: "checkpoint-timeout", Hit: 2}, {Fault: "region-failover", Hit: 3, RestartDelayMS: 150, Count: 1}}, forward},
 }
+
+func forward(w *faults.Workload) { w.Topology = faults.TopologyForward }
 
 var regenOnly = flag.String("properties.regen.only", "",
 	"with -properties.regen: rewrite only these comma-separated corpus plans (names without .json)")

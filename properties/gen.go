@@ -13,6 +13,7 @@ package properties
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/leanovate/gopter"
@@ -55,9 +56,13 @@ func (c Case) String() string {
 		}
 		ops = append(ops, s)
 	}
-	return fmt.Sprintf("seed=%d partitions=%d parallelism=%d records=%d late=%d keys=%d interval=%dms concurrent=%d pool=%d faults=[%s]",
+	topology := ""
+	if w.Topology != "" {
+		topology = " topology=" + w.Topology
+	}
+	return fmt.Sprintf("seed=%d partitions=%d parallelism=%d records=%d late=%d keys=%d interval=%dms concurrent=%d pool=%d%s faults=[%s]",
 		c.Seed, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS,
-		max(1, w.MaxConcurrentCheckpoints), w.ProducerPoolSize, strings.Join(ops, ", "))
+		max(1, w.MaxConcurrentCheckpoints), w.ProducerPoolSize, topology, strings.Join(ops, ", "))
 }
 
 // GenConfig bounds what the generators produce.
@@ -148,6 +153,9 @@ func GenOp(cfg GenConfig, w faults.Workload) gopter.Gen {
 		if name == "rescale" {
 			minCount, maxCount = 1, max(1, min(cfg.MaxParallelism, w.Partitions))
 		}
+		if name == "region-failover" {
+			maxDelay, maxCount = cfg.MaxDelayMS, max(0, parallelism-1) // the failing region's index
+		}
 		return gopter.CombineGens(gen.IntRange(1, span), gen.IntRange(0, maxDelay), gen.IntRange(minCount, maxCount)).Map(func(v []interface{}) faults.Op {
 			return faults.Op{Fault: name, Hit: v[0].(int), RestartDelayMS: v[1].(int), Count: v[2].(int)}
 		})
@@ -175,7 +183,13 @@ func GenCase(cfg GenConfig) gopter.Gen {
 	return GenWorkload(cfg).FlatMap(func(v interface{}) gopter.Gen {
 		w := v.(faults.Workload)
 		return gopter.CombineGens(gen.UInt64(), GenFaults(cfg, w)).Map(func(v []interface{}) Case {
-			return Case{Seed: v[0].(uint64), Workload: w, Faults: v[1].([]faults.Op)}
+			c := Case{Seed: v[0].(uint64), Workload: w, Faults: v[1].([]faults.Op)}
+			if slices.ContainsFunc(c.Faults, func(op faults.Op) bool { return op.Fault == "region-failover" }) {
+				// Only the forward topology has regions smaller than the
+				// job (as sim.PlanFor draws it).
+				c.Workload.Topology = faults.TopologyForward
+			}
+			return c
 		})
 	}, reflect.TypeOf(Case{})).SuchThat(func(c Case) bool {
 		return c.Plan("").Validate() == nil

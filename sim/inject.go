@@ -93,6 +93,10 @@ func (in *injector) onTrigger(id int64) error {
 			stop = errZombie{steps: count(op, 20)}
 			continue
 		}
+		if op.Fault == "region-failover" {
+			stop = errRegionFailover{region: op.Count, down: time.Duration(op.RestartDelayMS) * time.Millisecond}
+			continue
+		}
 		in.fire(op, id)
 	}
 	return stop

@@ -25,6 +25,13 @@ func (s *scheduler) loop() {
 			s.start()
 			continue
 		}
+		if s.region != nil && !s.now.Before(s.region.until) {
+			if err := s.restoreRegion(); err != nil {
+				s.fail(err)
+			}
+			synctest.Wait()
+			continue
+		}
 		if s.zombie != nil && s.rng.IntN(3) == 0 {
 			s.zombieStep()
 		} else if err := s.step(); err != nil {
@@ -64,6 +71,13 @@ func (s *scheduler) fail(err error) {
 		s.becomeZombie(z.steps)
 		return
 	}
+	var rf errRegionFailover
+	isRegion := errors.As(err, &rf)
+	if isRegion && s.job != nil && s.regional() {
+		s.failRegion(rf)
+		return
+	}
+	s.region = nil
 	if s.job != nil {
 		// What the failing step already sent reaches the broker before the
 		// process is gone (a crash point settles the same way).
@@ -75,6 +89,11 @@ func (s *scheduler) fail(err error) {
 	switch {
 	case errors.Is(err, errHarness):
 		s.harnessErr = err
+	case isRegion:
+		// The region is the whole job (keyBy topology, or offsets-in-txn).
+		s.res.Restarts++
+		s.tr.Observe(engine.Event{Kind: "region-failover", Subtask: -1, Detail: fmt.Sprintf("whole job down=%dms", rf.down.Milliseconds())})
+		s.sleep(rf.down)
 	case errors.Is(err, errRescale):
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "rescale", Subtask: -1, Detail: fmt.Sprintf("parallelism %d", s.parallelism)})
@@ -114,7 +133,7 @@ var errHarness = errors.New("harness")
 // allProcessed: all input has arrived, every source is at the end of its partitions and no record
 // waits between the tasks.
 func (s *scheduler) allProcessed() bool {
-	if len(s.late) > 0 {
+	if len(s.late) > 0 || s.region != nil {
 		return false
 	}
 	for _, src := range s.job.Sources() {
@@ -136,7 +155,7 @@ func (s *scheduler) allProcessed() bool {
 func (s *scheduler) step() error {
 	coord := s.job.Coordinator()
 	done := s.allProcessed()
-	if coord.Due() {
+	if coord.Due() && s.region == nil {
 		id, err := coord.Trigger()
 		if err != nil {
 			return err
@@ -171,7 +190,11 @@ func (s *scheduler) step() error {
 		actions = append(actions, action{6, s.processInputs})
 	}
 	if len(actions) == 0 {
-		s.sleep(time.Duration(s.plan.Workload.CheckpointIntervalMS) * time.Millisecond)
+		d := time.Duration(s.plan.Workload.CheckpointIntervalMS) * time.Millisecond
+		if s.region != nil {
+			d = s.region.until.Sub(s.now) // nothing to do until the region restores
+		}
+		s.sleep(d)
 		return nil
 	}
 	total := 0
@@ -190,6 +213,9 @@ func (s *scheduler) step() error {
 
 func (s *scheduler) sourcesLeft() bool {
 	for _, src := range s.job.Sources() {
+		if !src.Running() {
+			continue
+		}
 		for _, p := range src.Partitions() {
 			if src.Position(p) < s.ends[p] {
 				return true
@@ -208,6 +234,9 @@ func (s *scheduler) emit() error {
 	}
 	var lanes []lane
 	for _, src := range s.job.Sources() {
+		if !src.Running() {
+			continue
+		}
 		for _, p := range src.Partitions() {
 			if src.Position(p) < s.ends[p] {
 				lanes = append(lanes, lane{src, p})
@@ -234,7 +263,10 @@ type input struct{ sink, input int }
 func (s *scheduler) readyInputs() []input {
 	var ready []input
 	for _, st := range s.job.Sinks() {
-		for i := range s.job.Parallelism() {
+		if !st.Running() {
+			continue
+		}
+		for i := range st.Inputs() {
 			if st.Ready(i) {
 				ready = append(ready, input{st.Index(), i})
 			}
@@ -257,6 +289,14 @@ func (s *scheduler) processInputs() error {
 			return err
 		}
 		if ack != nil {
+			if !slices.Contains(s.job.Coordinator().InFlightIDs(), id) {
+				// A barrier of a checkpoint a region failover aborted: the
+				// coordinator discards the late acknowledgement; the
+				// transaction it pre-committed stays pending until a later
+				// checkpoint completes.
+				s.tr.Observe(engine.Event{Kind: "late-ack", Subtask: st.Index(), Checkpoint: id})
+				return nil
+			}
 			return s.acknowledge(id, func() (bool, error) { return s.job.Coordinator().AcknowledgeSink(id, *ack) })
 		}
 	}

@@ -189,6 +189,10 @@ func PlanFor(opts Options) (faults.Plan, error) {
 	w := p.Workload
 	checkpoints := max(1, w.Records*int(recordCost/time.Millisecond)/w.CheckpointIntervalMS)
 	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), FaultsFor(opts.Protocol, opts.Faults), checkpoints, w.Parallelism, max(w.Parallelism, MaxParallelism(w.Partitions)))
+	if slices.ContainsFunc(p.Faults, func(op faults.Op) bool { return op.Fault == "region-failover" }) {
+		// Only the forward topology has regions smaller than the job.
+		p.Workload.Topology = faults.TopologyForward
+	}
 	return p, p.Validate()
 }
 
@@ -308,6 +312,7 @@ type scheduler struct {
 	attempt  int
 	zombie   *zombie
 	inZombie bool
+	region   *regionDown // a failed region waiting for its restore
 	notifies []notification
 	failures int   // non-crash failures since the last completed checkpoint
 	finalID  int64 // first checkpoint triggered after all input was processed
@@ -425,6 +430,7 @@ func (s *scheduler) runCluster() model.Observation {
 		Partitions: int32(w.Partitions), OutputPartitions: int32(w.OutputPartitionCount()),
 		StartupMode: engine.StartGroupOffsets, ClientOpts: s.clientOpts,
 		MaxConcurrentCheckpoints: w.MaxConcurrentCheckpoints, ProducerPoolSize: w.ProducerPoolSize,
+		Forward: w.Topology == faults.TopologyForward,
 	}
 	s.loop()
 	obs.LoudFailure, obs.StalledReason = s.loud, s.stalled

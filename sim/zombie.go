@@ -36,7 +36,7 @@ func (s *scheduler) becomeZombie(steps int) {
 		s.killZombie("replaced by a newer zombie")
 	}
 	s.zombie = &zombie{job: s.job, barrier: s.barrier, notifies: s.notifies, steps: steps}
-	s.job, s.barrier, s.notifies, s.finalID = nil, nil, nil, 0
+	s.job, s.barrier, s.notifies, s.finalID, s.region = nil, nil, nil, 0, nil
 	s.attempt++ // fences the zombie's store handle
 	s.res.Restarts++
 	s.tr.Observe(engine.Event{Kind: "zombie", Subtask: -1, Detail: fmt.Sprintf("steps=%d", steps)})

@@ -40,6 +40,7 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 		fmt.Sprintf("checkpoints in flight at once, 1..%d (Flink's setMaxConcurrentCheckpoints); 0 draws it per run from its seed (1 most often, 2-3 sometimes)", faults.MaxConcurrentCheckpoints))
 	fs.IntVar(&f.workload.ProducerPoolSize, "producer-pool-size", 0,
 		fmt.Sprintf("transactional ids per sink subtask of two-phase-commit-pooled-ids, 1..%d (kafkaProducersPoolSize); 0 draws one the run's concurrent checkpoints cannot exhaust", faults.MaxProducerPoolSize))
+	fs.StringVar(&f.workload.Topology, "topology", "", "how sources feed sinks: empty for keyBy (every source feeds every sink), or forward (source i feeds sink i only: failover regions); a drawn region-failover runs forward")
 }
 
 // workloadFlags maps a workload field's JSON name to the flag that sets it.
@@ -51,7 +52,7 @@ var workloadFlags = map[string]string{
 }
 
 // planFixes are the flags whose values a --plan file replaces.
-var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size"}
+var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size", "topology"}
 
 // options validates the flags into scenario options. A workload value out
 // of range is reported by the flag that set it ("--interval must be ...").
@@ -132,6 +133,9 @@ func (f *scenarioFlags) replayCommand(seed uint64) string {
 		f.protocol, seed, f.faults, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS)
 	if w.OutputPartitions != 0 {
 		cmd += fmt.Sprintf(" --output-partitions %d", w.OutputPartitions)
+	}
+	if w.Topology != "" {
+		cmd += " --topology " + w.Topology
 	}
 	return cmd
 }
