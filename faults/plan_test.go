@@ -82,8 +82,8 @@ func TestRegionFailoverPlan(t *testing.T) {
 	bad.Workload.Topology = "ring"
 	require.ErrorContains(t, bad.Validate(), `topology must be "forward" or absent (keyBy), got "ring"`)
 	bad = p
-	bad.Faults = []faults.Op{{Fault: "region-failover", Hit: 1, Count: 64}}
-	require.ErrorContains(t, bad.Validate(), "plan fault 0 (region-failover): count must be the failing region's subtask index, 0..63")
+	bad.Faults = []faults.Op{{Fault: "region-failover", Hit: 1, Count: 68}}
+	require.ErrorContains(t, bad.Validate(), "plan fault 0 (region-failover): count must be the failing region's subtask index, 0..67")
 
 	// Drawn ops name a region of the drawn parallelism and a downtime.
 	enabled := []string{"region-failover"}
