@@ -146,6 +146,13 @@ func TestAppTimelineHasALanePerInstanceWithTheKillsMarked(t *testing.T) {
 	}
 	require.Equal(t, 2, restarts)
 	require.Less(t, v.W, 2000.0)
+	idle := ""
+	for _, tx := range v.Texts {
+		if tx.Class == "axis-break" {
+			idle = tx.Text
+		}
+	}
+	require.Equal(t, "≈ 7.699s idle", idle, "the compressed stretch says how long it is")
 	require.Len(t, v.Records, 1)
 	require.Equal(t, "1/4", v.Records[0].Record)
 

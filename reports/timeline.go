@@ -1017,7 +1017,17 @@ func drawAxis(v *timelineView, ts timeScale, end int64, gapWord, gapHint string)
 	labelEnd := math.Inf(-1)
 	endText := "end " + fmtMS(end)
 	endX := x(end)
-	for _, sg := range ts.segs {
+	// A tick label stops short of the next compressed stretch, whose label
+	// says how much time it hides.
+	limit := make([]float64, len(ts.segs))
+	next := endX - textW(endText)
+	for i := len(ts.segs) - 1; i >= 0; i-- {
+		limit[i] = next
+		if ts.segs[i].compressed {
+			next = ts.segs[i].x0
+		}
+	}
+	for i, sg := range ts.segs {
 		if sg.compressed {
 			text := "≈ " + fmtMS(sg.t1-sg.t0) + " " + gapWord
 			if sg.x0+4 >= labelEnd {
@@ -1029,7 +1039,7 @@ func drawAxis(v *timelineView, ts timeScale, end int64, gapWord, gapHint string)
 		}
 		for t := (sg.t0 + step - 1) / step * step; t <= sg.t1; t += step {
 			text := fmtMS(t)
-			if x(t)+2 < labelEnd || x(t)+2+textW(text) > endX-textW(endText) {
+			if x(t)+2 < labelEnd || x(t)+2+textW(text) > limit[i] {
 				continue
 			}
 			labelEnd = x(t) + 2 + textW(text)
