@@ -113,6 +113,13 @@ const (
 	// transaction is a dead attempt's, wrong after a region failover,
 	// where the other subtasks live on.
 	BugAbortPrefixLingering Bug = "abort-prefix-lingering"
+	// BugRecycledProducer: a producer whose transaction committed is kept
+	// and reused for a later transaction on the same transactional id,
+	// without InitProducerID: not re-initialised after a request that
+	// timed out and was resent (Jepsen, Bufstream 0.1.0: with pre-KIP-890
+	// versions the epoch stays, and a delayed EndTxn ends the next
+	// transaction).
+	BugRecycledProducer Bug = "recycled-producer"
 	// BugSharedTransactionalID: every sink subtask uses the same
 	// transactional-id range, so subtasks fence each other's transactions.
 	BugSharedTransactionalID Bug = "shared-transactional-id"
@@ -132,8 +139,12 @@ type Protocol struct {
 	// Config.ProducerPoolSize per subtask (FlinkKafkaProducer's
 	// kafkaProducersPoolSize) instead of never reusing one.
 	PooledTransactionalIDs bool
-	Bugs                 []Bug
-	Description          string
+	// RequestVersions, when set, pins the request versions the job's
+	// clients use ("kip-890" or "pre-kip-890", as the workload field
+	// request_versions), whatever the workload says.
+	RequestVersions string
+	Bugs            []Bug
+	Description     string
 }
 
 // Has reports whether the protocol carries bug b.
@@ -177,6 +188,8 @@ func Protocols() []Protocol {
 			"the transactional id does not include the subtask index: parallel sink subtasks initialise the same ids and fence or abort each other's transactions"),
 		bad("abort-prefix-lingering", BugAbortPrefixLingering,
 			"a restoring sink subtask aborts every open transaction of the job's id prefix that the restored checkpoint does not hold pending, as if every restore were a whole-job restore: after a region failover (forward topology) it aborts the live subtasks' open and pre-committed transactions, whose commits then fail: their output is lost"),
+		{Name: "recycled-producer-pre-kip-890", Kind: KindKnownBad, Guarantee: TwoPhaseCommit, Bugs: []Bug{BugRecycledProducer}, RequestVersions: "pre-kip-890",
+			Description: "Jepsen (Bufstream 0.1.0, the Kafka transaction protocol): a producer is reused for a later transaction after its commit, not re-initialised after its EndTxn timed out and was resent; clients pinned below KIP-890 keep the epoch, so the delayed EndTxn commits the next transaction's first records early and its later ones are refused (INVALID_TXN_STATE): a torn transaction, replayed as duplicates"},
 		bad("flink-8132-reuse-txn-id", BugReuseReferencedSlot,
 			"FLINK-8132: transactional ids reused from a pool (of 2) as soon as the id comes round again, while a pending or restorable transaction still uses it: the new producer aborts it, or recovery resumes the wrong epoch of the id"),
 		bad("flink-8086-fenced-recommit", BugInitResumedSlots,

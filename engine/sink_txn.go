@@ -54,6 +54,9 @@ type txnSink struct {
 	// checkpointPending: the ids the restored checkpoint holds pending in
 	// any subtask (read by the abort-prefix-lingering variant only).
 	checkpointPending []string
+	// recycled are producers whose transaction committed, kept for reuse
+	// (only the recycled-producer variant keeps any).
+	recycled []*openTxn
 }
 
 type openTxn struct {
@@ -286,6 +289,13 @@ func (s *txnSink) takePooledID() (string, error) {
 		s.subtask, ErrPoolExhausted, s.cfg.ProducerPoolSize, s.cfg.ProducerPoolSize, len(s.pending), s.cfg.MaxConcurrentCheckpoints)
 }
 
+// idOf parses the id number (n of "<job>-<range>-<n>") out of a
+// transactional id of this job.
+func (s *txnSink) idOf(txnID string) int64 {
+	n, _ := strconv.ParseInt(txnID[strings.LastIndexByte(txnID, '-')+1:], 10, 64)
+	return n
+}
+
 // rangeOf parses the id range (the subtask index) out of a transactional id
 // of this job.
 func (s *txnSink) rangeOf(txnID string) (int, bool) {
@@ -444,6 +454,19 @@ func (s *txnSink) initProducerID(ctx context.Context, id string) (int16, error) 
 // producer is initialised now, not at its first record, so the ids used are
 // contiguous even when a transaction stays empty.
 func (s *txnSink) beginTransaction(ctx context.Context) error {
+	if len(s.recycled) > 0 {
+		// The bug: the committed producer begins the next transaction at
+		// the epoch it has, with no InitProducerID.
+		r := s.recycled[0]
+		s.recycled = s.recycled[1:]
+		if err := r.client.BeginTransaction(); err != nil {
+			r.client.Close()
+			return fmt.Errorf("sink %d: begin recycled %s: %w", s.subtask, s.transactionalID(s.prefix, r.id), err)
+		}
+		s.current = &openTxn{id: r.id, client: r.client}
+		s.deps.Observer.Observe(Event{Kind: "begin-transaction", Subtask: s.subtask, TxnID: s.transactionalID(s.prefix, r.id), Detail: "recycled"})
+		return nil
+	}
 	n := s.next[s.prefix]
 	s.next[s.prefix]++
 	id := s.transactionalID(s.prefix, n)
@@ -540,7 +563,11 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64, offsets []Par
 		}
 	} // else commit-on-snapshot: committing the open transaction began the next
 	// The transaction just begun is the first a restore from this
-	// checkpoint may find lingering.
+	// checkpoint may find lingering (a recycled one's id is older: the
+	// state keeps the next new id).
+	if s.cfg.Protocol.Has(BugRecycledProducer) {
+		return holders, s.nextAfter(max(s.current.id, s.next[s.prefix])), nil
+	}
 	return holders, s.nextAfter(s.current.id), nil
 }
 
@@ -623,7 +650,11 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 				_ = p.client.EndTransaction(ctx, kgo.TryAbort)
 			}
 			ended[p.client] = true
-			if s.current == nil || p.client != s.current.client {
+			switch {
+			case s.current != nil && p.client == s.current.client:
+			case s.cfg.Protocol.Has(BugRecycledProducer) && kind == "commit":
+				s.recycled = append(s.recycled, &openTxn{id: s.idOf(p.holder.TransactionalID), client: p.client})
+			default:
 				p.client.Close() // its transaction is over; the id is never used again
 			}
 		}
@@ -684,6 +715,9 @@ func (s *txnSink) finish(context.Context) error {
 func (s *txnSink) abandon() {
 	// Close sends nothing for an open transaction: it stays Ongoing on the
 	// broker, exactly what a killed process leaves behind.
+	for _, r := range s.recycled {
+		dropClient(r.client)
+	}
 	for _, p := range s.pending {
 		dropClient(p.client)
 	}

@@ -57,6 +57,8 @@ func Catalogue() []Info {
 		Info{"lost-ack-produce", KindBroker, "a Produce is applied by the broker, its answer never arrives (twice: kgo retries once)", false},
 		Info{"lost-ack-endtxn", KindBroker, "an EndTxn is applied by the broker, its answer never arrives (twice: kgo retries once)", false},
 		Info{"lost-ack-txn-offset-commit", KindBroker, "a TxnOffsetCommit is applied, its answer never arrives (twice)", false},
+		Info{"delayed-produce", KindBroker, "a Produce is held back in the network and delivered, on a connection of its own, count checkpoints later (default 1) after the client resent it and began its next transaction (Jepsen, Bufstream 0.1.0; KIP-890); opt-in: at Produce v12+ kfake adds the partition to the stale producer's transaction before it refuses the epoch, a divergence from Kafka that can make a correct protocol's restore fail", true},
+		Info{"delayed-endtxn", KindBroker, "an EndTxn is held back in the network and delivered, on a connection of its own, count checkpoints later (default 1) after the client resent it and began its next transaction: pre-KIP-890 it can end that transaction (Jepsen, Bufstream 0.1.0; KIP-890); opt-in: drawn by default it changed the plans of fixed seeds and exposed a run-to-run difference of flink-7784-txn-timeout (see README)", true},
 		Info{"not-coordinator", KindBroker, "the transaction and group coordinator answer NOT_COORDINATOR a few times", false},
 		Info{"coordinator-loading", KindBroker, "the coordinator answers COORDINATOR_LOAD_IN_PROGRESS a few times", false},
 		Info{"concurrent-transactions", KindBroker, "InitProducerID and AddPartitionsToTxn answer CONCURRENT_TRANSACTIONS a few times", false},

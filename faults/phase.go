@@ -66,6 +66,9 @@ func aimPhases(rng *rand.Rand, ops []Op) {
 			continue
 		}
 		phase := Phases()[rng.IntN(len(Phases()))]
+		if ops[i].Fault == "delayed-produce" {
+			phase = PhasePrecommit // recovery and commits send no Produce to hold
+		}
 		if phase == PhaseRecovery {
 			if !restarts {
 				phase = PhaseNotify

@@ -38,6 +38,10 @@ type Workload struct {
 	// every source feeds every sink) or TopologyForward (source i feeds
 	// sink i only, which gives the job failover regions).
 	Topology string `json:"topology,omitempty"`
+	// RequestVersions are the Kafka request versions the job's clients may
+	// use: RequestVersionsKIP890 (the default, "" too) or
+	// RequestVersionsPreKIP890.
+	RequestVersions string `json:"request_versions,omitempty"`
 }
 
 // MaxIdleSubtasks bounds the source subtasks above the partition count: a
@@ -55,6 +59,21 @@ func (w Workload) OutputPartitionCount() int {
 
 // TopologyForward is the pointwise topology (engine.Config.Forward).
 const TopologyForward = "forward"
+
+// Request version sets (Workload.RequestVersions).
+const (
+	// RequestVersionsKIP890: today's versions, Produce v12+, EndTxn v5+,
+	// TxnOffsetCommit v5+ (KIP-890 part 2: the epoch is bumped at every
+	// EndTxn, partitions join the transaction with the Produce).
+	RequestVersionsKIP890 = "kip-890"
+	// RequestVersionsPreKIP890: clients pinned below KIP-890 part 2
+	// (Produce v11, EndTxn v4, TxnOffsetCommit v4, AddPartitionsToTxn v3):
+	// a producer keeps its epoch from one transaction to the next.
+	RequestVersionsPreKIP890 = "pre-kip-890"
+)
+
+// PreKIP890 reports whether the workload pins clients below KIP-890 part 2.
+func (w Workload) PreKIP890() bool { return w.RequestVersions == RequestVersionsPreKIP890 }
 
 // DefaultWorkload is the default scenario: 1,000 records over 4 partitions,
 // 200 of them arriving while the job runs, a checkpoint every 100 ms of
@@ -154,6 +173,9 @@ func (w Workload) Validate() error {
 			}
 			return e
 		}
+	}
+	if v := w.RequestVersions; v != "" && v != RequestVersionsKIP890 && v != RequestVersionsPreKIP890 {
+		return fmt.Errorf("request_versions must be %s or %s, got %s", RequestVersionsKIP890, RequestVersionsPreKIP890, Quote(v))
 	}
 	return nil
 }
@@ -310,6 +332,8 @@ var weights = map[string]int{
 	"lost-ack-produce":              2,
 	"lost-ack-endtxn":               3,
 	"lost-ack-txn-offset-commit":    2,
+	"delayed-produce":               2,
+	"delayed-endtxn":                3,
 	"not-coordinator":               2,
 	"coordinator-loading":           2,
 	"concurrent-transactions":       2,
@@ -379,6 +403,11 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 			span = 2 // reached only after a lost notification (aimed at in drawn plans)
 		case "crash-during-recovery":
 			span = 4 // consulted twice per restore
+		case "delayed-produce", "delayed-endtxn":
+			// Needs a Produce or an EndTxn after it: the records, and with
+			// them non-empty transactions, stop before the last checkpoints,
+			// and parallel subtasks take the input in fewer checkpoints.
+			span = max(1, span/(1+parallelism))
 		case "crash-before-snapshot", "crash-after-source-snapshot", "crash-after-precommit", "crash-after-commit":
 			span *= parallelism // reached once per subtask
 		}

@@ -608,3 +608,33 @@ func TestWorkloadCheckpointConcurrencyFields(t *testing.T) {
 		require.ErrorContains(t, err, tc.want)
 	}
 }
+
+// request_versions and the delayed-* faults round-trip through a plan
+// file; a request version set that does not exist is refused by name.
+func TestRequestVersionsAndDelayedFaultsRoundTrip(t *testing.T) {
+	for _, versions := range []string{"", faults.RequestVersionsKIP890, faults.RequestVersionsPreKIP890} {
+		p := faults.Plan{Version: faults.PlanVersion, Protocol: "two-phase-commit", Seed: 3, Workload: faults.DefaultWorkload(),
+			Faults: []faults.Op{{Fault: "delayed-endtxn", Hit: 2, Count: 2, Phase: "notify"}, {Fault: "delayed-produce", Hit: 1}}}
+		p.Workload.RequestVersions = versions
+		data := p.Marshal()
+		got, err := faults.ParsePlan(data)
+		require.NoError(t, err, "%s", data)
+		require.Equal(t, p, got)
+		require.Equal(t, versions == faults.RequestVersionsPreKIP890, got.Workload.PreKIP890())
+		require.Equal(t, versions != "", bytes.Contains(data, []byte(`"request_versions"`)), "omitted when unset")
+	}
+	p := faults.Plan{Version: faults.PlanVersion, Protocol: "two-phase-commit", Workload: faults.DefaultWorkload()}
+	p.Workload.RequestVersions = "kip-891"
+	_, err := faults.ParsePlan(p.Marshal())
+	require.ErrorContains(t, err, `plan workload: request_versions must be kip-890 or pre-kip-890, got "kip-891"`)
+	for _, name := range []string{"delayed-produce", "delayed-endtxn"} {
+		info, ok := faults.Lookup(name)
+		require.True(t, ok, name)
+		require.Equal(t, faults.KindBroker, info.Kind)
+		// Opt-in (see the catalogue): named in --faults they are drawn.
+		require.True(t, info.OptIn, name)
+		ops := faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), []string{name}, 10, 1, 1)
+		require.NotEmpty(t, ops, name)
+		require.Equal(t, name, ops[0].Fault)
+	}
+}

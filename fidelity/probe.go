@@ -40,7 +40,7 @@ type Probe struct {
 func Probes() []Probe {
 	var all []Probe
 	for _, family := range [][]Probe{versionProbes, resumeProbes, fencingProbes, timeoutProbes,
-		readProbes, adminProbes, offsetProbes, retryProbes} {
+		readProbes, adminProbes, offsetProbes, retryProbes, delayedProbes} {
 		all = append(all, family...)
 	}
 	return all

@@ -52,9 +52,19 @@ var cleanSpecs = []struct {
 	// variant aborts them there).
 	{"clean-2pc-region-failover", "two-phase-commit", 3, []faults.Op{{Fault: "region-failover", Hit: 3, RestartDelayMS: 150, Count: 1}}, forward},
 	{"clean-2pc-region-failover-pending", "two-phase-commit", 3, []faults.Op{{Fault: "checkpoint-timeout", Hit: 2}, {Fault: "region-failover", Hit: 3, RestartDelayMS: 150, Count: 1}}, forward},
+	// Jepsen's delayed requests (Bufstream 0.1.0) against the correct
+	// protocols, with and without KIP-890's versions: a fresh
+	// transactional id per transaction leaves a late EndTxn or Produce
+	// nothing to end or join.
+	{"clean-2pc-delayed-endtxn-pre-kip-890", "two-phase-commit", 1, []faults.Op{{Fault: "delayed-endtxn", Hit: 2}}, preKIP890},
+	{"clean-2pc-delayed-produce-pre-kip-890", "two-phase-commit", 1, []faults.Op{{Fault: "delayed-produce", Hit: 2}}, preKIP890},
+	{"clean-offsets-in-txn-delayed-endtxn-and-produce", "offsets-in-txn", 2, []faults.Op{{Fault: "delayed-endtxn", Hit: 2}, {Fault: "delayed-produce", Hit: 3}}, nil},
 }
 
 func forward(w *faults.Workload) { w.Topology = faults.TopologyForward }
+
+// preKIP890 pins a spec's clients below KIP-890 part 2.
+func preKIP890(w *faults.Workload) { w.RequestVersions = faults.RequestVersionsPreKIP890 }
 
 var regenOnly = flag.String("properties.regen.only", "",
 	"with -properties.regen: rewrite only these comma-separated corpus plans (names without .json)")

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
@@ -36,11 +37,16 @@ type injector struct {
 	partitions  map[string]int32 // per topic
 	moves       int32            // leader moves so far
 	lostAcks    *faults.LostAcks
-	store       *faultyStore
-	ops         []faults.Op
-	fired       []bool
-	armed       []bool // phase-aimed ops waiting for their phase
-	triggers    int
+	delayed     *faults.DelayedRequests
+	// delayShot is, per delayed-* op (by index into ops), which shot of its
+	// API key it armed (1-based): the op fired when that many were held.
+	delayShot map[int]int
+	delayArms map[int16]int
+	store     *faultyStore
+	ops       []faults.Op
+	fired     []bool
+	armed     []bool // phase-aimed ops waiting for their phase
+	triggers  int
 	// doomed is the checkpoint that will time out: it is aborted when its
 	// last acknowledgement arrives.
 	doomed int64
@@ -55,6 +61,7 @@ func newInjector(s *scheduler, ops []faults.Op) *injector {
 	}
 	in.fired = make([]bool, len(in.ops))
 	in.armed = make([]bool, len(in.ops))
+	in.delayShot, in.delayArms = map[int]int{}, map[int16]int{}
 	return in
 }
 
@@ -73,6 +80,7 @@ func (e errZombie) Error() string { return "zombie" }
 func (in *injector) onTrigger(id int64) error {
 	var stop error
 	in.triggers++
+	in.releaseDelayed(false)
 	for i, op := range in.ops {
 		if in.fired[i] || op.Hit != in.triggers {
 			continue
@@ -97,9 +105,52 @@ func (in *injector) onTrigger(id int64) error {
 			stop = errRegionFailover{region: op.Count, down: time.Duration(op.RestartDelayMS) * time.Millisecond}
 			continue
 		}
-		in.fire(op, id)
+		in.fire(i, id)
 	}
 	return stop
+}
+
+// defaultDelayTicks is how many checkpoint triggers a delayed request is
+// held by default. A commit's EndTxn is held in the interval after a
+// trigger, before that checkpoint's pre-commit, which begins the next
+// transaction (on a recycled producer, the one whose EndTxn is held): by
+// the next trigger it has been written to, and still is.
+const defaultDelayTicks = 1
+
+// delayedKey is the API key a delayed-* fault holds back.
+func delayedKey(fault string) (int16, bool) {
+	switch fault {
+	case "delayed-produce":
+		return int16(kmsg.Produce), true
+	case "delayed-endtxn":
+		return int16(kmsg.EndTxn), true
+	}
+	return 0, false
+}
+
+// releaseDelayed ages the held requests by one checkpoint trigger and
+// delivers those that are due (all of them with all, at the end of a run),
+// each on a connection of its own; the trace records what the broker
+// answered.
+func (in *injector) releaseDelayed(all bool) {
+	if in.delayed == nil {
+		return
+	}
+	if !all {
+		in.delayed.Tick()
+	}
+	settle()
+	for _, d := range in.delayed.Release(in.s.ctx, all) {
+		in.s.tr.Observe(engine.Event{Kind: "delayed-delivery", Subtask: -1, Detail: d.String()})
+	}
+	settle()
+}
+
+// delayedFired reports whether the delayed-* op at index i (into ops) held
+// its request.
+func (in *injector) delayedFired(i int) bool {
+	key, _ := delayedKey(in.ops[i].Fault)
+	return in.delayed != nil && in.delayed.Held(key) >= in.delayShot[i]
 }
 
 func count(op faults.Op, def int) int {
@@ -109,9 +160,15 @@ func count(op faults.Op, def int) int {
 	return def
 }
 
-func (in *injector) fire(op faults.Op, id int64) {
+func (in *injector) fire(i int, id int64) {
+	op := in.ops[i]
 	keys := func(ks ...kmsg.Key) []kmsg.Key { return ks }
 	switch op.Fault {
+	case "delayed-produce", "delayed-endtxn":
+		key, _ := delayedKey(op.Fault)
+		in.delayArms[key]++
+		in.delayShot[i] = in.delayArms[key]
+		in.delayed.Arm(key, count(op, defaultDelayTicks))
 	case "lost-ack-produce":
 		in.arm(int16(kmsg.Produce), count(op, 2))
 	case "lost-ack-endtxn":
@@ -219,3 +276,32 @@ func (c *planCrasher) armOutage(op faults.Op, d time.Duration) {
 
 // settle lets every goroutine the fault disturbed reach a blocking point.
 func settle() { synctest.Wait() }
+
+// requestVersions is the request version set a run's clients use: the
+// protocol's own if it pins one, else the workload's.
+func requestVersions(p engine.Protocol, w faults.Workload) string {
+	if p.RequestVersions != "" {
+		return p.RequestVersions
+	}
+	if w.RequestVersions == "" {
+		return faults.RequestVersionsKIP890
+	}
+	return w.RequestVersions
+}
+
+// preKIP890Versions caps the requests KIP-890 part 2 changed at their last
+// version before it: Produce v11 (v12 adds partitions implicitly), EndTxn
+// v4 (v5 bumps the epoch at every end), TxnOffsetCommit v4 (v5 adds the
+// group implicitly), AddPartitionsToTxn v3 (v4 is the brokers' verify
+// batch), AddOffsetsToTxn v3, InitProducerID v4. kgo then runs its
+// pre-890p2 paths (supportsKIP890p2 checks the caps).
+func preKIP890Versions() *kversion.Versions {
+	v := kversion.Stable()
+	for key, max := range map[kmsg.Key]int16{
+		kmsg.Produce: 11, kmsg.EndTxn: 4, kmsg.TxnOffsetCommit: 4,
+		kmsg.AddPartitionsToTxn: 3, kmsg.AddOffsetsToTxn: 3, kmsg.InitProducerID: 4,
+	} {
+		v.SetMaxKeyVersion(int16(key), max)
+	}
+	return v
+}

@@ -16,6 +16,6 @@ func (in *injector) onPhase(phase string, checkpoint int64) {
 		in.armed[i], in.fired[i] = false, true
 		in.s.res.Faults[op.Fault]++
 		in.s.tr.Observe(engine.Event{Kind: "fault", Subtask: -1, Checkpoint: checkpoint, Detail: fmt.Sprintf("%s hit=%d phase=%s", op.Fault, op.Hit, phase)})
-		in.fire(op, checkpoint)
+		in.fire(i, checkpoint)
 	}
 }

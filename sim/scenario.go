@@ -377,8 +377,14 @@ func (s *scheduler) runCluster() model.Observation {
 	// The lost-ack dialer follows the framing of every byte on every
 	// connection: only runs that plan a lost ack pay for it.
 	dial := vnet.DialContext
+	// Held requests are delivered on connections of their own, straight
+	// to the broker (not through the lost-ack dialer).
+	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { _, ok := delayedKey(op.Fault); return ok }) {
+		s.injector.delayed = faults.NewDelayedRequests(vnet.DialContext)
+		dial = s.injector.delayed.DialContext
+	}
 	if slices.ContainsFunc(s.plan.Faults, func(op faults.Op) bool { return strings.HasPrefix(op.Fault, "lost-ack-") }) {
-		s.injector.lostAcks = faults.NewLostAcks(vnet.DialContext)
+		s.injector.lostAcks = faults.NewLostAcks(dial)
 		dial = s.injector.lostAcks.DialContext
 	}
 	clients := newClientTracker()
@@ -399,6 +405,9 @@ func (s *scheduler) runCluster() model.Observation {
 		// retry takes would differ from run to run, and with it everything
 		// the broker times (transaction timeouts).
 		kgo.RetryBackoffFn(deterministicBackoff),
+	}
+	if requestVersions(s.proto, s.plan.Workload) == faults.RequestVersionsPreKIP890 {
+		s.clientOpts = append(s.clientOpts, kgo.MaxVersions(preKIP890Versions()))
 	}
 	w := s.plan.Workload
 	s.injector.cluster = cluster
@@ -465,6 +474,9 @@ func (s *scheduler) runCluster() model.Observation {
 	if s.zombie != nil {
 		s.killZombie("the run ended")
 	}
+	// Requests still held are delivered before the output is read: the
+	// broker applies them late, but it applies them.
+	s.injector.releaseDelayed(true)
 	// The reader has its own bound: the job's may be spent.
 	rctx, rcancel := context.WithTimeout(context.Background(), readBound)
 	defer rcancel()

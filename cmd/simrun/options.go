@@ -41,6 +41,7 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workload.ProducerPoolSize, "producer-pool-size", 0,
 		fmt.Sprintf("transactional ids per sink subtask of two-phase-commit-pooled-ids, 1..%d (kafkaProducersPoolSize); 0 draws one the run's concurrent checkpoints cannot exhaust", faults.MaxProducerPoolSize))
 	fs.StringVar(&f.workload.Topology, "topology", "", "how sources feed sinks: empty for keyBy (every source feeds every sink), or forward (source i feeds sink i only: failover regions); a drawn region-failover runs forward")
+	fs.StringVar(&f.workload.RequestVersions, "request-versions", "", "Kafka request versions of the job's clients: kip-890 (default: Produce v12+, EndTxn v5+) or pre-kip-890 (pinned below KIP-890 part 2); a protocol that pins its own wins")
 }
 
 // workloadFlags maps a workload field's JSON name to the flag that sets it.
@@ -52,7 +53,7 @@ var workloadFlags = map[string]string{
 }
 
 // planFixes are the flags whose values a --plan file replaces.
-var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size", "topology"}
+var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size", "topology", "request-versions"}
 
 // options validates the flags into scenario options. A workload value out
 // of range is reported by the flag that set it ("--interval must be ...").
@@ -65,6 +66,9 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 	}
 	if f.workload.LateRecords < 0 {
 		f.workload.LateRecords = f.workload.Records / 5
+	}
+	if v := f.workload.RequestVersions; v != "" && v != faults.RequestVersionsKIP890 && v != faults.RequestVersionsPreKIP890 {
+		return sim.Options{}, usagef("--request-versions must be %s or %s, got %s", faults.RequestVersionsKIP890, faults.RequestVersionsPreKIP890, faults.Quote(v))
 	}
 	check := f.workload
 	if check.Parallelism == 0 {
@@ -136,6 +140,9 @@ func (f *scenarioFlags) replayCommand(seed uint64) string {
 	}
 	if w.Topology != "" {
 		cmd += " --topology " + w.Topology
+	}
+	if w.RequestVersions != "" {
+		cmd += " --request-versions " + w.RequestVersions
 	}
 	return cmd
 }
