@@ -2,18 +2,43 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// StartupMode says where the source starts when there is no checkpoint.
+// StartupMode says where the source starts on the job's first start
+// (Flink's KafkaSource OffsetsInitializer); a restore starts from the
+// checkpoint.
 type StartupMode string
 
 const (
-	StartGroupOffsets StartupMode = "group-offsets" // Flink's default
+	StartGroupOffsets StartupMode = "group-offsets" // Flink's default; no committed offset: earliest
 	StartEarliest     StartupMode = "earliest"
+	// StartLatest starts at each partition's end at the first start.
+	StartLatest StartupMode = "latest"
+	// StartSpecificOffsets starts at Config.StartupOffsets; a partition
+	// without one, or with one past its end, starts at the earliest offset
+	// (KafkaSource's reset strategy for specified offsets).
+	StartSpecificOffsets StartupMode = "specific-offsets"
+	// StartTimestamp starts at the first record whose timestamp is at or
+	// after Config.StartupTimestamp; a partition without one at its end.
+	StartTimestamp StartupMode = "timestamp"
 )
+
+// StartupModes lists the startup modes in a stable order.
+func StartupModes() []StartupMode {
+	return []StartupMode{StartGroupOffsets, StartEarliest, StartLatest, StartSpecificOffsets, StartTimestamp}
+}
+
+// resolvedOnce reports whether the mode's start positions depend on when
+// they are resolved (the partition's end moves): the job then resolves them
+// at its first start and keeps them in the store (a startup record), so a
+// restart before the first checkpoint starts where the first start did.
+func (m StartupMode) resolvedOnce() bool {
+	return m == StartLatest || m == StartSpecificOffsets || m == StartTimestamp
+}
 
 // Config describes one job.
 type Config struct {
@@ -27,6 +52,11 @@ type Config struct {
 	OutputPartitions int32
 	Parallelism      int
 	StartupMode      StartupMode
+	// StartupOffsets are the specific-offsets mode's start offsets per
+	// input partition.
+	StartupOffsets map[int32]int64
+	// StartupTimestamp is the timestamp mode's start time.
+	StartupTimestamp time.Time
 	// TransactionTimeout is transaction.timeout.ms of the sink's producers.
 	TransactionTimeout time.Duration
 	// MaxConcurrentCheckpoints is how many checkpoints may be in flight at
@@ -78,6 +108,9 @@ func (c *Config) validate() error {
 	}
 	if c.StartupMode == "" {
 		c.StartupMode = StartGroupOffsets
+	}
+	if !slices.Contains(StartupModes(), c.StartupMode) {
+		return fmt.Errorf("config: unknown startup mode %q", c.StartupMode)
 	}
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = time.Minute

@@ -148,6 +148,12 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 			return nil, err
 		}
 	}
+	if !ok && cfg.StartupMode.resolvedOnce() {
+		if err := j.storeStartup(ctx); err != nil {
+			j.Abandon()
+			return nil, err
+		}
+	}
 	j.coordinator = newCoordinator(deps, P, checkpointInterval, cfg.MaxConcurrentCheckpoints, cp.ID)
 	return j, nil
 }
@@ -162,7 +168,8 @@ func (st *SinkTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
 		st.blocked[i] = false
 	}
 	st.aligning, st.aligned = 0, nil
-	sk, err := openSink(ctx, &j.cfg, st.index, j.admin, pending, next, ok, pendingIDs(cp), j.deps)
+	// The startup record (checkpoint 0) is no checkpoint for a sink.
+	sk, err := openSink(ctx, &j.cfg, st.index, j.admin, pending, next, ok && cp.ID > 0, pendingIDs(cp), j.deps)
 	if err != nil {
 		return err // openSink closed what it opened
 	}
@@ -194,6 +201,23 @@ func pendingIDs(cp Checkpoint) []string {
 		}
 	}
 	return ids
+}
+
+// storeStartup keeps where the first start's startup mode put the sources
+// as checkpoint 0, a startup record: sources restore from it like from a
+// checkpoint, sinks see no checkpoint. Only the first start applies the
+// startup mode, so a restart before the first checkpoint does not resolve
+// LATEST (or a timestamp, or offsets past the end) again, later.
+func (j *Job) storeStartup(ctx context.Context) error {
+	rec := Checkpoint{ID: 0, Parallelism: j.cfg.Parallelism}
+	for _, src := range j.sources {
+		rec.Sources = append(rec.Sources, SourceSnapshot{Subtask: src.index, Offsets: src.source.positions()})
+	}
+	if err := j.deps.Store.Store(ctx, rec); err != nil {
+		return fmt.Errorf("start job: store the startup positions: %w", err)
+	}
+	j.deps.Observer.Observe(Event{Kind: "startup-stored", Subtask: -1, Detail: string(j.cfg.StartupMode)})
+	return nil
 }
 
 // redistributeSink gives operator subtask k of p the keyed state of the

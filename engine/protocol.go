@@ -67,6 +67,10 @@ const (
 	// BugGroupOffsetsOnRestore: restore starts from the consumer group's
 	// committed offsets instead of the checkpoint state.
 	BugGroupOffsetsOnRestore Bug = "group-offsets-on-restore"
+	// BugStartupModeOnRestore: restore re-applies the startup mode (LATEST:
+	// the partitions' ends, EARLIEST: their starts) instead of starting
+	// from the checkpointed offsets.
+	BugStartupModeOnRestore Bug = "startup-mode-on-restore"
 	// BugIgnoreCommitFailure: a failed commit in notifyCheckpointComplete is
 	// logged and the transaction dropped from the pending set.
 	BugIgnoreCommitFailure Bug = "ignore-commit-failure"
@@ -182,6 +186,8 @@ func Protocols() []Protocol {
 			"restore seeks to the checkpointed offset of the last emitted record instead of offset+1: one duplicate per partition per restore"),
 		bad("group-offsets-on-restore", BugGroupOffsetsOnRestore,
 			"restore starts from the consumer group's committed offsets (monitoring only, committed after notify) instead of checkpoint state"),
+		bad("startup-mode-on-restore", BugStartupModeOnRestore,
+			"restore re-applies the source's startup mode (KafkaSource OffsetsInitializer) instead of the checkpointed offsets: LATEST skips what arrived since the checkpoint (silent loss), EARLIEST and TIMESTAMP replay what was committed (duplicates), GROUP_OFFSETS starts from the lagging group offsets"),
 		bad("ignore-commit-failure", BugIgnoreCommitFailure,
 			"a failed commit in notifyCheckpointComplete is logged and dropped instead of failing the job: the transaction is never committed"),
 		bad("shared-transactional-id", BugSharedTransactionalID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -34,6 +35,9 @@ type kafkaSource struct {
 	settle func()
 	// emitted marks partitions that emitted a record in this attempt.
 	emitted map[int32]bool
+	// fromEnd marks partitions whose start the LATEST startup mode gave
+	// (the flink-28303 variant saves those as the placeholder).
+	fromEnd map[int32]bool
 	// pendingCommit maps checkpoint id → offsets to commit to the group on
 	// notifyCheckpointComplete.
 	pendingCommit map[int64][]PartitionOffset
@@ -49,6 +53,7 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 		partitions:    PartitionsOf(subtask, cfg.Parallelism, cfg.Partitions),
 		lastEmitted:   map[int32]int64{},
 		emitted:       map[int32]bool{},
+		fromEnd:       map[int32]bool{},
 		buffered:      map[int32][]*kgo.Record{},
 		pendingCommit: map[int64][]PartitionOffset{},
 	}
@@ -72,81 +77,157 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 }
 
 // startOffsets is initializeState: the restored offset + 1 where the
-// checkpoint has the partition, otherwise the startup mode decides.
+// checkpoint (or the job's startup record) has the partition, otherwise
+// the startup mode decides.
 func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint bool) (map[int32]int64, error) {
 	start := map[int32]int64{}
-	fromState := map[int32]bool{}
 	for _, po := range restored {
-		if po.Topic == s.cfg.InputTopic && slices.Contains(s.partitions, po.Partition) {
-			if po.Offset == latestPlaceholder {
-				end, err := listEnd(ctx, admin, s.cfg.InputTopic, po.Partition)
-				if err != nil {
-					return nil, fmt.Errorf("source %d: %w", s.subtask, err)
-				}
-				po.Offset = end - 1
+		if po.Topic != s.cfg.InputTopic || !slices.Contains(s.partitions, po.Partition) {
+			continue
+		}
+		if po.Offset == latestPlaceholder {
+			ends, err := listOffsets(ctx, admin, s.cfg.InputTopic, []int32{po.Partition}, listEnd)
+			if err != nil {
+				return nil, fmt.Errorf("source %d: %w", s.subtask, err)
 			}
-			start[po.Partition] = po.Offset + 1
-			if s.cfg.Protocol.Has(BugSeekWithoutPlusOne) {
-				start[po.Partition] = max(po.Offset, 0)
-			}
-			fromState[po.Partition] = true
+			po.Offset = ends[po.Partition] - 1
+			s.fromEnd[po.Partition] = s.cfg.StartupMode == StartLatest
+		}
+		start[po.Partition] = po.Offset + 1
+		if s.cfg.Protocol.Has(BugSeekWithoutPlusOne) {
+			start[po.Partition] = max(po.Offset, 0)
 		}
 	}
-	useGroup := !fromCheckpoint && s.cfg.StartupMode == StartGroupOffsets
-	if fromCheckpoint && s.cfg.Protocol.Has(BugGroupOffsetsOnRestore) {
-		useGroup = true
-	}
-	if s.cfg.Protocol.OffsetsInTransaction {
-		// The group's offsets are the state: committed with the output.
+	if fromCheckpoint && s.cfg.Protocol.Has(BugStartupModeOnRestore) {
+		// The bug: the checkpointed offsets are ignored, the startup mode
+		// is applied again.
 		clear(start)
-		clear(fromState)
-		useGroup = true
+		clear(s.fromEnd)
 	}
-	if useGroup {
+	// The group's offsets are the state of offsets-in-txn (committed with
+	// the output); the rest keep the startup record's.
+	if s.cfg.Protocol.OffsetsInTransaction || fromCheckpoint && s.cfg.Protocol.Has(BugGroupOffsetsOnRestore) {
 		committed, err := fetchGroupOffsets(ctx, admin, s.cfg.JobName, s.cfg.InputTopic, s.topicID, s.partitions)
 		if err != nil {
 			return nil, fmt.Errorf("source %d: %w", s.subtask, err)
 		}
 		for p, off := range committed {
 			if slices.Contains(s.partitions, p) {
-				start[p], fromState[p] = off, true
+				start[p] = off
+				delete(s.fromEnd, p)
 			}
 		}
 	}
+	var rest []int32
 	for _, p := range s.partitions {
-		if !fromState[p] {
-			start[p] = 0 // earliest: input topics are never truncated here
+		if _, ok := start[p]; !ok {
+			rest = append(rest, p)
 		}
 	}
+	if len(rest) == 0 {
+		return start, nil
+	}
+	resolved, err := s.resolveStartup(ctx, admin, rest)
+	if err != nil {
+		return nil, fmt.Errorf("source %d: startup mode %s: %w", s.subtask, s.cfg.StartupMode, err)
+	}
+	maps.Copy(start, resolved)
 	return start, nil
+}
+
+// resolveStartup applies the startup mode to partitions (OffsetsInitializer).
+func (s *kafkaSource) resolveStartup(ctx context.Context, admin *kgo.Client, partitions []int32) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	for _, p := range partitions {
+		out[p] = 0 // earliest: input topics are never truncated here
+	}
+	topic := s.cfg.InputTopic
+	switch s.cfg.StartupMode {
+	case StartGroupOffsets:
+		committed, err := fetchGroupOffsets(ctx, admin, s.cfg.JobName, topic, s.topicID, partitions)
+		if err != nil {
+			return nil, err
+		}
+		for p, off := range committed {
+			if _, ok := out[p]; ok {
+				out[p] = off
+			}
+		}
+	case StartLatest:
+		ends, err := listOffsets(ctx, admin, topic, partitions, listEnd)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range partitions {
+			out[p], s.fromEnd[p] = ends[p], true
+		}
+	case StartSpecificOffsets:
+		ends, err := listOffsets(ctx, admin, topic, partitions, listEnd)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range partitions {
+			if off, ok := s.cfg.StartupOffsets[p]; ok && off >= 0 && off <= ends[p] {
+				out[p] = off
+			}
+		}
+	case StartTimestamp:
+		at, err := listOffsets(ctx, admin, topic, partitions, s.cfg.StartupTimestamp.UnixMilli())
+		if err != nil {
+			return nil, err
+		}
+		ends, err := listOffsets(ctx, admin, topic, partitions, listEnd)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range partitions {
+			out[p] = ends[p] // no record that late yet
+			if off := at[p]; off >= 0 {
+				out[p] = off
+			}
+		}
+	}
+	return out, nil
 }
 
 // latestPlaceholder is the offset the flink-28303 variant saves for a
 // partition without an emitted record: "resolve to the end on restore".
 const latestPlaceholder = -2
 
-// listEnd returns the end (high watermark) of one partition.
-func listEnd(ctx context.Context, admin *kgo.Client, topic string, partition int32) (int64, error) {
+// listEnd is ListOffsets' timestamp for a partition's end (high watermark).
+const listEnd = -1
+
+// listOffsets answers ListOffsets for partitions of topic at timestamp
+// (listEnd for the end); -1 where no record is that late.
+func listOffsets(ctx context.Context, admin *kgo.Client, topic string, partitions []int32, timestamp int64) (map[int32]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	t := kmsg.NewListOffsetsRequestTopic()
 	t.Topic = topic
-	p := kmsg.NewListOffsetsRequestTopicPartition()
-	p.Partition, p.Timestamp = partition, -1
-	t.Partitions = []kmsg.ListOffsetsRequestTopicPartition{p}
+	for _, partition := range partitions {
+		p := kmsg.NewListOffsetsRequestTopicPartition()
+		p.Partition, p.Timestamp = partition, timestamp
+		t.Partitions = append(t.Partitions, p)
+	}
 	req.Topics = []kmsg.ListOffsetsRequestTopic{t}
 	resp, err := req.RequestWith(ctx, admin)
 	if err != nil {
-		return 0, fmt.Errorf("list end of %s/%d: %w", topic, partition, err)
+		return nil, fmt.Errorf("list offsets of %s at %d: %w", topic, timestamp, err)
 	}
+	out := map[int32]int64{}
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
 			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				return 0, fmt.Errorf("list end of %s/%d: %w", topic, partition, err)
+				return nil, fmt.Errorf("list offsets of %s/%d: %w", topic, rp.Partition, err)
 			}
-			return rp.Offset, nil
+			out[rp.Partition] = rp.Offset
 		}
 	}
-	return 0, fmt.Errorf("list end of %s/%d: no answer", topic, partition)
+	for _, p := range partitions {
+		if _, ok := out[p]; !ok {
+			return nil, fmt.Errorf("list offsets of %s/%d: no answer", topic, p)
+		}
+	}
+	return out, nil
 }
 
 func topicID(ctx context.Context, admin *kgo.Client, topic string) ([16]byte, error) {
@@ -312,15 +393,22 @@ func (s *kafkaSource) poll(ctx context.Context) error {
 // snapshot is snapshotState: the last emitted offsets, also kept pending
 // commit under the checkpoint id.
 func (s *kafkaSource) snapshot(checkpoint int64) []PartitionOffset {
+	out := s.positions()
+	s.pendingCommit[checkpoint] = out
+	return out
+}
+
+// positions are the offsets of the last emitted records, as checkpoint
+// state.
+func (s *kafkaSource) positions() []PartitionOffset {
 	out := make([]PartitionOffset, 0, len(s.partitions))
 	for _, p := range s.partitions {
 		off := s.lastEmitted[p]
-		if s.cfg.Protocol.Has(BugEmptyPartitionPlaceholder) && !s.emitted[p] && off < 0 {
+		if s.cfg.Protocol.Has(BugEmptyPartitionPlaceholder) && !s.emitted[p] && (off < 0 || s.fromEnd[p]) {
 			off = latestPlaceholder // the bug: no concrete offset yet
 		}
 		out = append(out, PartitionOffset{Topic: s.cfg.InputTopic, Partition: p, Offset: off})
 	}
-	s.pendingCommit[checkpoint] = out
 	return out
 }
 

@@ -638,3 +638,60 @@ func TestRequestVersionsAndDelayedFaultsRoundTrip(t *testing.T) {
 		require.Equal(t, name, ops[0].Fault)
 	}
 }
+
+// The startup fields round-trip and are validated by name: a known mode,
+// offsets only with specific-offsets (at most one per partition, -1
+// unset), a timestamp only with timestamp.
+func TestWorkloadStartupFields(t *testing.T) {
+	p := samplePlan()
+	p.Workload.StartupMode, p.Workload.StartupOffsets = "specific-offsets", []int64{19, -1, 22}
+	data := p.Marshal()
+	got, err := faults.ParsePlan(data)
+	require.NoError(t, err)
+	require.Equal(t, p, got)
+	require.True(t, p.Workload.Equal(got.Workload))
+	require.Equal(t, int64(22), got.Workload.StartupOffset(2))
+	require.Equal(t, int64(-1), got.Workload.StartupOffset(1))
+	require.Equal(t, int64(-1), got.Workload.StartupOffset(7), "past the list: unset")
+	for _, k := range []string{"startup_mode", "startup_offsets", "startup_timestamp_ms"} {
+		require.NotContains(t, string(samplePlan().Marshal()), k, "unset fields are left out")
+	}
+
+	ts := samplePlan()
+	ts.Workload.StartupMode, ts.Workload.StartupTimestampMS = "timestamp", 80
+	got, err = faults.ParsePlan(ts.Marshal())
+	require.NoError(t, err)
+	require.Equal(t, ts, got)
+
+	for _, mode := range faults.StartupModes {
+		w := samplePlan().Workload
+		w.StartupMode = mode
+		require.NoError(t, w.Validate(), mode)
+	}
+	for _, tc := range []struct {
+		name  string
+		shape func(*faults.Workload)
+		want  string
+	}{
+		{"unknown mode", func(w *faults.Workload) { w.StartupMode = "newest" },
+			`startup_mode must be one of group-offsets, earliest, latest, specific-offsets, timestamp, got "newest"`},
+		{"offsets without their mode", func(w *faults.Workload) { w.StartupMode, w.StartupOffsets = "latest", []int64{1} },
+			"startup_offsets must be empty, got 1 offsets (read only by startup_mode specific-offsets)"},
+		{"more offsets than partitions", func(w *faults.Workload) {
+			w.StartupMode, w.StartupOffsets = "specific-offsets", []int64{1, 2, 3, 4}
+		}, "startup_offsets must be 0..partitions (3) offsets long, got 4"},
+		{"offset below -1", func(w *faults.Workload) { w.StartupMode, w.StartupOffsets = "specific-offsets", []int64{-2} },
+			"startup_offsets must be offsets in -1..1000000 (-1: unset), got -2"},
+		{"timestamp without its mode", func(w *faults.Workload) { w.StartupTimestampMS = 5 },
+			"startup_timestamp_ms must be 0, got 5 (read only by startup_mode timestamp)"},
+		{"negative timestamp", func(w *faults.Workload) { w.StartupMode, w.StartupTimestampMS = "timestamp", -1 },
+			"startup_timestamp_ms must be 0..1000000, got -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := samplePlan()
+			tc.shape(&p.Workload)
+			_, err := faults.ParsePlan(p.Marshal())
+			require.ErrorContains(t, err, "plan workload: "+tc.want)
+		})
+	}
+}

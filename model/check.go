@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,6 +40,26 @@ type Observation struct {
 	// HarnessError is set when the harness itself failed; the verdict is
 	// then Unknown.
 	HarnessError string
+	// StartOffsets are where the source's startup mode put the job's first
+	// start, per input partition (nil or missing: the earliest offset).
+	// Records before them are not expected output; an output of one is
+	// unexpected.
+	StartOffsets map[int32]int64
+}
+
+// Expected returns the input records the job is expected to process: those
+// at or after the startup position of their partition.
+func (obs Observation) Expected() []InputRecord {
+	if len(obs.StartOffsets) == 0 {
+		return obs.Input
+	}
+	out := make([]InputRecord, 0, len(obs.Input))
+	for _, r := range obs.Input {
+		if r.Offset >= obs.StartOffsets[r.Partition] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Anomaly is one classified deviation from the model.
@@ -74,7 +95,7 @@ func Check(obs Observation) Result {
 		return rec.unknown()
 	}
 	add := rec.add
-	exp := Expect(obs.Input)
+	exp := Expect(obs.Expected())
 
 	seen := map[ID]int{}
 	// lastFirst tracks, per key, the input offset of the last first-time-
@@ -91,6 +112,10 @@ func Check(obs Observation) Result {
 		id := got.Input
 		want, known := exp.Outputs[id]
 		if !known {
+			if start := obs.StartOffsets[id.Partition]; id.Offset >= 0 && id.Offset < start && found(obs.Input, id) {
+				add(Unexpected, &id, "an output for input %s, before the startup position %d of its partition: the job must not read it", id, start)
+				continue
+			}
 			add(Unexpected, &id, "an output for input %s, which does not exist", id)
 			continue
 		}
@@ -158,6 +183,25 @@ func Check(obs Observation) Result {
 	// the log order across keys is not part of what is judged: anomalies
 	// come out sorted, and their details name inputs, not output offsets.
 	return rec.result()
+}
+
+func found(input []InputRecord, id ID) bool {
+	_, ok := FindInput(input, id)
+	return ok
+}
+
+// FindInput looks id up in input (sorted by partition and offset).
+func FindInput(input []InputRecord, id ID) (InputRecord, bool) {
+	i, ok := slices.BinarySearchFunc(input, id, func(r InputRecord, id ID) int {
+		if r.Partition != id.Partition {
+			return cmp.Compare(r.Partition, id.Partition)
+		}
+		return cmp.Compare(r.Offset, id.Offset)
+	})
+	if !ok {
+		return InputRecord{}, false
+	}
+	return input[i], true
 }
 
 func sortedPartitions(m map[int32][]ID) []int32 {

@@ -406,3 +406,32 @@ func TestSummary(t *testing.T) {
 	require.Equal(t, []string{"lost", "duplicate", "unexpected", "reordered", "aborted-read",
 		"state-divergence", "stalled", "silent-loss"}, model.AnomalyNames())
 }
+
+// With startup positions the oracle expects only the records at or after
+// them: the records before are not lost when absent, an output of one is
+// unexpected (named as before the startup position), and the counts start
+// at the first expected record of a key.
+func TestCheckStartOffsets(t *testing.T) {
+	start := map[int32]int64{0: 2, 1: 1} // partition 0 from "a"@2, partition 1 from "c"@1
+	obs := model.Observation{
+		Input:        append([]model.InputRecord(nil), fixtureInput...),
+		Output:       []model.OutputRecord{rec(0, 0, 0, 2, "a", 1, "Z"), rec(1, 0, 1, 1, "c", 1, "W")},
+		FinalCounts:  map[string]int64{"a": 1, "c": 1},
+		Completed:    true,
+		StartOffsets: start,
+	}
+	require.Len(t, obs.Expected(), 2)
+	res := model.Check(obs)
+	require.Equal(t, model.OK, res.Verdict, "%v", res.Anomalies)
+
+	obs.Output = append(obs.Output, outB1)
+	res = model.Check(obs)
+	require.Equal(t, counts(map[string]int{model.Unexpected: 1}), res.Counts)
+	require.Equal(t, id(0, 1), res.Anomalies[0].Input)
+	require.Contains(t, res.Anomalies[0].Detail, "before the startup position 2 of its partition")
+
+	obs.Output = obs.Output[:1]
+	res = model.Check(obs)
+	require.Equal(t, counts(map[string]int{model.Lost: 1, model.SilentLoss: 1}), res.Counts)
+	require.Equal(t, id(1, 1), res.Anomalies[0].Input, "only records at or after the start are expected")
+}

@@ -59,6 +59,24 @@ var cleanSpecs = []struct {
 	{"clean-2pc-delayed-endtxn-pre-kip-890", "two-phase-commit", 1, []faults.Op{{Fault: "delayed-endtxn", Hit: 2}}, preKIP890},
 	{"clean-2pc-delayed-produce-pre-kip-890", "two-phase-commit", 1, []faults.Op{{Fault: "delayed-produce", Hit: 2}}, preKIP890},
 	{"clean-offsets-in-txn-delayed-endtxn-and-produce", "offsets-in-txn", 2, []faults.Op{{Fault: "delayed-endtxn", Hit: 2}, {Fault: "delayed-produce", Hit: 3}}, nil},
+	// KafkaSourceLegacyITCase.testStartFromLatestOffsets: the job reads only
+	// what arrives after its first start; a crash before the first
+	// checkpoint restarts from the first start's positions (the startup
+	// record), a later one from the checkpoint, never from the end again.
+	{"clean-2pc-startup-latest", "two-phase-commit", 2, []faults.Op{{Fault: "crash-before-snapshot", Hit: 1, RestartDelayMS: 300}, {Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 200}},
+		func(w *faults.Workload) { w.StartupMode, w.LateRecords = "latest", 120 }},
+	{"clean-offsets-in-txn-startup-latest", "offsets-in-txn", 2, []faults.Op{{Fault: "crash-before-snapshot", Hit: 1, RestartDelayMS: 300}, {Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 200}},
+		func(w *faults.Workload) { w.StartupMode, w.LateRecords = "latest", 120 }},
+	// testStartFromSpecificOffsets: partition 0 from offset 19, partition
+	// 1 unset and partition 2 past its end, both from the earliest.
+	{"clean-2pc-startup-specific-offsets", "two-phase-commit", 2, []faults.Op{{Fault: "crash-after-precommit", Hit: 3, RestartDelayMS: 100}},
+		func(w *faults.Workload) {
+			w.StartupMode, w.StartupOffsets, w.LateRecords = "specific-offsets", []int64{19, -1, 500}, 40
+		}},
+	// testStartFromTimestamp: each partition from its first record stamped
+	// at or after record 80's time.
+	{"clean-2pc-startup-timestamp", "two-phase-commit", 1, []faults.Op{{Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 100}},
+		func(w *faults.Workload) { w.StartupMode, w.StartupTimestampMS, w.LateRecords = "timestamp", 80, 40 }},
 }
 
 func forward(w *faults.Workload) { w.Topology = faults.TopologyForward }

@@ -60,6 +60,18 @@ func (c Case) String() string {
 	if w.Topology != "" {
 		topology = " topology=" + w.Topology
 	}
+	if w.OutputPartitions != 0 {
+		topology += fmt.Sprintf(" output_partitions=%d", w.OutputPartitions)
+	}
+	if w.StartupMode != "" {
+		topology += " startup=" + w.StartupMode
+	}
+	if len(w.StartupOffsets) > 0 {
+		topology += fmt.Sprintf("%v", w.StartupOffsets)
+	}
+	if w.StartupTimestampMS != 0 {
+		topology += fmt.Sprintf("@%dms", w.StartupTimestampMS)
+	}
 	return fmt.Sprintf("seed=%d partitions=%d parallelism=%d records=%d late=%d keys=%d interval=%dms concurrent=%d pool=%d%s faults=[%s]",
 		c.Seed, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS,
 		max(1, w.MaxConcurrentCheckpoints), w.ProducerPoolSize, topology, strings.Join(ops, ", "))
@@ -102,7 +114,11 @@ func checkpointsOf(w faults.Workload) int {
 }
 
 // GenWorkload generates workloads within cfg, shrinking with ShrinkWorkload.
-// Up to half of the records arrive late, while the job runs.
+// Up to half of the records arrive late, while the job runs. The topology
+// and the source's startup mode are drawn as swarm runs draw them (sim's
+// drawTopology and drawStartup): one or two idle source subtasks in 1 case
+// in 4, another output partition count in about 1 in 3, and a startup mode
+// other than group-offsets in half the cases.
 func GenWorkload(cfg GenConfig) gopter.Gen {
 	return gopter.CombineGens(
 		gen.IntRange(1, cfg.MaxPartitions),
@@ -113,13 +129,26 @@ func GenWorkload(cfg GenConfig) gopter.Gen {
 		gen.IntRange(0, 4),
 		gen.IntRange(0, 9),
 		gen.IntRange(0, 2),
+		gen.IntRange(0, 7),                                              // idle source subtasks: 0 one, 1 two
+		gen.IntRange(0, 3*(cfg.MaxPartitions+2)),                        // output partitions, beyond partitions+2: as many as the input
+		gen.IntRange(0, 7),                                              // startup mode
+		gen.SliceOfN(max(1, cfg.MaxPartitions), gen.IntRange(-25, 125)), // specific offsets, % of a partition's records (negative: unset)
+		gen.IntRange(0, 75),                                             // startup timestamp, % of the records there at the start
 	).Map(func(v []interface{}) faults.Workload {
 		p, records := v[0].(int), v[2].(int)
 		concurrent := sim.ConcurrentCheckpointsOf(v[6].(int))
-		return faults.Workload{Partitions: p, Parallelism: min(p, v[1].(int)), Records: records,
+		w := faults.Workload{Partitions: p, Parallelism: min(p, v[1].(int)), Records: records,
 			KeysPerPartition: v[3].(int), CheckpointIntervalMS: v[4].(int),
 			LateRecords: records * v[5].(int) / 8, MaxConcurrentCheckpoints: concurrent,
 			ProducerPoolSize: sim.ProducerPoolSizeFor(concurrent, v[7].(int))}
+		if idle := v[8].(int); idle < 2 {
+			w.Parallelism = p + 1 + idle
+		}
+		if out := v[9].(int); out >= 1 && out <= p+2 && out != p {
+			w.OutputPartitions = out
+		}
+		sim.StartupChoice{Mode: v[10].(int), OffsetPercents: v[11].([]int), TimestampPercent: v[12].(int)}.Apply(&w)
+		return w
 	}).WithShrinker(ShrinkWorkload)
 }
 

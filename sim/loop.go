@@ -48,6 +48,11 @@ func (s *scheduler) loop() {
 // start restores a new job attempt from the store.
 func (s *scheduler) start() {
 	s.cfg.Parallelism = s.parallelism
+	if s.startOffsets == nil {
+		// No input arrives while the job is down, so every attempt
+		// until the first that starts sees these ends.
+		s.startOffsets = s.expectedStart()
+	}
 	if s.res.Restarts > 0 {
 		s.injector.onPhase(faults.PhaseRecovery, 0)
 	}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -183,11 +182,12 @@ func PlanFor(opts Options) (faults.Plan, error) {
 	if proto, err := engine.ProtocolByName(opts.Protocol); err == nil && p.Workload.ProducerPoolSize == 0 && proto.PooledTransactionalIDs {
 		p.Workload.ProducerPoolSize = DrawProducerPoolSize(newRNG(opts.Seed, "producer-pool"), p.Workload.MaxConcurrentCheckpoints)
 	}
+	drawStartup(&p.Workload, opts.Seed)
 	if err := p.Workload.Validate(); err != nil {
 		return p, err
 	}
 	w := p.Workload
-	checkpoints := max(1, w.Records*int(recordCost/time.Millisecond)/w.CheckpointIntervalMS)
+	checkpoints := max(1, processedRecords(w)*int(recordCost/time.Millisecond)/w.CheckpointIntervalMS)
 	p.Faults = faults.RandomFaults(newRNG(opts.Seed, "plan"), FaultsFor(opts.Protocol, opts.Faults), checkpoints, w.Parallelism, max(w.Parallelism, MaxParallelism(w.Partitions)))
 	if slices.ContainsFunc(p.Faults, func(op faults.Op) bool { return op.Fault == "region-failover" }) {
 		// Only the forward topology has regions smaller than the job.
@@ -218,6 +218,146 @@ func drawTopology(w *faults.Workload, seed uint64) {
 			}
 			w.OutputPartitions = n
 		}
+	}
+}
+
+// drawStartup draws the startup mode when the workload leaves it open
+// (StartupChoice.Apply): group-offsets (left "") in half the runs, each of
+// earliest, latest, specific-offsets and timestamp in 1 in 8; a specific
+// offset is unset in a quarter of the partitions.
+func drawStartup(w *faults.Workload, seed uint64) {
+	if w.StartupMode != "" {
+		return
+	}
+	rng := newRNG(seed, "startup")
+	c := StartupChoice{Mode: rng.IntN(8)}
+	switch c.Mode {
+	case 2:
+		for range w.Partitions {
+			pct := rng.IntN(126)
+			if rng.IntN(4) == 0 {
+				pct = -1
+			}
+			c.OffsetPercents = append(c.OffsetPercents, pct)
+		}
+	case 3:
+		c.TimestampPercent = rng.IntN(76)
+	}
+	c.Apply(w)
+}
+
+// StartupChoice is one draw of the source's startup mode, as swarm runs
+// and the property generators make it.
+type StartupChoice struct {
+	// Mode 0..3 is earliest, latest, specific-offsets, timestamp; any
+	// other value leaves group-offsets.
+	Mode int
+	// OffsetPercents are specific-offsets' offsets by partition, in
+	// percent of a partition's share of the records there at the start
+	// (up to 125: past the end, so from the earliest); negative: unset.
+	OffsetPercents []int
+	// TimestampPercent places the timestamp among the records there at
+	// the start (at most 75, so some are read).
+	TimestampPercent int
+}
+
+// Apply sets the choice's startup fields on w. A latest start makes at
+// least 3/5 of the records late, so that the run still spans enough
+// non-empty checkpoints for its faults to fire.
+func (c StartupChoice) Apply(w *faults.Workload) {
+	initial := max(0, w.Records-w.LateRecords)
+	switch c.Mode {
+	case 0:
+		w.StartupMode = "earliest"
+	case 1:
+		w.StartupMode = "latest"
+		w.LateRecords = max(w.LateRecords, w.Records*3/5)
+	case 2:
+		w.StartupMode = "specific-offsets"
+		per := initial / max(1, w.Partitions)
+		w.StartupOffsets = nil
+		for _, pct := range c.OffsetPercents[:min(len(c.OffsetPercents), w.Partitions)] {
+			w.StartupOffsets = append(w.StartupOffsets, max(-1, int64(pct*per/100)))
+			if pct < 0 {
+				w.StartupOffsets[len(w.StartupOffsets)-1] = -1
+			}
+		}
+	case 3:
+		w.StartupMode = "timestamp"
+		w.StartupTimestampMS = min(c.TimestampPercent, 75) * initial / 100
+	}
+}
+
+// processedRecords estimates how many records the job processes: the
+// startup mode skips some of those there at the first start.
+func processedRecords(w faults.Workload) int {
+	initial := max(0, w.Records-w.LateRecords)
+	skipped := 0
+	switch w.StartupMode {
+	case "latest":
+		skipped = initial
+	case "timestamp":
+		skipped = min(w.StartupTimestampMS, initial)
+	case "specific-offsets":
+		per := initial / max(1, w.Partitions)
+		for _, off := range w.StartupOffsets {
+			if off <= int64(per) {
+				skipped += int(max(0, off))
+			}
+		}
+	}
+	return max(1, w.Records-skipped)
+}
+
+// inputEpoch is the timestamp of input record 0; record i is stamped i ms
+// later, so a startup timestamp of T ms starts each partition at its first
+// record numbered T or above.
+var inputEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// expectedStart is where the job's first start must put the source, by the
+// workload's startup mode, computed from the input the harness produced
+// (s.input, in record order) and the partitions' ends at that moment: the
+// oracle's own answer, not the engine's.
+func (s *scheduler) expectedStart() map[int32]int64 {
+	w := s.plan.Workload
+	start := map[int32]int64{}
+	for p := range int32(w.Partitions) {
+		end := s.ends[p]
+		switch w.StartupMode {
+		case "latest":
+			start[p] = end
+		case "specific-offsets":
+			if off := w.StartupOffset(p); off >= 0 && off <= end {
+				start[p] = off
+			}
+		case "timestamp":
+			start[p] = end
+			for i, r := range s.input {
+				if r.Partition == p && i >= w.StartupTimestampMS {
+					start[p] = min(start[p], r.Offset)
+				}
+			}
+		}
+	}
+	return start
+}
+
+// engineStartup maps the workload's startup fields to the engine's.
+func engineStartup(w faults.Workload, cfg *engine.Config) {
+	cfg.StartupMode = engine.StartupMode(w.StartupMode)
+	if w.StartupMode == "" {
+		cfg.StartupMode = engine.StartGroupOffsets
+	}
+	for p, off := range w.StartupOffsets {
+		if off >= 0 {
+			if cfg.StartupOffsets == nil {
+				cfg.StartupOffsets = map[int32]int64{}
+			}
+			cfg.StartupOffsets[int32(p)] = off
+		}
+	}
+	if w.StartupMode == "timestamp" {
+		cfg.StartupTimestamp = inputEpoch.Add(time.Duration(w.StartupTimestampMS) * time.Millisecond)
 	}
 }
 
@@ -301,8 +441,11 @@ type scheduler struct {
 	// scheduler while the job runs.
 	inputClient *kgo.Client
 	input       []model.InputRecord
-	late        []*kgo.Record
-	harnessErr  error
+	// startOffsets are where the first start must put the source
+	// (expectedStart), set when the job first starts.
+	startOffsets map[int32]int64
+	late         []*kgo.Record
+	harnessErr   error
 
 	job     *engine.Job
 	barrier []pendingBarrier // barriers of checkpoints in flight not yet taken, in trigger order
@@ -447,16 +590,18 @@ func (s *scheduler) runCluster() model.Observation {
 	s.cfg = engine.Config{
 		Protocol: s.proto, JobName: jobName, InputTopic: inputTopic, OutputTopic: outputTopic,
 		Partitions: int32(w.Partitions), OutputPartitions: int32(w.OutputPartitionCount()),
-		StartupMode: engine.StartGroupOffsets, ClientOpts: s.clientOpts,
+		ClientOpts:               s.clientOpts,
 		MaxConcurrentCheckpoints: w.MaxConcurrentCheckpoints, ProducerPoolSize: w.ProducerPoolSize,
 		Forward: w.Topology == faults.TopologyForward,
 	}
+	engineStartup(w, &s.cfg)
 	s.loop()
 	obs.LoudFailure, obs.StalledReason = s.loud, s.stalled
 	if s.harnessErr != nil {
 		obs.HarnessError = s.harnessErr.Error()
 	}
 	obs.Input = slices.Clone(s.input)
+	obs.StartOffsets = s.startOffsets
 	slices.SortFunc(obs.Input, func(a, b model.InputRecord) int {
 		if a.Partition != b.Partition {
 			return int(a.Partition - b.Partition)
@@ -570,7 +715,8 @@ func workloadInput(seed uint64, w faults.Workload) (recs []*kgo.Record, initial 
 			}
 		}
 		key := fmt.Sprintf("k%d-%d", p, rng.IntN(w.KeysPerPartition))
-		recs = append(recs, &kgo.Record{Topic: inputTopic, Partition: p, Key: []byte(key), Value: []byte(payload(rng, i))})
+		recs = append(recs, &kgo.Record{Topic: inputTopic, Partition: p, Key: []byte(key), Value: []byte(payload(rng, i)),
+			Timestamp: inputEpoch.Add(time.Duration(i) * time.Millisecond)})
 	}
 	return recs, initial
 }
@@ -629,14 +775,8 @@ func namedRecords(input []model.InputRecord, anomalies []model.Anomaly) map[mode
 		if a.Input == nil {
 			continue
 		}
-		i, ok := slices.BinarySearchFunc(input, *a.Input, func(r model.InputRecord, id model.ID) int {
-			if r.Partition != id.Partition {
-				return int(r.Partition - id.Partition)
-			}
-			return cmp.Compare(r.Offset, id.Offset)
-		})
-		if ok {
-			out[*a.Input] = input[i]
+		if r, ok := model.FindInput(input, *a.Input); ok {
+			out[*a.Input] = r
 		}
 	}
 	return out

@@ -420,7 +420,7 @@ func OpCandidates(ops []faults.Op) [][]faults.Op {
 func WorkloadCandidates(w faults.Workload) []faults.Workload {
 	var out []faults.Workload
 	add := func(c faults.Workload) {
-		if c != w && c.Validate() == nil && !slices.Contains(out, c) {
+		if !c.Equal(w) && c.Validate() == nil && !slices.ContainsFunc(out, c.Equal) {
 			out = append(out, c)
 		}
 	}
@@ -452,6 +452,9 @@ func WorkloadCandidates(w faults.Workload) []faults.Workload {
 	for _, p := range smaller(w.Partitions, max(1, w.Parallelism)) {
 		c := w
 		c.Partitions = p
+		if len(w.StartupOffsets) > p {
+			c.StartupOffsets = slices.Clone(w.StartupOffsets[:p])
+		}
 		add(c)
 	}
 	for _, k := range smaller(w.KeysPerPartition, 1) {

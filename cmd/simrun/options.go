@@ -35,6 +35,13 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workload.KeysPerPartition, "keys", d.KeysPerPartition, "keys per input partition")
 	fs.IntVar(&f.workload.CheckpointIntervalMS, "interval", d.CheckpointIntervalMS,
 		fmt.Sprintf("checkpoint interval in virtual milliseconds, 1..%d (half the sink's transaction timeout)", faults.MaxCheckpointIntervalMS))
+	fs.StringVar(&f.workload.StartupMode, "startup-mode", "", "where the source starts on the job's first start: "+strings.Join(faults.StartupModes, ", ")+"; empty draws per run from its seed (group-offsets in half the runs)")
+	fs.Func("startup-offsets", "specific-offsets: comma-separated start offsets by input partition (-1: unset, the earliest)", func(v string) error {
+		offsets, err := parseOffsets(v)
+		f.workload.StartupOffsets = offsets
+		return err
+	})
+	fs.IntVar(&f.workload.StartupTimestampMS, "startup-timestamp", 0, "timestamp: start at each partition's first record numbered at or above this (record i is stamped i ms after the input epoch)")
 	fs.IntVar(&f.workload.LateRecords, "late", -1, "of --records, how many arrive while the job runs (the last partition starts empty); -1: a fifth of --records")
 	fs.IntVar(&f.workload.MaxConcurrentCheckpoints, "max-concurrent-checkpoints", 0,
 		fmt.Sprintf("checkpoints in flight at once, 1..%d (Flink's setMaxConcurrentCheckpoints); 0 draws it per run from its seed (1 most often, 2-3 sometimes)", faults.MaxConcurrentCheckpoints))
@@ -48,12 +55,27 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 var workloadFlags = map[string]string{
 	"partitions": "partitions", "parallelism": "parallelism", "records": "records",
 	"keys_per_partition": "keys", "checkpoint_interval_ms": "interval", "late_records": "late",
-	"output_partitions": "output-partitions",
+	"output_partitions":          "output-partitions",
 	"max_concurrent_checkpoints": "max-concurrent-checkpoints", "producer_pool_size": "producer-pool-size",
+	"startup_mode": "startup-mode", "startup_offsets": "startup-offsets", "startup_timestamp_ms": "startup-timestamp",
+}
+
+// parseOffsets parses "19,-1,22".
+func parseOffsets(v string) ([]int64, error) {
+	var out []int64
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("want comma-separated offsets, got %s", faults.Quote(f))
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // planFixes are the flags whose values a --plan file replaces.
-var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size", "topology", "request-versions"}
+var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size", "topology", "request-versions",
+	"startup-mode", "startup-offsets", "startup-timestamp"}
 
 // options validates the flags into scenario options. A workload value out
 // of range is reported by the flag that set it ("--interval must be ...").
@@ -143,6 +165,19 @@ func (f *scenarioFlags) replayCommand(seed uint64) string {
 	}
 	if w.RequestVersions != "" {
 		cmd += " --request-versions " + w.RequestVersions
+	}
+	if w.StartupMode != "" {
+		cmd += " --startup-mode " + w.StartupMode
+	}
+	if len(w.StartupOffsets) > 0 {
+		offsets := make([]string, len(w.StartupOffsets))
+		for i, off := range w.StartupOffsets {
+			offsets[i] = strconv.FormatInt(off, 10)
+		}
+		cmd += " --startup-offsets " + strings.Join(offsets, ",")
+	}
+	if w.StartupTimestampMS != 0 {
+		cmd += fmt.Sprintf(" --startup-timestamp %d", w.StartupTimestampMS)
 	}
 	return cmd
 }
