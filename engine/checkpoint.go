@@ -63,10 +63,12 @@ type SinkSnapshot struct {
 
 // Checkpoint is a completed, durably stored checkpoint.
 type Checkpoint struct {
-	ID          int64            `json:"id"`
-	Parallelism int              `json:"parallelism"`
-	Sources     []SourceSnapshot `json:"sources"`
-	Sinks       []SinkSnapshot   `json:"sinks"`
+	ID          int64 `json:"id"`
+	Parallelism int   `json:"parallelism"`
+	// Savepoint marks the final checkpoint of a stop-with-savepoint.
+	Savepoint bool             `json:"savepoint,omitempty"`
+	Sources   []SourceSnapshot `json:"sources"`
+	Sinks     []SinkSnapshot   `json:"sinks"`
 }
 
 // CheckpointStore keeps completed checkpoints durably: it must survive the

@@ -86,6 +86,11 @@ type Deps struct {
 	Crasher  Crasher
 	Observer Observer
 	Store    CheckpointStore
+	// Savepoints is where the coordinator writes savepoints that are not
+	// registered for failover (only the flink-26783 variant has such):
+	// Flink's savepoint directory, which a user restores from by hand.
+	// nil: such savepoints go to Store.
+	Savepoints CheckpointStore
 	// Settle, when set, returns once everything the process set off has
 	// come to rest (a simulator's synctest.Wait); nil does nothing.
 	Settle func()

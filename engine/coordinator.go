@@ -21,6 +21,9 @@ type Coordinator struct {
 	lastID        int64
 	lastTrigger   time.Time
 	inflight      []*inflightCheckpoint // in trigger order
+	// savepointsForFailover: a completed savepoint is stored where a
+	// failover restores from (false only in the flink-26783 variant).
+	savepointsForFailover bool
 }
 
 type inflightCheckpoint struct {
@@ -28,15 +31,31 @@ type inflightCheckpoint struct {
 	sources map[int]SourceSnapshot
 	sinks   map[int]SinkSnapshot
 	began   time.Time
+	// savepoint: the final checkpoint of a stop-with-savepoint.
+	savepoint bool
 }
 
 func (f *inflightCheckpoint) complete(parallelism int) bool {
 	return len(f.sources) == parallelism && len(f.sinks) == parallelism
 }
 
-func newCoordinator(deps Deps, parallelism int, interval time.Duration, maxConcurrent int, restoredID int64) *Coordinator {
+func newCoordinator(deps Deps, protocol Protocol, parallelism int, interval time.Duration, maxConcurrent int, restoredID int64) *Coordinator {
 	return &Coordinator{deps: deps, parallelism: parallelism, interval: interval, maxConcurrent: max(1, maxConcurrent),
-		lastID: restoredID, lastTrigger: deps.Clock.Now()}
+		lastID: restoredID, lastTrigger: deps.Clock.Now(), savepointsForFailover: !protocol.Has(BugSavepointNotForFailover)}
+}
+
+// MarkSavepoint makes the in-flight checkpoint id the savepoint of a
+// stop-with-savepoint: the caller stops the sources once they took its
+// barrier, triggers nothing after it, and stops the job once every
+// subtask was notified of its completion.
+func (c *Coordinator) MarkSavepoint(id int64) error {
+	f := c.find(id)
+	if f == nil {
+		return fmt.Errorf("coordinator: savepoint %d is not in flight", id)
+	}
+	f.savepoint = true
+	c.deps.Observer.Observe(Event{Kind: "trigger-savepoint", Subtask: -1, Checkpoint: id})
+	return nil
 }
 
 // Due reports whether the interval has passed and fewer than the maximum
@@ -141,13 +160,19 @@ func (c *Coordinator) Complete(ctx context.Context) (int64, error) {
 	if c.deps.Crasher.ShouldCrash(CrashSite{Point: CrashAfterAck, Checkpoint: f.id, Subtask: -1}) {
 		return 0, crashErr(CrashSite{Point: CrashAfterAck, Checkpoint: f.id, Subtask: -1})
 	}
-	cp := Checkpoint{ID: f.id, Parallelism: c.parallelism}
+	cp := Checkpoint{ID: f.id, Parallelism: c.parallelism, Savepoint: f.savepoint}
 	for i := range c.parallelism {
 		cp.Sources = append(cp.Sources, f.sources[i])
 		cp.Sinks = append(cp.Sinks, f.sinks[i])
 	}
 	c.remove(f)
-	if err := c.deps.Store.Store(ctx, cp); err != nil {
+	store := c.deps.Store
+	if f.savepoint && !c.savepointsForFailover && c.deps.Savepoints != nil {
+		// The bug: the savepoint is kept apart, and a failure before the
+		// job stopped restores the checkpoint before it.
+		store = c.deps.Savepoints
+	}
+	if err := store.Store(ctx, cp); err != nil {
 		c.deps.Observer.Observe(Event{Kind: "abort-checkpoint", Subtask: -1, Checkpoint: f.id, Detail: "store failed"})
 		return 0, fmt.Errorf("coordinator: store checkpoint %d: %w: %w", f.id, ErrCheckpointAborted, err)
 	}

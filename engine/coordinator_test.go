@@ -18,7 +18,7 @@ func (c *fixedClock) Now() time.Time { return c.now }
 func TestCoordinatorConcurrentCheckpoints(t *testing.T) {
 	clock := &fixedClock{now: time.Unix(0, 0)}
 	deps := Deps{Clock: clock, Crasher: NoCrashes{}, Observer: nopObserver{}, Store: &MemoryStore{}}
-	c := newCoordinator(deps, 1, time.Second, 2, 0)
+	c := newCoordinator(deps, Protocol{}, 1, time.Second, 2, 0)
 	require.False(t, c.Due(), "not before the interval")
 	clock.now = clock.now.Add(time.Second)
 	require.True(t, c.Due())
@@ -52,4 +52,42 @@ func TestCoordinatorConcurrentCheckpoints(t *testing.T) {
 	require.ErrorContains(t, err, "not in flight")
 	_, err = c.Complete(context.Background())
 	require.ErrorContains(t, err, "no fully acknowledged checkpoint")
+}
+
+// A savepoint is stored where a failover restores from, except in the
+// flink-26783 variant, which keeps it apart (Deps.Savepoints).
+func TestSavepointIsStoredForFailover(t *testing.T) {
+	bad, err := ProtocolByName("flink-26783-failover-past-savepoint")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		protocol      Protocol
+		inCheckpoints bool
+	}{{Protocol{}, true}, {bad, false}} {
+		clock := &fixedClock{now: time.Unix(0, 0)}
+		checkpoints, savepoints := &MemoryStore{}, &MemoryStore{}
+		deps := Deps{Clock: clock, Crasher: NoCrashes{}, Observer: nopObserver{}, Store: checkpoints, Savepoints: savepoints}
+		c := newCoordinator(deps, tc.protocol, 1, time.Second, 1, 0)
+		clock.now = clock.now.Add(time.Second)
+		id, err := c.Trigger()
+		require.NoError(t, err)
+		require.NoError(t, c.MarkSavepoint(id))
+		require.Error(t, c.MarkSavepoint(id+1), "only a checkpoint in flight can be the savepoint")
+		_, err = c.AcknowledgeSource(id, SourceSnapshot{Subtask: 0})
+		require.NoError(t, err)
+		_, err = c.AcknowledgeSink(id, SinkSnapshot{Subtask: 0})
+		require.NoError(t, err)
+		_, err = c.Complete(context.Background())
+		require.NoError(t, err)
+		cp, ok, err := checkpoints.Latest(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, tc.inCheckpoints, ok)
+		sp, ok, err := savepoints.Latest(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, !tc.inCheckpoints, ok)
+		if tc.inCheckpoints {
+			require.True(t, cp.Savepoint)
+		} else {
+			require.True(t, sp.Savepoint)
+		}
+	}
 }

@@ -154,7 +154,7 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 			return nil, err
 		}
 	}
-	j.coordinator = newCoordinator(deps, P, checkpointInterval, cfg.MaxConcurrentCheckpoints, cp.ID)
+	j.coordinator = newCoordinator(deps, cfg.Protocol, P, checkpointInterval, cfg.MaxConcurrentCheckpoints, cp.ID)
 	return j, nil
 }
 

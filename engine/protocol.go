@@ -124,6 +124,11 @@ const (
 	// versions the epoch stays, and a delayed EndTxn ends the next
 	// transaction).
 	BugRecycledProducer Bug = "recycled-producer"
+	// BugSavepointNotForFailover: the savepoint of a stop-with-savepoint is
+	// not registered where a failover restores from, so a failure while
+	// its transactions commit restores the checkpoint before it
+	// (FLINK-26783).
+	BugSavepointNotForFailover Bug = "savepoint-not-for-failover"
 	// BugSharedTransactionalID: every sink subtask uses the same
 	// transactional-id range, so subtasks fence each other's transactions.
 	BugSharedTransactionalID Bug = "shared-transactional-id"
@@ -210,6 +215,8 @@ func Protocols() []Protocol {
 			"FLINK-7978: the range of transactional ids a subtask aborts at startup overlaps the previous subtask's live ids (wrong range arithmetic at high parallelism); it fences that subtask's producer, whose commit then fails, and the job restarts forever"),
 		bad("flink-28303-placeholder-offset", BugEmptyPartitionPlaceholder,
 			"FLINK-28303: a partition with no record emitted yet is saved in state as a placeholder offset (latest); restore resolves it to the end of the partition and skips what arrived meanwhile: silent loss"),
+		bad("flink-26783-failover-past-savepoint", BugSavepointNotForFailover,
+			"FLINK-26783: a failure while a stop-with-savepoint commits the savepoint's transactions restarts the job from the last checkpoint before the savepoint (or, with none, from the group offsets the savepoint's notification committed): what the savepoint's transactions committed is replayed (duplicates), or the keyed state is lost"),
 		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,
 			"FLINK-31363: an empty transaction is pre-committed like any other; committing it on recovery fails (INVALID_TXN_STATE) and the job cannot recover"),
 	}

@@ -20,6 +20,8 @@ const (
 	KindScale  Kind = "scale"
 	// KindFailover: a failover region fails and restores alone.
 	KindFailover Kind = "failover"
+	// KindOperator: what an operator of the job does to it (stop, restore).
+	KindOperator Kind = "operator"
 )
 
 // Info describes one fault of the catalogue.
@@ -73,6 +75,7 @@ func Catalogue() []Info {
 		Info{"checkpoint-timeout", KindTime, "a checkpoint is acknowledged too late and aborted: its transaction stays pending until a later checkpoint completes", false},
 		Info{"zombie", KindZombie, "the job is cut off when a checkpoint triggers: a replacement restores from the store while the old attempt keeps processing and committing for count steps (default 20); the replacement must fence it", false},
 		Info{"checkpoint-write-lost", KindStore, "the checkpoint store fails a checkpoint's write: the checkpoint never completes", false},
+		Info{"stop-with-savepoint", KindOperator, "graceful stop (flink stop) at the Hit-th checkpoint trigger: that checkpoint is the savepoint; each source stops reading once it took its barrier, what is in flight drains into the savepoint's transactions, which commit on notify; the job stops in order and, after restart_delay_ms, is restored from the savepoint", false},
 		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", false},
 		Info{"region-failover", KindFailover, "when a checkpoint triggers, failover region count (mod the parallelism: a source subtask with the sink subtask it feeds, under the forward topology) fails and restores from the last completed checkpoint after restart_delay_ms while the other subtasks keep running; the checkpoints in flight are aborted and none is triggered while it is down. Under the keyBy topology, and under offsets-in-txn, the region is the whole job", false},
 	)
@@ -90,7 +93,7 @@ func Lookup(name string) (Info, bool) {
 }
 
 // Groups are the group names usable in --faults besides fault names.
-var Groups = []string{"crash", "broker", "time", "scale", "zombie", "store", "failover", "all"}
+var Groups = []string{"crash", "broker", "time", "scale", "zombie", "store", "failover", "operator", "all"}
 
 // Resolve expands a comma-separated --faults value (fault names and group
 // names) into fault names in catalogue order. An unknown or unimplemented

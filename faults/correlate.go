@@ -14,6 +14,7 @@ import (
 // and before it is stored (crash-after-ack, reached once per checkpoint).
 func correlate(rng *rand.Rand, enabled []string, ops []Op) []Op {
 	ops = aimAtRecovery(rng, enabled, ops)
+	ops = aimAtStop(rng, enabled, ops)
 	if !slices.Contains(enabled, "crash-after-ack") {
 		return ops
 	}
@@ -66,6 +67,31 @@ func aimAtRecovery(rng *rand.Rand, enabled []string, ops []Op) []Op {
 		ops = append(ops, Op{Fault: "crash-after-checkpoint-stored", Hit: op.Hit, RestartDelayMS: rng.IntN(2000)})
 		ops[i].Phase, ops[i].Hit = PhaseRecovery, 1
 		restarts = true
+	}
+	return ops
+}
+
+// stopCrashes are the crash points a stop-with-savepoint is aimed with:
+// after its savepoint is stored, and after a sink committed its part.
+// crash-after-commit is drawn twice as often: it is the one that meets
+// committed output.
+var stopCrashes = []string{"crash-after-checkpoint-stored", "crash-after-commit", "crash-after-commit"}
+
+// aimAtStop gives half the drawn stop-with-savepoint ops a crash during
+// the stop (phase stop, the first arrival at its point once the stop
+// began): a failure while the savepoint's transactions commit is where a
+// stop goes wrong (FLINK-26783), and a crash drawn independently almost
+// never lands in that window of a few steps.
+func aimAtStop(rng *rand.Rand, enabled []string, ops []Op) []Op {
+	for _, op := range slices.Clone(ops) {
+		if op.Fault != "stop-with-savepoint" || rng.IntN(2) != 0 {
+			continue
+		}
+		crash := stopCrashes[rng.IntN(len(stopCrashes))]
+		if !slices.Contains(enabled, crash) {
+			continue
+		}
+		ops = append(ops, Op{Fault: crash, Hit: 1, RestartDelayMS: rng.IntN(2000), Phase: PhaseStop})
 	}
 	return ops
 }

@@ -21,6 +21,11 @@ const (
 	// PhasePrecommit: the last source subtask has taken the checkpoint's
 	// barrier; the sinks flush what is still in flight and pre-commit.
 	PhasePrecommit = "precommit"
+	// PhaseStop is for crash points, not broker faults: a crash op with it
+	// counts its hit from the moment a stop-with-savepoint begins, so that
+	// it meets the stop's drain, savepoint and commits (the Hit-th arrival
+	// at its point after the stop began).
+	PhaseStop = "stop"
 )
 
 // Phases lists the phase names in a stable order.
@@ -35,6 +40,8 @@ func PhaseDescription(phase string) string {
 		return "when a sink is notified that a checkpoint completed: its commits"
 	case PhasePrecommit:
 		return "when the last source took a checkpoint's barrier: the sinks' flush and pre-commit, with batches still in flight"
+	case PhaseStop:
+		return "(crash points only) counts the crash's hit from the moment a stop-with-savepoint begins: it meets the stop's drain, savepoint and commits"
 	}
 	return ""
 }
@@ -43,6 +50,12 @@ func PhaseDescription(phase string) string {
 // not a broker fault.
 func validatePhase(i int, op Op) error {
 	if op.Phase == "" {
+		return nil
+	}
+	if info, _ := Lookup(op.Fault); info.IsCrash() {
+		if op.Phase != PhaseStop {
+			return fmt.Errorf("plan fault %d (%s): phase %s is for broker faults only; a crash point takes only phase %s", i, op.Fault, Quote(op.Phase), Quote(PhaseStop))
+		}
 		return nil
 	}
 	if !slices.Contains(Phases(), op.Phase) {

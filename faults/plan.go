@@ -406,6 +406,7 @@ var weights = map[string]int{
 	"checkpoint-timeout":            3,
 	"checkpoint-write-lost":         3,
 	"rescale":                       10,
+	"stop-with-savepoint":           5,
 	"zombie":                        6,
 	"leader-move":                   3,
 	"coordinator-move":              3,
@@ -479,7 +480,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 			span *= parallelism // reached once per subtask
 		}
 		op := Op{Fault: name, Hit: 1 + rng.IntN(span)}
-		if info, _ := Lookup(name); info.IsCrash() {
+		if info, _ := Lookup(name); info.IsCrash() || name == "stop-with-savepoint" {
 			op.RestartDelayMS = rng.IntN(2000)
 		}
 		if name == "rescale" {
@@ -534,6 +535,6 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 // one restores from the store.
 func restartsJob(name string) bool {
 	info, _ := Lookup(name)
-	return (info.IsCrash() && name != "crash-during-recovery") || name == "rescale" || name == "zombie" ||
+	return (info.IsCrash() && name != "crash-during-recovery") || name == "rescale" || name == "zombie" || name == "stop-with-savepoint" ||
 		name == "outage-beyond-txn-timeout" || name == "outage-beyond-txn-id-expiry" || name == "region-failover"
 }

@@ -484,6 +484,8 @@ func TestPhaseIsValidatedAndRoundTrips(t *testing.T) {
 		{faults.Op{Fault: "produce-rejected", Hit: 2, Phase: "precommit"}, ""},
 		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: "sometime"}, `unknown phase "sometime"`},
 		{faults.Op{Fault: "crash-after-ack", Hit: 1, Phase: "notify"}, "broker faults only"},
+		{faults.Op{Fault: "crash-after-commit", Hit: 1, Phase: "stop"}, ""},
+		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: "stop"}, `unknown phase "stop"`},
 		{faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: strings.Repeat("x", 10_000)}, "(10000 bytes)"},
 	} {
 		p := base
@@ -510,10 +512,18 @@ func TestDrawnPhasesAimRecoveryOnlyWithARestart(t *testing.T) {
 		restarts := slices.ContainsFunc(ops, func(op faults.Op) bool {
 			info, _ := faults.Lookup(op.Fault)
 			return (info.IsCrash() && op.Fault != "crash-during-recovery") || op.Fault == "rescale" || op.Fault == "zombie" ||
-				op.Fault == "region-failover" // a regional restore is a recovery too
+				op.Fault == "region-failover" || // a regional restore is a recovery too
+				op.Fault == "stop-with-savepoint"
 		})
 		for _, op := range ops {
 			if op.Phase == "" {
+				continue
+			}
+			if op.Phase == faults.PhaseStop {
+				// aimAtStop: a crash aimed at a drawn stop-with-savepoint.
+				info, _ := faults.Lookup(op.Fault)
+				require.True(t, info.IsCrash(), "seed %d: %+v", seed, op)
+				require.True(t, slices.ContainsFunc(ops, func(o faults.Op) bool { return o.Fault == "stop-with-savepoint" }), "seed %d: a stop-aimed crash without a stop: %+v", seed, ops)
 				continue
 			}
 			phases[op.Phase]++
@@ -694,4 +704,40 @@ func TestWorkloadStartupFields(t *testing.T) {
 			require.ErrorContains(t, err, "plan workload: "+tc.want)
 		})
 	}
+}
+
+// stop-with-savepoint is in the operator group and in "all", round-trips in
+// a plan with its downtime, and half the drawn ones get a crash aimed at
+// the stop (phase stop), never more than one per stop.
+func TestStopWithSavepointIsCataloguedAndDrawn(t *testing.T) {
+	ops, err := faults.Resolve("operator")
+	require.NoError(t, err)
+	require.Contains(t, ops, "stop-with-savepoint")
+	all, err := faults.Resolve("all")
+	require.NoError(t, err)
+	require.Contains(t, all, "stop-with-savepoint")
+	p := faults.Plan{Version: faults.PlanVersion, Protocol: "two-phase-commit", Workload: faults.DefaultWorkload(),
+		Faults: []faults.Op{{Fault: "stop-with-savepoint", Hit: 3, RestartDelayMS: 500}, {Fault: "crash-after-commit", Hit: 1, Phase: faults.PhaseStop}}}
+	back, err := faults.ParsePlan(p.Marshal())
+	require.NoError(t, err)
+	require.Equal(t, p.Faults, back.Faults)
+
+	stops, aimed := 0, 0
+	for seed := range uint64(3000) {
+		drawn := faults.RandomFaults(rand.New(rand.NewPCG(seed, 5)), all, 10, 2, 4)
+		n, a := 0, 0
+		for _, op := range drawn {
+			if op.Fault == "stop-with-savepoint" {
+				n++
+			}
+			if op.Phase == faults.PhaseStop {
+				a++
+			}
+		}
+		require.LessOrEqual(t, a, n, "seed %d: %+v", seed, drawn)
+		stops, aimed = stops+n, aimed+a
+	}
+	require.Positive(t, stops)
+	require.Greater(t, aimed, stops/3, "about half the stops get an aimed crash (stops %d, aimed %d)", stops, aimed)
+	require.Less(t, aimed, stops*2/3, "about half the stops get an aimed crash (stops %d, aimed %d)", stops, aimed)
 }

@@ -44,6 +44,11 @@ var cleanSpecs = []struct {
 	// pre-commit empty transactions, and a crash restores them.
 	{"clean-2pc-idle-subtasks", "two-phase-commit", 5, []faults.Op{{Fault: "crash-after-precommit", Hit: 7, RestartDelayMS: 50}, {Fault: "crash-mid-commit", Hit: 1}},
 		func(w *faults.Workload) { w.OutputPartitions = 2 }},
+	// A stop-with-savepoint that fails (a crash after a sink committed its
+	// part of the savepoint: restore from the savepoint), then one that
+	// completes: drain, savepoint, commits, orderly stop, restore from it.
+	{"clean-2pc-stop-with-savepoint", "two-phase-commit", 2, stopThenStop, nil},
+	{"clean-offsets-in-txn-stop-with-savepoint", "offsets-in-txn", 2, stopThenStop, nil},
 	{"clean-offsets-in-txn-idle-subtasks", "offsets-in-txn", 4, []faults.Op{{Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 300}, {Fault: "rescale", Hit: 4, Count: 6}},
 		func(w *faults.Workload) { w.OutputPartitions = 5 }},
 	// A region fails and restores alone (forward topology) while the
@@ -83,6 +88,12 @@ func forward(w *faults.Workload) { w.Topology = faults.TopologyForward }
 
 // preKIP890 pins a spec's clients below KIP-890 part 2.
 func preKIP890(w *faults.Workload) { w.RequestVersions = faults.RequestVersionsPreKIP890 }
+
+var stopThenStop = []faults.Op{
+	{Fault: "stop-with-savepoint", Hit: 2, RestartDelayMS: 300},
+	{Fault: "crash-after-commit", Hit: 1, RestartDelayMS: 100, Phase: faults.PhaseStop},
+	{Fault: "stop-with-savepoint", Hit: 4, RestartDelayMS: 500},
+}
 
 var regenOnly = flag.String("properties.regen.only", "",
 	"with -properties.regen: rewrite only these comma-separated corpus plans (names without .json)")

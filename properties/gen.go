@@ -54,6 +54,9 @@ func (c Case) String() string {
 		if op.Count > 0 {
 			s += fmt.Sprintf("(count %d)", op.Count)
 		}
+		if op.Phase != "" {
+			s += "(phase " + op.Phase + ")"
+		}
 		ops = append(ops, s)
 	}
 	topology := ""
@@ -176,7 +179,7 @@ func GenOp(cfg GenConfig, w faults.Workload) gopter.Gen {
 		}
 		info, _ := faults.Lookup(name)
 		maxDelay, minCount, maxCount := 0, 0, 0
-		if info.Kind == faults.KindCrash {
+		if info.Kind == faults.KindCrash || name == "stop-with-savepoint" {
 			maxDelay = cfg.MaxDelayMS
 		}
 		if name == "rescale" {
@@ -200,8 +203,29 @@ func GenFaults(cfg GenConfig, w faults.Workload) gopter.Gen {
 	return gen.IntRange(0, cfg.MaxFaults).FlatMap(func(v interface{}) gopter.Gen {
 		// The identity Map drops SliceOfN's length sieve, which would
 		// reject every shorter list the shrinker proposes.
-		return gen.SliceOfN(v.(int), GenOp(cfg, w)).Map(func(ops []faults.Op) []faults.Op { return ops })
+		return gopter.CombineGens(gen.SliceOfN(v.(int), GenOp(cfg, w)), gen.IntRange(0, 3)).Map(func(v []interface{}) []faults.Op {
+			return aimAtStop(cfg, v[0].([]faults.Op), v[1].(int))
+		})
 	}, reflect.TypeOf([]faults.Op{})).WithShrinker(ShrinkFaults)
+}
+
+// aimAtStop adds, to a generated plan that stops the job with a savepoint,
+// a crash aimed at the stop (phase stop) in three draws of four: after a
+// sink committed its part of the savepoint (two of them) or after the
+// savepoint was stored, as the swarm's plans do (faults.RandomFaults). An
+// independent crash almost never lands in the stop's few steps.
+func aimAtStop(cfg GenConfig, ops []faults.Op, draw int) []faults.Op {
+	if draw == 3 || !slices.ContainsFunc(ops, func(op faults.Op) bool { return op.Fault == "stop-with-savepoint" }) {
+		return ops
+	}
+	crash := "crash-after-commit"
+	if draw == 2 {
+		crash = "crash-after-checkpoint-stored"
+	}
+	if !slices.Contains(cfg.Faults, crash) {
+		return ops
+	}
+	return append(ops, faults.Op{Fault: crash, Hit: 1, RestartDelayMS: 100, Phase: faults.PhaseStop})
 }
 
 // GenCase generates a seed, a workload and a plan whose hits fit the

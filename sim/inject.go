@@ -97,6 +97,12 @@ func (in *injector) onTrigger(id int64) error {
 			stop = errRescale
 			continue
 		}
+		if op.Fault == "stop-with-savepoint" {
+			if err := in.s.beginStop(op, id); err != nil {
+				stop = err
+			}
+			continue
+		}
 		if op.Fault == "zombie" {
 			stop = errZombie{steps: count(op, 20)}
 			continue

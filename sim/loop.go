@@ -58,7 +58,7 @@ func (s *scheduler) start() {
 	}
 	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
 		Clock: s, Crasher: s.crasher, Observer: zombieMarker{s}, Store: attemptStore{s, s.attempt},
-		Settle: synctest.Wait,
+		Savepoints: &s.savepoints, Settle: synctest.Wait,
 	}, time.Duration(s.plan.Workload.CheckpointIntervalMS)*time.Millisecond)
 	if err != nil {
 		s.fail(err)
@@ -71,6 +71,12 @@ func (s *scheduler) start() {
 // fail handles an error of a step: a crash kills the process, a lost
 // transaction ends the run loudly, anything else restarts the job.
 func (s *scheduler) fail(err error) {
+	if errors.Is(err, errStopped) && s.job != nil {
+		s.finishStop()
+		s.barrier, s.notifies, s.finalID, s.stopping = nil, nil, 0, nil
+		return
+	}
+	s.stopping = nil // a failure cancels a stop-with-savepoint in progress
 	var z errZombie
 	if errors.As(err, &z) && s.job != nil {
 		s.becomeZombie(z.steps)
@@ -160,7 +166,7 @@ func (s *scheduler) allProcessed() bool {
 func (s *scheduler) step() error {
 	coord := s.job.Coordinator()
 	done := s.allProcessed()
-	if coord.Due() && s.region == nil {
+	if coord.Due() && s.region == nil && s.stopping == nil {
 		id, err := coord.Trigger()
 		if err != nil {
 			return err
@@ -218,7 +224,7 @@ func (s *scheduler) step() error {
 
 func (s *scheduler) sourcesLeft() bool {
 	for _, src := range s.job.Sources() {
-		if !src.Running() {
+		if !src.Running() || s.stopped(src.Index()) {
 			continue
 		}
 		for _, p := range src.Partitions() {
@@ -239,8 +245,8 @@ func (s *scheduler) emit() error {
 	}
 	var lanes []lane
 	for _, src := range s.job.Sources() {
-		if !src.Running() {
-			continue
+		if !src.Running() || s.stopped(src.Index()) {
+			continue // down, or took the savepoint's barrier: reads no more
 		}
 		for _, p := range src.Partitions() {
 			if src.Position(p) < s.ends[p] {
@@ -344,6 +350,7 @@ func (s *scheduler) acknowledge(id int64, ack func() (bool, error)) error {
 	}
 	if id == s.injector.doomed {
 		coord.Abort(id, "timed out (injected)")
+		s.stopFailed(id, "savepoint timed out")
 		s.notifyAborted(id)
 		return nil
 	}
@@ -353,6 +360,7 @@ func (s *scheduler) acknowledge(id int64, ack func() (bool, error)) error {
 		}
 		if errors.Is(err, engine.ErrCheckpointAborted) && !errors.Is(err, engine.ErrCrashed) {
 			s.tr.Observe(engine.Event{Kind: "checkpoint-failed", Subtask: -1, Checkpoint: id, Detail: "store write failed"})
+			s.stopFailed(id, "savepoint write failed")
 			s.notifyAborted(id)
 			return nil
 		}
@@ -398,6 +406,9 @@ func (s *scheduler) deliverNotification() error {
 	if n.sink && !n.aborted && s.aimedLoss(n.subtask) {
 		lose = true
 	}
+	if s.stopping != nil && n.id == s.stopping.savepoint {
+		lose = false // the stop waits for the savepoint's notifications
+	}
 	switch {
 	case n.aborted && lose:
 		s.tr.Observe(engine.Event{Kind: "notification-lost", Subtask: n.subtask, Checkpoint: n.id, Detail: "aborted"})
@@ -414,6 +425,9 @@ func (s *scheduler) deliverNotification() error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.stopComplete(n) {
+		return errStopped
 	}
 	// Done once a completed checkpoint triggered after all input was
 	// processed has every notification delivered (the first such
@@ -464,6 +478,12 @@ type planCrasher struct {
 	// op at the same point fires at the next arrival.
 	catchUp bool
 	muted   func() bool
+	// stopArmed: a crash op with phase stop counts only the arrivals at
+	// the savepoint of a stop-with-savepoint (stopID, set by armStop), in
+	// stopHits.
+	stopArmed []bool
+	stopID    int64
+	stopHits  map[engine.CrashPoint]int
 }
 
 func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
@@ -472,12 +492,24 @@ func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
 	}
 	c.hits[site.Point]++
 	c.recordSite(site)
+	if c.stopID != 0 && site.Checkpoint == c.stopID {
+		c.stopHits[site.Point]++
+	}
 	if c.outage != nil && site.Point == engine.CrashAfterCheckpointStored {
 		c.last, c.outage = c.outage, nil
 		synctest.Wait()
 		return true
 	}
 	for i, op := range c.ops {
+		if op.Phase == faults.PhaseStop {
+			if !c.fired[i] && c.stopArmed[i] && op.Fault == string(site.Point) && site.Checkpoint == c.stopID && op.Hit == c.stopHits[site.Point] {
+				c.fired[i] = true
+				c.last = &c.ops[i]
+				synctest.Wait()
+				return true
+			}
+			continue
+		}
 		if !c.fired[i] && op.Fault == string(site.Point) && (op.Hit == c.hits[site.Point] || c.catchUp && op.Hit < c.hits[site.Point]) {
 			c.fired[i] = true
 			c.last = &c.ops[i]
@@ -492,4 +524,16 @@ func (c *planCrasher) ShouldCrash(site engine.CrashSite) bool {
 
 func (c *planCrasher) exhausted() bool {
 	return c.outage == nil && !slices.Contains(c.fired, false)
+}
+
+// armStop aims the crash ops with phase stop at savepoint id: each fires
+// at the Hit-th arrival at its point for that checkpoint (its snapshot,
+// store, commits, or a restore from it).
+func (c *planCrasher) armStop(id int64) {
+	c.stopID, c.stopHits = id, map[engine.CrashPoint]int{}
+	for i, op := range c.ops {
+		if op.Phase == faults.PhaseStop && !c.fired[i] {
+			c.stopArmed[i] = true
+		}
+	}
 }

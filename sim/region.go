@@ -55,6 +55,11 @@ func (s *scheduler) failRegion(e errRegionFailover) {
 		coord.Abort(id, fmt.Sprintf("region %d failed", r))
 		s.notifyAborted(id) // the live sinks keep its transactions pending
 	}
+	if s.stopping != nil {
+		// A failure during a stop-with-savepoint fails the stop, its
+		// savepoint stored or not; the job runs on.
+		s.stopFailed(s.stopping.savepoint, fmt.Sprintf("region %d failed", r))
+	}
 	s.barrier = nil
 	s.notifies = slices.DeleteFunc(s.notifies, func(n notification) bool { return n.subtask == r })
 	s.finalID = 0 // the region replays from the last completed checkpoint

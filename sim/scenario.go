@@ -394,6 +394,7 @@ func run(opts Options) (res Result) {
 	s.crasher = &planCrasher{ops: slices.Clone(plan.Faults), fired: make([]bool, len(plan.Faults)), hits: map[engine.CrashPoint]int{},
 		muted: func() bool { return s.inZombie }}
 	s.crasher.catchUp = plan.RearmUnfired
+	s.crasher.stopArmed = make([]bool, len(plan.Faults))
 	if opts.recordSites {
 		s.crasher.sites = &res.sites
 		s.crasher.triggers = func() int { return s.injector.triggers }
@@ -464,9 +465,14 @@ type scheduler struct {
 	// sink notification lost.
 	loseNextNotification bool
 	aimLost              map[int]bool // sink subtasks whose last notification an aimed loss took
-	finalDone            bool
-	loud                 string
-	stalled              string
+	// stopping is the stop-with-savepoint in progress, if any.
+	stopping *stopRequest
+	// savepoints is the savepoint directory: savepoints not registered for
+	// failover (the flink-26783 variant) are written here.
+	savepoints engine.MemoryStore
+	finalDone  bool
+	loud       string
+	stalled    string
 }
 
 type notification struct {

@@ -71,6 +71,7 @@ func (s *scheduler) rearmUnfired() bool {
 	for i, op := range s.crasher.ops {
 		if info, _ := faults.Lookup(op.Fault); info.IsCrash() && !s.crasher.fired[i] {
 			s.crasher.ops[i].Hit = s.crasher.hits[engine.CrashPoint(op.Fault)] + 1
+			s.crasher.ops[i].Phase = "" // a stop-aimed crash whose stop never came: the next arrival
 		}
 	}
 	for i := range s.injector.ops {

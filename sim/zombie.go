@@ -37,7 +37,8 @@ func (s *scheduler) becomeZombie(steps int) {
 	}
 	s.zombie = &zombie{job: s.job, barrier: s.barrier, notifies: s.notifies, steps: steps}
 	s.job, s.barrier, s.notifies, s.finalID, s.region = nil, nil, nil, 0, nil
-	s.attempt++ // fences the zombie's store handle
+	s.stopping = nil // the stop was the cut-off attempt's
+	s.attempt++      // fences the zombie's store handle
 	s.res.Restarts++
 	s.tr.Observe(engine.Event{Kind: "zombie", Subtask: -1, Detail: fmt.Sprintf("steps=%d", steps)})
 }

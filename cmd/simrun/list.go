@@ -33,12 +33,16 @@ func cmdList(args []string, stdout io.Writer) error {
 			if f.Kind == faults.KindBroker {
 				desc += " [plan field \"phase\": " + strings.Join(faults.Phases(), "|") + ", see 'simrun list phases']"
 			}
+			if f.IsCrash() {
+				desc += " [plan field \"phase\": " + faults.PhaseStop + ", see 'simrun list phases']"
+			}
 			fmt.Fprintf(stdout, "%s\t%s\t%s\n", f.Name, f.Kind, desc)
 		}
 	case "phases":
 		for _, ph := range faults.Phases() {
 			fmt.Fprintf(stdout, "%s\tphase\ta broker fault with \"phase\": %q in a plan is armed at its hit-th checkpoint and fires %s\n", ph, ph, faults.PhaseDescription(ph))
 		}
+		fmt.Fprintf(stdout, "%s\tphase\ta crash point with \"phase\": %q in a plan %s\n", faults.PhaseStop, faults.PhaseStop, faults.PhaseDescription(faults.PhaseStop))
 	case "anomalies":
 		for _, a := range model.Anomalies() {
 			fmt.Fprintf(stdout, "%s\tanomaly\t%s\n", a.Name, a.Description)
