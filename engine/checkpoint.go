@@ -47,6 +47,10 @@ type TransactionHolder struct {
 type SourceSnapshot struct {
 	Subtask int               `json:"subtask"`
 	Offsets []PartitionOffset `json:"offsets"`
+	// OffsetsInGroup: the offsets were also committed inside the sink's
+	// transactions (offsets-in-txn), so the group's offsets are the state.
+	// A job switched from at-least-once restores from Offsets instead.
+	OffsetsInGroup bool `json:"offsets_in_group,omitempty"`
 }
 
 // SinkSnapshot is what one operator-and-sink subtask acknowledges: the keyed
@@ -59,6 +63,13 @@ type SinkSnapshot struct {
 	// responsible for (its own, and those of subtasks removed by scaling
 	// in) to the first id that may be lingering: ids from it upward.
 	NextTransactions map[int]int64 `json:"next_transactions"`
+	// TransactionalIDPrefixes are the prefixes the transactions of this
+	// state were written under (Flink's KafkaWriterState keeps its prefix):
+	// the current one and every one restored before it, so that a job
+	// restarted with a new prefix still aborts the lingering transactions
+	// of the old ones. Empty in a state written before they were recorded
+	// (the job name was the prefix then) and in a non-transactional one.
+	TransactionalIDPrefixes []string `json:"transactional_id_prefixes,omitempty"`
 }
 
 // Checkpoint is a completed, durably stored checkpoint.

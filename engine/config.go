@@ -42,10 +42,15 @@ func (m StartupMode) resolvedOnce() bool {
 
 // Config describes one job.
 type Config struct {
-	Protocol    Protocol
-	JobName     string // consumer group and transactional-id prefix
-	InputTopic  string
-	OutputTopic string
+	Protocol Protocol
+	JobName  string // consumer group (and the default transactional-id prefix)
+	// TransactionalIDPrefix is the prefix of the sink's transactional ids
+	// (Flink's setTransactionalIdPrefix); empty means JobName. A new job
+	// restored from another job's checkpoint may use a new prefix: the
+	// checkpoint carries the prefixes its transactions were written under.
+	TransactionalIDPrefix string
+	InputTopic            string
+	OutputTopic           string
 	// Partitions of the input topic; output record for input partition p
 	// goes to output partition p % OutputPartitions.
 	Partitions       int32
@@ -110,6 +115,9 @@ func (c *Config) validate() error {
 	c.MaxConcurrentCheckpoints = max(1, c.MaxConcurrentCheckpoints)
 	if c.ProducerPoolSize == 0 {
 		c.ProducerPoolSize = DefaultProducerPoolSize
+	}
+	if c.TransactionalIDPrefix == "" {
+		c.TransactionalIDPrefix = c.JobName
 	}
 	if c.StartupMode == "" {
 		c.StartupMode = StartGroupOffsets

@@ -162,14 +162,15 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 // none): its keyed state, then the sink's recovery.
 func (st *SinkTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
 	j := st.job
-	counts, pending, next := redistributeSink(cp, st.index, j.cfg.Parallelism, j.cfg.Forward)
+	counts, restored := redistributeSink(cp, st.index, j.cfg.Parallelism, j.cfg.Forward)
+	restored.checkpointPending = pendingIDs(cp)
 	st.counter = newKeyedCounter(counts)
 	for i := range st.blocked {
 		st.blocked[i] = false
 	}
 	st.aligning, st.aligned = 0, nil
 	// The startup record (checkpoint 0) is no checkpoint for a sink.
-	sk, err := openSink(ctx, &j.cfg, st.index, j.admin, pending, next, ok && cp.ID > 0, pendingIDs(cp), j.deps)
+	sk, err := openSink(ctx, &j.cfg, st.index, j.admin, restored, ok && cp.ID > 0, j.deps)
 	if err != nil {
 		return err // openSink closed what it opened
 	}
@@ -183,12 +184,32 @@ func (src *SourceTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
 	for _, s := range cp.Sources {
 		offsets = append(offsets, s.Offsets...)
 	}
-	source, err := openSource(ctx, &src.job.cfg, src.index, src.job.admin, offsets, ok, src.job.deps)
+	source, err := openSource(ctx, &src.job.cfg, src.index, src.job.admin, offsets, ok, offsetsInGroup(cp, ok), src.job.deps)
 	if err != nil {
 		return err
 	}
 	src.source = source
 	return nil
+}
+
+// offsetsInGroup reports whether the group's committed offsets are the
+// sources' state in cp: with no checkpoint or the startup record
+// (checkpoint 0, written before any sink transaction), and in a checkpoint
+// whose every source snapshot says so (written under offsets-in-txn, not
+// after a switch to at-least-once).
+func offsetsInGroup(cp Checkpoint, ok bool) bool {
+	if !ok || cp.ID == 0 {
+		return true
+	}
+	if len(cp.Sources) == 0 {
+		return false
+	}
+	for _, s := range cp.Sources {
+		if !s.OffsetsInGroup {
+			return false
+		}
+	}
+	return true
 }
 
 // pendingIDs are the transactional ids every sink subtask of cp holds
@@ -223,13 +244,20 @@ func (j *Job) storeStartup(ctx context.Context) error {
 // redistributeSink gives operator subtask k of p the keyed state of the
 // keys it owns (by key group, or under the forward topology by the
 // partition the key is read from), the pending transactions of the id
-// ranges it is responsible for (range q goes to q % p), and those ranges'
-// next ids.
-func redistributeSink(cp Checkpoint, k, p int, forward bool) ([]KeyCount, []TransactionHolder, map[int]int64) {
+// ranges it is responsible for (range q goes to q % p), those ranges'
+// next ids, and every transactional-id prefix of the state.
+
+func redistributeSink(cp Checkpoint, k, p int, forward bool) ([]KeyCount, sinkState) {
 	var counts []KeyCount
 	var pending []TransactionHolder
+	var prefixes []string
 	next := map[int]int64{}
 	for _, s := range cp.Sinks {
+		for _, prefix := range s.TransactionalIDPrefixes {
+			if !slices.Contains(prefixes, prefix) {
+				prefixes = append(prefixes, prefix)
+			}
+		}
 		for _, kc := range s.Counts {
 			owner := KeyOwner(kc.Key, p)
 			if forward {
@@ -256,7 +284,7 @@ func redistributeSink(cp Checkpoint, k, p int, forward bool) ([]KeyCount, []Tran
 		}
 		return a.Owner - b.Owner
 	})
-	return counts, pending, next
+	return counts, sinkState{pending: pending, next: next, prefixes: prefixes}
 }
 
 // Coordinator returns the job's checkpoint coordinator.
@@ -409,7 +437,7 @@ func (s *SourceTask) Checkpoint(_ context.Context, id int64) (SourceSnapshot, er
 	if s.job.deps.Crasher.ShouldCrash(site(CrashBeforeSnapshot)) {
 		return SourceSnapshot{}, crashErr(site(CrashBeforeSnapshot))
 	}
-	snap := SourceSnapshot{Subtask: s.index, Offsets: s.source.snapshot(id)}
+	snap := SourceSnapshot{Subtask: s.index, Offsets: s.source.snapshot(id), OffsetsInGroup: s.job.cfg.Protocol.OffsetsInSinkTransaction()}
 	s.job.deps.Observer.Observe(Event{Kind: "source-snapshot", Subtask: s.index, Checkpoint: id})
 	if s.job.deps.Crasher.ShouldCrash(site(CrashAfterSourceSnapshot)) {
 		return SourceSnapshot{}, crashErr(site(CrashAfterSourceSnapshot))
@@ -512,7 +540,7 @@ func (s *SinkTask) process(ctx context.Context, r inputRecord) {
 func (s *SinkTask) checkpoint(ctx context.Context, id int64) (SinkSnapshot, error) {
 	snap := SinkSnapshot{Subtask: s.index, Counts: s.counter.snapshot()}
 	var offsets []PartitionOffset
-	if s.job.cfg.Protocol.OffsetsInTransaction && (s.index == 0 || s.job.cfg.Forward) {
+	if s.job.cfg.Protocol.OffsetsInSinkTransaction() && (s.index == 0 || s.job.cfg.Forward) {
 		// One subtask carries the offsets of every source in its
 		// transaction: they commit with its output, atomically. Under the
 		// forward topology each subtask aligns only its own source's
@@ -525,6 +553,7 @@ func (s *SinkTask) checkpoint(ctx context.Context, id int64) (SinkSnapshot, erro
 		return SinkSnapshot{}, err
 	}
 	snap.Pending, snap.NextTransactions = pending, next
+	snap.TransactionalIDPrefixes = s.sink.idPrefixes()
 	s.job.deps.Observer.Observe(Event{Kind: "snapshot", Subtask: s.index, Checkpoint: id})
 	site := CrashSite{Point: CrashAfterPrecommit, Checkpoint: id, Subtask: s.index}
 	if s.job.deps.Crasher.ShouldCrash(site) {

@@ -132,6 +132,14 @@ const (
 	// BugSharedTransactionalID: every sink subtask uses the same
 	// transactional-id range, so subtasks fence each other's transactions.
 	BugSharedTransactionalID Bug = "shared-transactional-id"
+	// BugAbortCurrentPrefixOnly: a job restored with a new
+	// transactional-id prefix aborts lingering transactions of the new
+	// prefix only, not of the prefixes its state was written under.
+	BugAbortCurrentPrefixOnly Bug = "abort-current-prefix-only"
+	// BugSwitchAbortsPending: a job restored with at-least-once from an
+	// exactly-once checkpoint aborts the restored pending transactions
+	// instead of committing them.
+	BugSwitchAbortsPending Bug = "switch-aborts-pending"
 )
 
 // Protocol is a named delivery protocol: a guarantee plus, for known-bad
@@ -154,6 +162,13 @@ type Protocol struct {
 	RequestVersions string
 	Bugs            []Bug
 	Description     string
+}
+
+// OffsetsInSinkTransaction reports whether the source offsets go into the
+// sink's transactions now: an offsets-in-txn protocol switched to
+// at-least-once keeps them in checkpoint state instead.
+func (p Protocol) OffsetsInSinkTransaction() bool {
+	return p.OffsetsInTransaction && p.Guarantee == TwoPhaseCommit
 }
 
 // Has reports whether the protocol carries bug b.
@@ -217,6 +232,10 @@ func Protocols() []Protocol {
 			"FLINK-28303: a partition with no record emitted yet is saved in state as a placeholder offset (latest); restore resolves it to the end of the partition and skips what arrived meanwhile: silent loss"),
 		bad("flink-26783-failover-past-savepoint", BugSavepointNotForFailover,
 			"FLINK-26783: a failure while a stop-with-savepoint commits the savepoint's transactions restarts the job from the last checkpoint before the savepoint (or, with none, from the group offsets the savepoint's notification committed): what the savepoint's transactions committed is replayed (duplicates), or the keyed state is lost"),
+		bad("abort-current-prefix-only", BugAbortCurrentPrefixOnly,
+			"a job restarted with a new transactional-id prefix aborts lingering transactions of the new prefix only: a transaction the old job left open under the old prefix pins the last stable offset and read_committed readers stall (an operator action: new-txn-prefix)"),
+		bad("switch-aborts-pending", BugSwitchAbortsPending,
+			"a job restarted with at-least-once from an exactly-once checkpoint aborts the restored pending transactions instead of committing them: the output of a completed checkpoint is silently lost (an operator action: switch-guarantee)"),
 		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,
 			"FLINK-31363: an empty transaction is pre-committed like any other; committing it on recovery fails (INVALID_TXN_STATE) and the job cannot recover"),
 	}

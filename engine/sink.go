@@ -29,6 +29,29 @@ type sink interface {
 	finish(ctx context.Context) error
 	// abandon drops every client without ending anything: process death.
 	abandon()
+	// idPrefixes are the transactional-id prefixes the sink's state carries
+	// on (see SinkSnapshot.TransactionalIDPrefixes).
+	idPrefixes() []string
+}
+
+// sinkState is the sink's part of one subtask's restored checkpoint state.
+type sinkState struct {
+	pending []TransactionHolder
+	// next maps each id range the subtask is responsible for to the first
+	// id that may be lingering.
+	next map[int]int64
+	// prefixes the state's transactions were written under.
+	prefixes []string
+	// checkpointPending are the ids every subtask of the restored
+	// checkpoint holds pending (only the abort-prefix-lingering variant
+	// reads them).
+	checkpointPending []string
+}
+
+// transactional reports whether the state was written by a transactional
+// sink: it may then leave pending and lingering transactions behind.
+func (st sinkState) transactional() bool {
+	return len(st.pending) > 0 || len(st.next) > 0 || len(st.prefixes) > 0
 }
 
 // sendErrors collects errors of asynchronous sends; the producer's callback
@@ -57,14 +80,22 @@ func (e *sendErrors) take() error {
 	return err
 }
 
-// checkpointPending are the ids every subtask of the restored checkpoint
-// holds pending (only the abort-prefix-lingering variant reads them).
-func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, checkpointPending []string, deps Deps) (sink, error) {
+func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored sinkState, fromCheckpoint bool, deps Deps) (sink, error) {
 	switch cfg.Protocol.Guarantee {
 	case TwoPhaseCommit:
-		return openTxnSink(ctx, cfg, subtask, admin, restored, next, fromCheckpoint, checkpointPending, deps)
+		return openTxnSink(ctx, cfg, subtask, admin, restored, fromCheckpoint, deps)
 	case AtLeastOnce, FireAndForget:
-		return openPlainSink(cfg, subtask)
+		if restored.transactional() {
+			// A job switched from exactly-once: the restored pending
+			// transactions belong to completed checkpoints and must still
+			// be committed, and lingering ones aborted, before the job
+			// writes without transactions (Flink's
+			// testMigrateFromAtExactlyOnceToAtLeastOnce).
+			if err := recoverTransactions(ctx, cfg, subtask, admin, restored, fromCheckpoint, deps); err != nil {
+				return nil, err
+			}
+		}
+		return openPlainSink(cfg, subtask, restored)
 	}
 	return nil, fmt.Errorf("sink: unknown guarantee %d", cfg.Protocol.Guarantee)
 }
@@ -77,17 +108,20 @@ func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, 
 // broker depend on goroutine order. The fire-and-forget sink batches in its
 // own memory instead, so what a dead process loses is exactly its batch.
 type plainSink struct {
-	cfg    *Config
-	client *kgo.Client
-	errs   sendErrors
-	batch  []*kgo.Record // fire-and-forget only: records not yet handed to the client
+	cfg *Config
+	// carried is the transactional state restored from an exactly-once
+	// job, handed on unchanged so that a switch back still knows its ids.
+	carried sinkState
+	client  *kgo.Client
+	errs    sendErrors
+	batch   []*kgo.Record // fire-and-forget only: records not yet handed to the client
 }
 
 // fireAndForgetBatch is how many records the fire-and-forget sink collects
 // before it sends them.
 const fireAndForgetBatch = 16
 
-func openPlainSink(cfg *Config, subtask int) (*plainSink, error) {
+func openPlainSink(cfg *Config, subtask int, restored sinkState) (*plainSink, error) {
 	opts := slices.Clone(cfg.ClientOpts)
 	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	if cfg.Protocol.Guarantee == FireAndForget {
@@ -97,7 +131,8 @@ func openPlainSink(cfg *Config, subtask int) (*plainSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink %d: %w", subtask, err)
 	}
-	return &plainSink{cfg: cfg, client: cl}, nil
+	carried := sinkState{next: restored.next, prefixes: restored.prefixes}
+	return &plainSink{cfg: cfg, client: cl, carried: carried}, nil
 }
 
 func (s *plainSink) write(ctx context.Context, r *kgo.Record) {
@@ -120,7 +155,7 @@ func (s *plainSink) sendBatch(ctx context.Context) {
 
 func (s *plainSink) precommit(ctx context.Context, _ int64, _ []PartitionOffset) ([]TransactionHolder, map[int]int64, error) {
 	if s.cfg.Protocol.Guarantee == FireAndForget {
-		return nil, nil, nil
+		return nil, s.carried.next, nil
 	}
 	if err := s.client.Flush(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sink flush: %w", err)
@@ -128,8 +163,10 @@ func (s *plainSink) precommit(ctx context.Context, _ int64, _ []PartitionOffset)
 	if err := s.errs.take(); err != nil {
 		return nil, nil, fmt.Errorf("sink send: %w", err)
 	}
-	return nil, nil, nil
+	return nil, s.carried.next, nil
 }
+
+func (s *plainSink) idPrefixes() []string { return s.carried.prefixes }
 
 func (s *plainSink) commit(context.Context, int64) error { return nil }
 

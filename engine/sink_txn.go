@@ -19,7 +19,8 @@ import (
 // Semantic.EXACTLY_ONCE). Each checkpoint epoch writes into one Kafka
 // transaction.
 //
-// Transactional ids are "<job>-<range>-<n>": the range is the subtask index,
+// Transactional ids are "<prefix>-<range>-<n>": the prefix is the job's
+// transactional-id prefix (its name unless configured), the range is the subtask index,
 // n increases and is carried in checkpoint state, so an id is never reused
 // while a restorable checkpoint may still resume it. A restored pending
 // transaction then never shares its id with a newer open transaction (its
@@ -37,6 +38,11 @@ type txnSink struct {
 	admin   *kgo.Client // the job's non-transactional client: raw EndTxn and InitProducerID
 	// prefix is the id range this subtask writes in: its index.
 	prefix int
+	// idPrefix is the transactional-id prefix the sink writes under;
+	// idPrefixesKnown are it and every prefix of the restored state, whose
+	// ids may hold lingering transactions.
+	idPrefix        string
+	idPrefixesKnown []string
 	// next maps every id range the subtask is responsible for to the next
 	// id of that range; only the own range's advances.
 	next map[int]int64
@@ -84,20 +90,46 @@ func (s *txnSink) transactionalID(prefix int, n int64) string {
 	if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
 		n %= poolSize
 	}
-	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, prefix, n)
+	return idOf(s.idPrefix, prefix, n)
 }
 
-func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []TransactionHolder, next map[int]int64, fromCheckpoint bool, checkpointPending []string, deps Deps) (*txnSink, error) {
+func idOf(idPrefix string, idRange int, n int64) string {
+	return fmt.Sprintf("%s-%d-%d", idPrefix, idRange, n)
+}
+
+func newTxnSink(cfg *Config, subtask int, admin *kgo.Client, restored sinkState, deps Deps) *txnSink {
 	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, prefix: subtask, next: map[int]int64{subtask: 0},
-		restorable: map[string]bool{}, snapshotIDs: map[int64][]string{}, checkpointPending: checkpointPending}
+		restorable: map[string]bool{}, snapshotIDs: map[int64][]string{}, idPrefix: cfg.TransactionalIDPrefix,
+		checkpointPending: restored.checkpointPending}
 	if cfg.Protocol.Has(BugSharedTransactionalID) {
 		s.prefix = 0
 		s.next = map[int]int64{0: 0}
 	}
-	for q, n := range next {
+	for q, n := range restored.next {
 		s.next[q] = max(s.next[q], n)
 	}
-	if err := s.recover(ctx, restored, fromCheckpoint); err != nil {
+	s.idPrefixesKnown = slices.Clone(restored.prefixes)
+	if len(s.idPrefixesKnown) == 0 {
+		// No state, or one written before prefixes were recorded: the
+		// job's name was the prefix.
+		s.idPrefixesKnown = []string{cfg.JobName}
+	}
+	if !slices.Contains(s.idPrefixesKnown, s.idPrefix) {
+		s.idPrefixesKnown = append(s.idPrefixesKnown, s.idPrefix)
+	}
+	return s
+}
+
+// recoverTransactions is the transactional half of restoring a sink that
+// no longer writes transactions (switched to at-least-once): resume-commit
+// the pending ones and abort the lingering ones.
+func recoverTransactions(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored sinkState, fromCheckpoint bool, deps Deps) error {
+	return newTxnSink(cfg, subtask, admin, restored, deps).recover(ctx, restored.pending, fromCheckpoint)
+}
+
+func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored sinkState, fromCheckpoint bool, deps Deps) (*txnSink, error) {
+	s := newTxnSink(cfg, subtask, admin, restored, deps)
+	if err := s.recover(ctx, restored.pending, fromCheckpoint); err != nil {
 		s.abandon()
 		return nil, err
 	}
@@ -167,7 +199,14 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 func (s *txnSink) abortLingering(ctx context.Context) error {
 	req := kmsg.NewPtrListTransactionsRequest()
 	req.StateFilters = []string{"Ongoing"}
-	pattern := "^" + regexp.QuoteMeta(s.cfg.JobName) + "-[0-9]+-[0-9]+$"
+	var quoted []string
+	for _, p := range s.lingeringPrefixes() {
+		quoted = append(quoted, regexp.QuoteMeta(p))
+	}
+	pattern := "^(" + strings.Join(quoted, "|") + ")-[0-9]+-[0-9]+$"
+	if len(quoted) == 1 {
+		pattern = "^" + quoted[0] + "-[0-9]+-[0-9]+$"
+	}
 	req.TransactionalIDPattern = &pattern
 	resp, err := req.RequestWith(ctx, s.admin)
 	if err == nil {
@@ -224,19 +263,34 @@ func (s *txnSink) fenceAhead(ctx context.Context, aborted []string, owns func(q 
 		}
 	}
 	slices.Sort(ranges)
-	for _, q := range ranges {
-		for _, id := range s.zombieIDs(q) {
-			if slices.Contains(aborted, id) {
-				continue
+	for _, idPrefix := range s.lingeringPrefixes() {
+		for _, q := range ranges {
+			for _, id := range s.zombieIDs(idPrefix, q) {
+				if slices.Contains(aborted, id) {
+					continue
+				}
+				if _, err := s.initProducerID(ctx, id); err != nil {
+					return fmt.Errorf("sink %d: fence %s: %w", s.subtask, id, err)
+				}
+				s.deps.Observer.Observe(Event{Kind: "fence-ahead", Subtask: s.subtask, TxnID: id})
 			}
-			if _, err := s.initProducerID(ctx, id); err != nil {
-				return fmt.Errorf("sink %d: fence %s: %w", s.subtask, id, err)
-			}
-			s.deps.Observer.Observe(Event{Kind: "fence-ahead", Subtask: s.subtask, TxnID: id})
 		}
 	}
 	return nil
 }
+
+// lingeringPrefixes are the prefixes whose ids a restore searches for
+// lingering transactions and fences: the own one last, after those of the
+// restored state.
+func (s *txnSink) lingeringPrefixes() []string {
+	if s.cfg.Protocol.Has(BugAbortCurrentPrefixOnly) {
+		return []string{s.idPrefix} // the bug: restored prefixes are forgotten
+	}
+	out := slices.DeleteFunc(slices.Clone(s.idPrefixesKnown), func(p string) bool { return p == s.idPrefix })
+	return append(out, s.idPrefix)
+}
+
+func (s *txnSink) idPrefixes() []string { return s.idPrefixesKnown }
 
 // zombieIDs are the ids of range q a cut-off attempt may still write in.
 // With never-reused ids: the range's next ids, as many as a zombie can
@@ -244,24 +298,27 @@ func (s *txnSink) fenceAhead(ctx context.Context, aborted []string, owns func(q 
 // checkpoint in flight. With pooled ids: every id of the pool but those a
 // restore resumes (re-initialising one would fence its resume-commit after
 // a second restore, FLINK-8086).
-func (s *txnSink) zombieIDs(q int) []string {
+func (s *txnSink) zombieIDs(idPrefix string, q int) []string {
 	var ids []string
 	if s.cfg.Protocol.PooledTransactionalIDs {
 		for slot := range s.cfg.ProducerPoolSize {
-			if id := s.pooledID(q, slot); !s.restorable[id] {
+			if id := idOf(idPrefix, q, int64(slot)); !s.restorable[id] {
 				ids = append(ids, id)
 			}
 		}
 		return ids
 	}
 	for n := s.next[q]; n < s.next[q]+1+int64(s.cfg.MaxConcurrentCheckpoints); n++ {
-		ids = append(ids, s.transactionalID(q, n))
+		if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
+			n %= poolSize
+		}
+		ids = append(ids, idOf(idPrefix, q, n))
 	}
 	return ids
 }
 
 func (s *txnSink) pooledID(prefix, slot int) string {
-	return fmt.Sprintf("%s-%d-%d", s.cfg.JobName, prefix, slot)
+	return idOf(s.idPrefix, prefix, int64(slot))
 }
 
 // takePooledID returns the first id of the subtask's pool that no open,
@@ -297,18 +354,23 @@ func (s *txnSink) idOf(txnID string) int64 {
 }
 
 // rangeOf parses the id range (the subtask index) out of a transactional id
-// of this job.
+// under one of the sink's known prefixes.
 func (s *txnSink) rangeOf(txnID string) (int, bool) {
-	rest, ok := strings.CutPrefix(txnID, s.cfg.JobName+"-")
-	if !ok {
-		return 0, false
+	for _, idPrefix := range s.idPrefixesKnown {
+		rest, ok := strings.CutPrefix(txnID, idPrefix+"-")
+		if !ok {
+			continue
+		}
+		q, n, ok := strings.Cut(rest, "-")
+		if !ok {
+			continue
+		}
+		idRange, err := strconv.Atoi(q)
+		if _, errN := strconv.ParseInt(n, 10, 64); err == nil && errN == nil {
+			return idRange, true
+		}
 	}
-	q, _, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(q)
-	return n, err == nil
+	return 0, false
 }
 
 // resumeTransaction commits a restored pending transaction with a raw EndTxn
@@ -316,6 +378,10 @@ func (s *txnSink) rangeOf(txnID string) (int, bool) {
 // be preceded by InitProducerID on that id, which would abort it.
 func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) error {
 	commit := !s.cfg.Protocol.Has(BugAbortOnRecovery)
+	switchBug := s.cfg.Protocol.Guarantee != TwoPhaseCommit && s.cfg.Protocol.Has(BugSwitchAbortsPending)
+	if switchBug {
+		commit = false // the bug: no transactions any more, so the pending ones are aborted (and a failed abort ignored)
+	}
 	if s.cfg.Protocol.Has(BugInitBeforeResume) {
 		_, _ = s.initProducerID(ctx, h.TransactionalID)
 	}
@@ -329,7 +395,7 @@ func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) er
 	}
 	s.deps.Observer.Observe(Event{Kind: "resume-transaction", Subtask: s.subtask, Checkpoint: h.Checkpoint,
 		TxnID: h.TransactionalID, Epoch: h.Epoch, Detail: outcome})
-	if err == nil || s.cfg.Protocol.Has(BugInitBeforeResume) || s.cfg.Protocol.Has(BugShortTxnTimeout) {
+	if err == nil || s.cfg.Protocol.Has(BugInitBeforeResume) || s.cfg.Protocol.Has(BugShortTxnTimeout) || switchBug {
 		return nil
 	}
 	// Fenced or invalid state: something ended or re-initialised the

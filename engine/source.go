@@ -45,8 +45,10 @@ type kafkaSource struct {
 }
 
 // openSource restores the source from restored offsets (nil without a
-// checkpoint) and starts consuming at offset+1 of each partition.
-func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint bool, deps Deps) (*kafkaSource, error) {
+// checkpoint) and starts consuming at offset+1 of each partition;
+// offsetsInGroup says the group's committed offsets are the state
+// (offsets-in-txn).
+func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint, offsetsInGroup bool, deps Deps) (*kafkaSource, error) {
 	obs := deps.Observer
 	s := &kafkaSource{
 		cfg: cfg, subtask: subtask, obs: obs, settle: deps.Settle,
@@ -58,7 +60,7 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 		pendingCommit: map[int64][]PartitionOffset{},
 	}
 	s.topicID = cfg.inputTopicID
-	start, err := s.startOffsets(ctx, admin, restored, fromCheckpoint)
+	start, err := s.startOffsets(ctx, admin, restored, fromCheckpoint, offsetsInGroup)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +80,9 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 
 // startOffsets is initializeState: the restored offset + 1 where the
 // checkpoint (or the job's startup record) has the partition, otherwise
-// the startup mode decides.
-func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint bool) (map[int32]int64, error) {
+// the startup mode decides; offsetsInGroup says the group's committed
+// offsets are the state (offsets-in-txn).
+func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, restored []PartitionOffset, fromCheckpoint, offsetsInGroup bool) (map[int32]int64, error) {
 	start := map[int32]int64{}
 	for _, po := range restored {
 		if po.Topic != s.cfg.InputTopic || !slices.Contains(s.partitions, po.Partition) {
@@ -105,8 +108,9 @@ func (s *kafkaSource) startOffsets(ctx context.Context, admin *kgo.Client, resto
 		clear(s.fromEnd)
 	}
 	// The group's offsets are the state of offsets-in-txn (committed with
-	// the output); the rest keep the startup record's.
-	if s.cfg.Protocol.OffsetsInTransaction || fromCheckpoint && s.cfg.Protocol.Has(BugGroupOffsetsOnRestore) {
+	// the output) unless the restored state was written under at-least-once
+	// (a switched guarantee); the rest keep the startup record's.
+	if s.cfg.Protocol.OffsetsInSinkTransaction() && offsetsInGroup || fromCheckpoint && s.cfg.Protocol.Has(BugGroupOffsetsOnRestore) {
 		committed, err := fetchGroupOffsets(ctx, admin, s.cfg.JobName, s.cfg.InputTopic, s.topicID, s.partitions)
 		if err != nil {
 			return nil, fmt.Errorf("source %d: %w", s.subtask, err)
@@ -416,7 +420,7 @@ func (s *kafkaSource) positions() []PartitionOffset {
 // offset+1 of that checkpoint to the group. It is for monitoring only, so a
 // failure is reported and otherwise ignored, as Flink does.
 func (s *kafkaSource) commitOffsets(ctx context.Context, checkpoint int64) {
-	if s.cfg.Protocol.OffsetsInTransaction {
+	if s.cfg.Protocol.OffsetsInSinkTransaction() {
 		clear(s.pendingCommit) // the sink's transaction committed them
 		return
 	}

@@ -20,7 +20,10 @@ const (
 	KindScale  Kind = "scale"
 	// KindFailover: a failover region fails and restores alone.
 	KindFailover Kind = "failover"
-	// KindOperator: what an operator of the job does to it (stop, restore).
+	// KindOperator: what an operator of the job does to it: a graceful stop
+	// with a savepoint, or a stop at the Hit-th checkpoint trigger and a new
+	// job, restored from the last completed checkpoint, with a changed
+	// configuration.
 	KindOperator Kind = "operator"
 )
 
@@ -32,6 +35,20 @@ type Info struct {
 	// OptIn faults break a protocol's stated assumption: they are not in
 	// "all" and must be named.
 	OptIn bool
+}
+
+// RestartsJob reports whether the fault ends the job attempt, so that a
+// new one restores from the store.
+func (f Info) RestartsJob() bool {
+	switch {
+	case f.Kind == KindCrash:
+		return f.Name != string(engine.CrashDuringRecovery)
+	case f.Kind == KindOperator, f.Kind == KindFailover:
+		// stop-with-savepoint and the new-job actions restore from the
+		// store; a regional restore is a recovery too.
+		return true
+	}
+	return f.Name == "rescale" || f.Name == "zombie" || f.Name == "outage-beyond-txn-timeout" || f.Name == "outage-beyond-txn-id-expiry"
 }
 
 // IsCrash reports whether the fault is a crash point: it fires the Hit-th
@@ -79,7 +96,17 @@ func Catalogue() []Info {
 		Info{"rescale", KindScale, "the job is stopped when a checkpoint triggers and restored from the last completed checkpoint at parallelism count (scale up or in)", false},
 		Info{"region-failover", KindFailover, "when a checkpoint triggers, failover region count (mod the parallelism: a source subtask with the sink subtask it feeds, under the forward topology) fails and restores from the last completed checkpoint after restart_delay_ms while the other subtasks keep running; the checkpoints in flight are aborted and none is triggered while it is down. Under the keyBy topology, and under offsets-in-txn, the region is the whole job", false},
 	)
-	return append(out, protocolCatalogue()...)
+	return append(append(out, OperatorActions()...), protocolCatalogue()...)
+}
+
+// OperatorActions are the operator group: a job stopped when a checkpoint
+// triggers and started as a new job with a changed configuration, restored
+// from the last completed checkpoint.
+func OperatorActions() []Info {
+	return []Info{
+		{"new-txn-prefix", KindOperator, "operator: the job is stopped when a checkpoint triggers and started as a new job whose sink uses a new transactional-id prefix (<job>-v2, then -v3 ...); the restore must resume-commit the pending transactions under their own prefix and abort lingering ones of every restored prefix", false},
+		{"switch-guarantee", KindOperator, "operator: the job is stopped when a checkpoint triggers and restarted with the delivery guarantee switched exactly-once <-> at-least-once (none stays none); the run is judged by the weakest guarantee in force, and the restored pending transactions must still be committed", false},
+	}
 }
 
 // Lookup returns the catalogue entry for name.

@@ -412,6 +412,8 @@ var weights = map[string]int{
 	"coordinator-move":              3,
 	"broker-restart":                2,
 	"region-failover":               6,
+	"new-txn-prefix":                3,
+	"switch-guarantee":              3,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is
@@ -535,6 +537,5 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 // one restores from the store.
 func restartsJob(name string) bool {
 	info, _ := Lookup(name)
-	return (info.IsCrash() && name != "crash-during-recovery") || name == "rescale" || name == "zombie" || name == "stop-with-savepoint" ||
-		name == "outage-beyond-txn-timeout" || name == "outage-beyond-txn-id-expiry" || name == "region-failover"
+	return info.RestartsJob()
 }

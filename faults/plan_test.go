@@ -511,9 +511,7 @@ func TestDrawnPhasesAimRecoveryOnlyWithARestart(t *testing.T) {
 		ops := faults.RandomFaults(rand.New(rand.NewPCG(seed, 1)), enabled, 10, 2, 4)
 		restarts := slices.ContainsFunc(ops, func(op faults.Op) bool {
 			info, _ := faults.Lookup(op.Fault)
-			return (info.IsCrash() && op.Fault != "crash-during-recovery") || op.Fault == "rescale" || op.Fault == "zombie" ||
-				op.Fault == "region-failover" || // a regional restore is a recovery too
-				op.Fault == "stop-with-savepoint"
+			return info.RestartsJob()
 		})
 		for _, op := range ops {
 			if op.Phase == "" {

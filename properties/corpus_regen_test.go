@@ -82,6 +82,16 @@ var cleanSpecs = []struct {
 	// at or after record 80's time.
 	{"clean-2pc-startup-timestamp", "two-phase-commit", 1, []faults.Op{{Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 100}},
 		func(w *faults.Workload) { w.StartupMode, w.StartupTimestampMS, w.LateRecords = "timestamp", 80, 40 }},
+	// Operator actions (FlinkKafkaProducerITCase
+	// testRestoreUsingDifferentTransactionalIdPrefix,
+	// testMigrateFromAtExactlyOnceToAtLeastOnce,
+	// testMigrateFromAtLeastOnceToExactlyOnce).
+	{"clean-2pc-new-txn-prefix", "two-phase-commit", 2, []faults.Op{{Fault: "new-txn-prefix", Hit: 3}, {Fault: "new-txn-prefix", Hit: 6}}, nil},
+	{"clean-2pc-new-txn-prefix-crash-during-recovery", "two-phase-commit", 2, []faults.Op{{Fault: "new-txn-prefix", Hit: 3}, {Fault: "crash-during-recovery", Hit: 6, RestartDelayMS: 100}}, nil},
+	{"clean-offsets-in-txn-new-txn-prefix", "offsets-in-txn", 2, []faults.Op{{Fault: "new-txn-prefix", Hit: 3}, {Fault: "crash-after-checkpoint-stored", Hit: 5, RestartDelayMS: 100}}, nil},
+	{"clean-2pc-switch-guarantee", "two-phase-commit", 2, []faults.Op{{Fault: "switch-guarantee", Hit: 3}, {Fault: "switch-guarantee", Hit: 6}}, nil},
+	{"clean-offsets-in-txn-switch-guarantee", "offsets-in-txn", 2, []faults.Op{{Fault: "switch-guarantee", Hit: 3}, {Fault: "crash-after-checkpoint-stored", Hit: 4, RestartDelayMS: 100}, {Fault: "switch-guarantee", Hit: 6}}, nil},
+	{"clean-at-least-once-switch-guarantee", "at-least-once", 1, []faults.Op{{Fault: "switch-guarantee", Hit: 3}, {Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 100}}, nil},
 }
 
 func forward(w *faults.Workload) { w.Topology = faults.TopologyForward }

@@ -105,6 +105,11 @@ func (s *scheduler) fail(err error) {
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "region-failover", Subtask: -1, Detail: fmt.Sprintf("whole job down=%dms", rf.down.Milliseconds())})
 		s.sleep(rf.down)
+	case errors.As(err, new(errOperator)):
+		var op errOperator
+		errors.As(err, &op)
+		s.res.Restarts++
+		s.tr.Observe(engine.Event{Kind: "operator", Subtask: -1, Detail: op.action + ": " + op.detail})
 	case errors.Is(err, errRescale):
 		s.res.Restarts++
 		s.tr.Observe(engine.Event{Kind: "rescale", Subtask: -1, Detail: fmt.Sprintf("parallelism %d", s.parallelism)})

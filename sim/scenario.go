@@ -74,9 +74,13 @@ type Result struct {
 	Faults     map[string]int  `json:"faults"` // non-crash faults fired
 	// Unfired are the plan's ops that never fired (a hit the run never
 	// reached): the run did not test them.
-	Unfired     []faults.Op   `json:"unfired,omitempty"`
-	Checkpoints int           `json:"checkpoints"`
-	Restarts    int           `json:"restarts"`
+	Unfired     []faults.Op `json:"unfired,omitempty"`
+	Checkpoints int         `json:"checkpoints"`
+	Restarts    int         `json:"restarts"`
+	// JudgedAs is the weaker guarantee the run was judged by when an
+	// operator switched the job to it (switch-guarantee): at-least-once
+	// after a switch allows duplicates, never loss.
+	JudgedAs    string        `json:"judged_as,omitempty"`
 	LoudFailure string        `json:"loud_failure,omitempty"`
 	TraceHash   string        `json:"trace_hash"`
 	VirtualTime time.Duration `json:"virtual_time_ns"`
@@ -388,6 +392,7 @@ func run(opts Options) (res Result) {
 		res:   &res,
 	}
 	s.injector = newInjector(s, plan.Faults)
+	s.weakest = proto.Guarantee
 	s.now = tr.start
 	s.parallelism = plan.Workload.Parallelism
 	tr.now = func() time.Time { return s.now }
@@ -404,7 +409,10 @@ func run(opts Options) (res Result) {
 	s.traceUnfired(res.Unfired)
 	res.LoudFailure = obs.LoudFailure
 	res.Check = model.Check(obs)
-	res.Violations = res.Check.Violations(model.Allowed(proto.Guarantee.DeliveryName()))
+	if s.weakest != proto.Guarantee {
+		res.JudgedAs = s.weakest.DeliveryName()
+	}
+	res.Violations = res.Check.Violations(model.Allowed(s.weakest.DeliveryName()))
 	if obs.HarnessError != "" {
 		res.HarnessError = obs.HarnessError
 	}
@@ -470,9 +478,16 @@ type scheduler struct {
 	// savepoints is the savepoint directory: savepoints not registered for
 	// failover (the flink-26783 variant) are written here.
 	savepoints engine.MemoryStore
-	finalDone  bool
-	loud       string
-	stalled    string
+	finalDone            bool
+	loud                 string
+	stalled              string
+	// prefixVersion counts new-txn-prefix actions: the prefix is
+	// <job>-v<prefixVersion+1> after the first.
+	prefixVersion int
+	// weakest is the weakest guarantee in force during the run
+	// (switch-guarantee): the run is judged by it. Guarantees are declared
+	// strongest first, so the weakest is the largest.
+	weakest engine.Guarantee
 }
 
 type notification struct {

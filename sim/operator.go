@@ -1,0 +1,37 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
+)
+
+// errOperator stops the job for an operator action: a new job starts,
+// restored from the last completed checkpoint, with the configuration the
+// action changed.
+type errOperator struct{ action, detail string }
+
+func (e errOperator) Error() string { return "operator action " + e.action }
+
+// operatorActions are the operator group's actions (faults.OperatorActions):
+// each changes the configuration the next job starts with and returns what
+// it changed, for the trace. The job is stopped when the action fires.
+var operatorActions = map[string]func(s *scheduler, op faults.Op) string{
+	"new-txn-prefix": func(s *scheduler, _ faults.Op) string {
+		s.prefixVersion++
+		s.cfg.TransactionalIDPrefix = fmt.Sprintf("%s-v%d", jobName, s.prefixVersion+1)
+		return "transactional-id prefix " + s.cfg.TransactionalIDPrefix
+	},
+	"switch-guarantee": func(s *scheduler, _ faults.Op) string {
+		from := s.cfg.Protocol.Guarantee
+		switch from {
+		case engine.TwoPhaseCommit:
+			s.cfg.Protocol.Guarantee = engine.AtLeastOnce
+		case engine.AtLeastOnce:
+			s.cfg.Protocol.Guarantee = engine.TwoPhaseCommit
+		}
+		s.weakest = max(s.weakest, s.cfg.Protocol.Guarantee)
+		return from.DeliveryName() + " -> " + s.cfg.Protocol.Guarantee.DeliveryName()
+	},
+}
