@@ -49,8 +49,13 @@ type Config struct {
 	// restored from another job's checkpoint may use a new prefix: the
 	// checkpoint carries the prefixes its transactions were written under.
 	TransactionalIDPrefix string
-	InputTopic            string
-	OutputTopic           string
+	// RanTransactional: an earlier job of this one wrote with transactions
+	// (a guarantee switched from exactly-once). A non-transactional sink
+	// then still aborts their lingering transactions, even with no
+	// checkpoint to restore from.
+	RanTransactional bool
+	InputTopic       string
+	OutputTopic      string
 	// Partitions of the input topic; output record for input partition p
 	// goes to output partition p % OutputPartitions.
 	Partitions       int32

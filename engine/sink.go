@@ -85,7 +85,7 @@ func openSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client, 
 	case TwoPhaseCommit:
 		return openTxnSink(ctx, cfg, subtask, admin, restored, fromCheckpoint, deps)
 	case AtLeastOnce, FireAndForget:
-		if restored.transactional() {
+		if restored.transactional() || cfg.RanTransactional {
 			// A job switched from exactly-once: the restored pending
 			// transactions belong to completed checkpoints and must still
 			// be committed, and lingering ones aborted, before the job

@@ -309,10 +309,11 @@ func (s *txnSink) zombieIDs(idPrefix string, q int) []string {
 		return ids
 	}
 	for n := s.next[q]; n < s.next[q]+1+int64(s.cfg.MaxConcurrentCheckpoints); n++ {
+		id := n
 		if s.cfg.Protocol.Has(BugReuseReferencedSlot) {
-			n %= poolSize
+			id %= poolSize // a copy: reducing n itself never ends the loop
 		}
-		ids = append(ids, idOf(idPrefix, q, n))
+		ids = append(ids, idOf(idPrefix, q, id))
 	}
 	return ids
 }

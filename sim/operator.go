@@ -28,6 +28,7 @@ var operatorActions = map[string]func(s *scheduler, op faults.Op) string{
 		switch from {
 		case engine.TwoPhaseCommit:
 			s.cfg.Protocol.Guarantee = engine.AtLeastOnce
+			s.cfg.RanTransactional = true
 		case engine.AtLeastOnce:
 			s.cfg.Protocol.Guarantee = engine.TwoPhaseCommit
 		}

@@ -478,9 +478,9 @@ type scheduler struct {
 	// savepoints is the savepoint directory: savepoints not registered for
 	// failover (the flink-26783 variant) are written here.
 	savepoints engine.MemoryStore
-	finalDone            bool
-	loud                 string
-	stalled              string
+	finalDone  bool
+	loud       string
+	stalled    string
 	// prefixVersion counts new-txn-prefix actions: the prefix is
 	// <job>-v<prefixVersion+1> after the first.
 	prefixVersion int
