@@ -56,14 +56,30 @@ type appFlags struct {
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.name, "app", "", "registered app to run (see the examples package)")
+	fs.StringVar(&f.name, "app", "", "registered app to run (see 'simrun list apps'); required")
 	fs.Uint64Var(&f.seed, "seed", 1, "base seed (campaign) or the run's seed (replay)")
-	fs.StringVar(&f.faults, "faults", "sites,protocol", "faults and groups: all, sites, protocol, group, or names")
+	fs.StringVar(&f.faults, "faults", "sites,protocol", "comma-separated faults of the app or groups: all, sites (crash-at:<site> of the app's declared sites), protocol, group, broker (see 'simrun list faults': those of kind protocol, group and broker apply to apps)")
 	fs.IntVar(&f.records, "records", 40, "input records per run")
+}
+
+// appFlagSet is the flag set of `simrun CMD --app NAME`: its name says so
+// in -h and in flag errors, as the engine's flags do not apply.
+func appFlagSet(cmd string) *flag.FlagSet {
+	return flag.NewFlagSet(cmd+" --app NAME", flag.ContinueOnError)
+}
+
+// registerAppPointer documents --app in the engine's flag set of cmd, so
+// that `simrun cmd -h` shows it; a command line with --app never reaches
+// that flag set (hasAppFlag routes it to the app runner first).
+func registerAppPointer(fs *flag.FlagSet, cmd, applies string) {
+	fs.String("app", "", fmt.Sprintf("instead of --protocol, run a registered app (see 'simrun list apps'); with --app NAME only %s apply ('simrun %s --app NAME -h')", applies, cmd))
 }
 
 // resolve returns the app and its enabled faults, or a usage error.
 func (f *appFlags) resolve() (app.App, []string, error) {
+	if f.name == "" || strings.HasPrefix(f.name, "-") {
+		return app.App{}, nil, usagef("--app needs the name of a registered app (see 'simrun list apps'), got %s", faults.Quote(f.name))
+	}
 	a, ok := appsim.Lookup(f.name)
 	if !ok {
 		return app.App{}, nil, usagef("unknown app %q (registered: %s)", f.name, strings.Join(appsim.Registered(), ", "))
@@ -85,7 +101,7 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := noProtocolWithApp("campaign", args); err != nil {
 		return exitUsage, err
 	}
-	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
+	fs := appFlagSet("campaign")
 	var f appFlags
 	f.register(fs)
 	runs := fs.Int("runs", 100, "number of scenarios")
@@ -219,7 +235,7 @@ func cmdAppReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := noProtocolWithApp("replay", args); err != nil {
 		return exitUsage, err
 	}
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs := appFlagSet("replay")
 	var f appFlags
 	f.register(fs)
 	planPath := fs.String("plan", "", "plan file (JSON) fixing the input and faults")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,7 +33,7 @@ func cmdAppShrink(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := noProtocolWithApp("shrink", args); err != nil {
 		return exitUsage, err
 	}
-	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
+	fs := appFlagSet("shrink")
 	var cfg appShrinkConfig
 	cfg.f.register(fs)
 	planPath := fs.String("plan", "", "plan file (JSON) fixing the input and faults of the scenario to shrink (its seed unless --seed is given)")

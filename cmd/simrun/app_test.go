@@ -151,3 +151,50 @@ func TestAppCampaignReport(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "--report is for campaigns of random runs")
 }
+
+// TestAppFlagsAreDocumented: `simrun CMD -h` names --app and the flags that
+// apply with it, `simrun CMD --app NAME -h` shows the app's flag set, and
+// `simrun list apps` lists the registered examples with their kind.
+func TestAppFlagsAreDocumented(t *testing.T) {
+	help := func(args ...string) string {
+		var out, errOut strings.Builder
+		require.Equal(t, exitOK, runMain(args, &out, &errOut), errOut.String())
+		return out.String()
+	}
+	for _, tc := range []struct {
+		cmd     string
+		applies []string // flags -h must name beside --app
+	}{
+		{"campaign", []string{"--runs", "--check-determinism", "--exhaustive", "--report"}},
+		{"replay", []string{"--plan", "--trace"}},
+		{"shrink", []string{"--plan", "--out", "--match", "--search", "--max-runs"}},
+	} {
+		engineHelp := help(tc.cmd, "-h")
+		require.Contains(t, engineHelp, "-app string", tc.cmd)
+		require.Contains(t, engineHelp, "'simrun list apps'", tc.cmd)
+		appHelp := help(tc.cmd, "--app", "gts", "-h")
+		require.Contains(t, appHelp, "usage: simrun "+tc.cmd+" --app NAME [flags]")
+		require.NotContains(t, appHelp, "-partitions", "the engine's workload flags do not apply to an app")
+		for _, flagName := range tc.applies {
+			require.Contains(t, engineHelp, flagName, "%s -h names %s as applying with --app", tc.cmd, flagName)
+			require.Contains(t, appHelp, "  -"+strings.TrimPrefix(flagName, "--"), "%s --app NAME -h lists %s", tc.cmd, flagName)
+		}
+	}
+	require.Contains(t, help("help"), "--app NAME")
+
+	lines := strings.Split(strings.TrimSpace(help("list", "apps")), "\n")
+	kinds := map[string]string{}
+	for _, line := range lines {
+		f := strings.Split(line, "\t")
+		require.Len(t, f, 3, line)
+		kinds[f[0]] = f[1]
+	}
+	require.Equal(t, "correct", kinds["gts"])
+	require.Equal(t, "correct", kinds["copier"])
+	require.Equal(t, "known-bad", kinds["copier-offsets-outside-txn"])
+	require.Equal(t, "correct", kinds["engine-two-phase-commit"])
+
+	var out, errOut strings.Builder
+	require.Equal(t, exitUsage, runMain([]string{"campaign", "--app", "-h"}, &out, &errOut))
+	require.Contains(t, errOut.String(), "--app needs the name of a registered app")
+}

@@ -36,17 +36,21 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 const usage = `usage: simrun <command> [flags]
 
 commands:
-  campaign   run many seeded scenarios of one protocol and report violations
+  campaign   run many seeded scenarios of one protocol (or, with --app NAME,
+             of a registered app) and report violations
   replay     run one scenario (optionally from a plan file) and write its trace
   shrink     reduce a failing scenario to a minimal plan that fails the same way
   gate       regression gate: corpus, bug-zoo detection, clean campaigns
   zoo        runs to the first catch of every known-bad variant over several seeds
   merge      combine the reports of a sharded campaign into one
   realrun    run plans on a real Kafka broker in real time (--brokers HOST:PORT)
-  list       list protocols, faults or anomalies
+  list       list protocols, apps, faults, phases or anomalies (one per line:
+             name, kind, description; 'simrun list apps': what --app runs)
   help       show this text
 
-Run 'simrun <command> -h' for the flags of a command.
+Run 'simrun <command> -h' for the flags of a command; campaign, replay and
+shrink run a registered app with --app NAME ('simrun <command> --app NAME -h'
+for the flags that apply then).
 `
 
 // commands maps a command name to its implementation; each command's file

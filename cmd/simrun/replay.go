@@ -23,6 +23,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	var f scenarioFlags
 	f.register(fs)
+	registerAppPointer(fs, "replay", "--seed, --faults, --records, --plan and --trace")
 	planPath := fs.String("plan", "", "plan file (JSON) fixing workload and faults")
 	tracePath := fs.String("trace", "", "write the JSON-lines trace to this file")
 	planOut := fs.String("plan-out", "", "write the scenario's plan (JSON, replayable with --plan) to this file")

@@ -37,6 +37,7 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
 	var cfg shrinkConfig
 	cfg.flags.register(fs)
+	registerAppPointer(fs, "shrink", "--seed, --faults, --records, --plan, --out, --match, --search and --max-runs")
 	planPath := fs.String("plan", "", "plan file (JSON) fixing workload and faults of the scenario to shrink")
 	fs.StringVar(&cfg.out, "out", "", "write the shrunk plan to this file; required")
 	match := fs.String("match", "same", "when a smaller scenario fails the same way: same (the same set of violated anomaly kinds) or subset (a non-empty subset of them)")
