@@ -21,6 +21,11 @@ type CampaignOptions struct {
 	CheckDeterminism int
 	// StopAtFirst ends the campaign at the first run that is not clean.
 	StopAtFirst bool
+	// Select, when set, picks the runs k of 0..Runs-1 this campaign runs
+	// (a shard, or one job's share of one); the others are skipped. A run
+	// depends only on its seed and the campaign's options, never on which
+	// runs went before, so shares add up to the whole campaign.
+	Select func(k int) bool
 	// OnResult, when set, sees every run's result (for progress and
 	// reports).
 	OnResult func(k int, r Result)
@@ -42,7 +47,7 @@ func (c CampaignResult) Failed() bool { return c.Clean != c.Runs }
 
 // Campaign runs a campaign. It must be called from a test goroutine.
 func Campaign(t *testing.T, a app.App, o CampaignOptions) CampaignResult {
-	out := CampaignResult{Counts: map[string]int{}, Fired: map[string]int{}}
+	var out CampaignResult
 	base := o.Scenario
 	if len(base.Faults) > 0 && base.Plan == nil && base.Profile == nil && a.Validate() == nil {
 		p := base
@@ -51,33 +56,16 @@ func Campaign(t *testing.T, a app.App, o CampaignOptions) CampaignResult {
 		base.Profile = &prof
 	}
 	for k := range o.Runs {
+		if o.Select != nil && !o.Select(k) {
+			continue
+		}
 		opts := base
 		opts.Seed = RunSeed(o.BaseSeed, k)
 		res := Run(t, a, opts)
 		if o.CheckDeterminism > 0 && k%o.CheckDeterminism == 0 && res.Verdict != Inconclusive {
 			res = checkDeterminism(t, a, opts, res)
 		}
-		out.Runs++
-		switch res.Verdict {
-		case Clean:
-			out.Clean++
-		case Violation:
-			out.Violations++
-		case Inconclusive:
-			out.Inconclusive++
-		case Nondeterministic:
-			out.Nondeterministic++
-		}
-		for kind, n := range res.Check.Counts {
-			out.Counts[kind] += n
-		}
-		for f, n := range res.Fired {
-			out.Fired[f] += n
-		}
-		if res.Verdict != Clean && out.First == nil {
-			r := res
-			out.First = &r
-		}
+		out.Add(res)
 		if o.OnResult != nil {
 			o.OnResult(k, res)
 		}
@@ -86,6 +74,35 @@ func Campaign(t *testing.T, a app.App, o CampaignOptions) CampaignResult {
 		}
 	}
 	return out
+}
+
+// Add counts one finished run in: runs must be added in run order (First
+// is the first one added that was not clean).
+func (c *CampaignResult) Add(res Result) {
+	if c.Counts == nil {
+		c.Counts, c.Fired = map[string]int{}, map[string]int{}
+	}
+	c.Runs++
+	switch res.Verdict {
+	case Clean:
+		c.Clean++
+	case Violation:
+		c.Violations++
+	case Inconclusive:
+		c.Inconclusive++
+	case Nondeterministic:
+		c.Nondeterministic++
+	}
+	for kind, n := range res.Check.Counts {
+		c.Counts[kind] += n
+	}
+	for f, n := range res.Fired {
+		c.Fired[f] += n
+	}
+	if res.Verdict != Clean && c.First == nil {
+		r := res
+		c.First = &r
+	}
 }
 
 // checkDeterminism replays a run with the same options and compares the

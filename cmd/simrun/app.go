@@ -106,6 +106,8 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	f.register(fs)
 	runs := fs.Int("runs", 100, "number of scenarios")
 	check := fs.Int("check-determinism", 10, "replay every n-th run and compare traces (0: off)")
+	jobs := fs.Int("jobs", 1, "worker processes running scenarios at once, 1..64 (results are identical for any value; each scenario runs at GOMAXPROCS 1, so jobs are processes)")
+	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1; k8s/n takes i-1 from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	exhaustive := fs.Bool("exhaustive", false, "instead of --runs random runs: one run per request boundary (before and after) and named-site call of the fault-free run with --seed")
 	report := fs.String("report", "", "write report.json, summary.md, junit.xml and index.html (a timeline lane per app instance) to this directory")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -117,6 +119,26 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if *runs < 1 || *check < 0 {
 		return exitUsage, usagef("--runs must be at least 1 and --check-determinism not negative")
+	}
+	copts := appsim.CampaignOptions{Runs: *runs, BaseSeed: f.seed, CheckDeterminism: *check,
+		Scenario: appsim.Options{Records: f.records, Faults: enabled}}
+	if v, ok := os.LookupEnv(appWorkerEnv); ok {
+		share, events, err := parseAppWorker(v)
+		if err != nil {
+			return exitUsage, err
+		}
+		inTest(func(t *testing.T) int { return runAppWorker(t, a, copts, share, events) })
+		return exitInconclusive, nil
+	}
+	if *jobs < 1 || *jobs > 64 {
+		return exitUsage, usagef("--jobs must be 1..64, got %d", *jobs)
+	}
+	shardIndex, shards, err := parseShard(*shard, os.Getenv)
+	if err != nil {
+		return exitUsage, err
+	}
+	if *exhaustive && (*jobs > 1 || shards > 1) {
+		return exitUsage, usagef("--exhaustive runs in one process: drop --jobs and --shard")
 	}
 	if *report != "" {
 		if *exhaustive {
@@ -133,30 +155,33 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 		inTest(func(t *testing.T) int { return appExhaustive(t, a, f, stdout) })
 		return exitInconclusive, nil
 	}
+	share := appShare{first: shardIndex, step: shards}
 	inTest(func(t *testing.T) int {
 		start := time.Now()
 		var rep *appReport
 		if *report != "" {
-			rep = newAppReport(*report, a, f, enabled, *runs)
+			rep = newAppReport(*report, a, f, enabled, *runs, shardIndex, shards)
+			copts.Scenario.KeepEvents = true
 		}
-		res := appsim.Campaign(t, a, appsim.CampaignOptions{Runs: *runs, BaseSeed: f.seed, CheckDeterminism: *check,
-			Scenario: appsim.Options{Records: f.records, Faults: enabled, KeepEvents: rep != nil},
-			OnResult: func(k int, r appsim.Result) {
-				replay := printAppFailure(stdout, a, r)
-				if rep != nil {
-					rep.add(k, r, replay)
-				}
-			}})
+		res, werr := appRuns(t, a, copts, share, *jobs, args, stderr, func(k int, r appsim.Result) {
+			replay := printAppFailure(stdout, a, r)
+			if rep != nil {
+				rep.add(k, r, replay)
+			}
+		})
 		code := exitOK
 		switch {
+		case werr != nil:
+			fmt.Fprintf(stderr, "simrun: %v\n", werr)
+			code = exitInconclusive
 		case res.Violations > 0:
 			code = exitViolations
 		case res.Inconclusive > 0 || res.Nondeterministic > 0:
 			code = exitInconclusive
 		}
 		wall := time.Since(start)
-		if rep != nil {
-			if err := rep.write(wall); err != nil {
+		if rep != nil && werr == nil {
+			if err := rep.write(wall, *jobs); err != nil {
 				fmt.Fprintf(stderr, "simrun: %v\n", err)
 				code = max(code, exitInconclusive)
 			}
@@ -184,8 +209,9 @@ type appReport struct {
 	clean int // clean runs given a plan file
 }
 
-func newAppReport(dir string, a app.App, f appFlags, enabled []string, runs int) *appReport {
+func newAppReport(dir string, a app.App, f appFlags, enabled []string, runs, shardIndex, shards int) *appReport {
 	ro := reports.Options{Protocols: []string{a.Name}, BaseSeed: f.seed, Runs: runs, Faults: f.faults, FaultNames: enabled,
+		Shard:    reports.Shard{Count: shards, Indexes: []int{shardIndex + 1}},
 		Workload: faults.Workload{Partitions: int(a.Spec.InputPartitions), Parallelism: a.ProcessCount(), Records: f.records}}
 	return &appReport{dir: dir, a: a, f: f, b: reports.NewBuilder("campaign", ro, reports.BuildVersions(projectCommit()), reports.Limits{})}
 }
@@ -202,8 +228,8 @@ func (r *appReport) add(k int, res appsim.Result, replay string) {
 	r.b.AddApp(reports.AppRun{Index: k, Result: res, Replay: replay})
 }
 
-func (r *appReport) write(wall time.Duration) error {
-	return reports.Write(r.dir, r.b.Report(false, reports.Execution{Jobs: 1, Shards: 1, WallMS: wall.Milliseconds(),
+func (r *appReport) write(wall time.Duration, jobs int) error {
+	return reports.Write(r.dir, r.b.Report(false, reports.Execution{Jobs: jobs, Shards: 1, WallMS: wall.Milliseconds(),
 		ScenariosPerSecond: runsPerSecond(r.b.Runs(), wall)}))
 }
 

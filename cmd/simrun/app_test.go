@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,7 +166,7 @@ func TestAppFlagsAreDocumented(t *testing.T) {
 		cmd     string
 		applies []string // flags -h must name beside --app
 	}{
-		{"campaign", []string{"--runs", "--check-determinism", "--exhaustive", "--report"}},
+		{"campaign", []string{"--runs", "--jobs", "--shard", "--check-determinism", "--exhaustive", "--report"}},
 		{"replay", []string{"--plan", "--trace"}},
 		{"shrink", []string{"--plan", "--out", "--match", "--search", "--max-runs"}},
 	} {
@@ -197,4 +198,67 @@ func TestAppFlagsAreDocumented(t *testing.T) {
 	var out, errOut strings.Builder
 	require.Equal(t, exitUsage, runMain([]string{"campaign", "--app", "-h"}, &out, &errOut))
 	require.Contains(t, errOut.String(), "--app needs the name of a registered app")
+}
+
+// TestAppCampaignJobs: an app campaign gives the same summary and the same
+// report (every run's verdict, anomalies and trace hash) with --jobs 1, with
+// --jobs 3 (worker processes), and as two shards of --jobs 2 merged.
+func TestAppCampaignJobs(t *testing.T) {
+	bin := buildSimrun(t)
+	tmp := t.TempDir()
+	args := []string{"campaign", "--app", "copier-offsets-outside-txn", "--runs", "16", "--seed", "5", "--check-determinism", "4"}
+	campaign := func(name string, extra ...string) (string, string) {
+		dir := filepath.Join(tmp, name)
+		out, stderr, code := run(t, bin, append(append(slices.Clone(args), "--report", dir), extra...)...)
+		require.Contains(t, []int{exitOK, exitViolations}, code, out+stderr)
+		_, rep := readReport(t, dir)
+		return timing.ReplaceAllString(lastLine(out), ""), strings.ReplaceAll(rep, dir, "DIR")
+	}
+	sum1, rep1 := campaign("jobs1")
+	require.Regexp(t, `^runs=16 violations=[1-9]`, sum1, "the twin is caught: the comparison covers violating runs")
+	sum3, rep3 := campaign("jobs3", "--jobs", "3")
+	require.Equal(t, sum1, sum3)
+	require.Equal(t, rep1, rep3)
+
+	for _, shard := range []string{"1/2", "2/2"} {
+		campaign("shard"+shard[:1], "--shard", shard, "--jobs", "2")
+	}
+	merged := filepath.Join(tmp, "merged")
+	_, stderr, code := run(t, bin, "merge", filepath.Join(tmp, "shard1"), filepath.Join(tmp, "shard2"), "--out", merged)
+	require.Equal(t, exitViolations, code, stderr)
+	_, repMerged := readReport(t, merged)
+	for _, d := range []string{"shard1", "shard2"} {
+		repMerged = strings.ReplaceAll(repMerged, filepath.Join(tmp, d), "DIR")
+	}
+	require.Equal(t, rep1, repMerged)
+
+	_, stderr, code = run(t, bin, "campaign", "--app", "copier", "--jobs", "0")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "--jobs must be 1..64")
+	_, stderr, code = run(t, bin, "campaign", "--app", "copier", "--exhaustive", "--jobs", "2")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "--exhaustive runs in one process")
+}
+
+func TestAppShare(t *testing.T) {
+	whole := appShare{first: 1, step: 3} // shard 2/3
+	var got [][]int
+	for j := range 2 {
+		w := whole.worker(j, 2)
+		var ks []int
+		for k := range 20 {
+			if w.holds(k) {
+				require.True(t, whole.holds(k))
+				ks = append(ks, k)
+			}
+		}
+		got = append(got, ks)
+	}
+	require.Equal(t, [][]int{{1, 7, 13, 19}, {4, 10, 16}}, got)
+	_, _, err := parseAppWorker("1/0/1")
+	require.Error(t, err)
+	s, events, err := parseAppWorker("4/6/1")
+	require.NoError(t, err)
+	require.Equal(t, appShare{4, 6}, s)
+	require.True(t, events)
 }

@@ -47,7 +47,7 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	var cfg campaignConfig
 	cfg.flags.register(fs)
-	registerAppPointer(fs, "campaign", "--seed, --faults, --records, --runs, --check-determinism, --exhaustive and --report")
+	registerAppPointer(fs, "campaign", "--seed, --faults, --records, --runs, --jobs, --shard, --check-determinism, --exhaustive and --report")
 	fs.IntVar(&cfg.runs, "runs", 100, "number of scenarios")
 	fs.IntVar(&cfg.jobs, "jobs", 1, "scenarios to run at once (results are identical for any value)")
 	shard := fs.String("shard", "", "run only shard i of n (i/n, 1-based): runs k with k%n == i-1; k8s/n takes i-1 from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
