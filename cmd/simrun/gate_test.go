@@ -133,15 +133,20 @@ func TestGateCommand(t *testing.T) {
 	// The same gate, once as is and once with the correct protocol broken
 	// on purpose: only the broken one may fail the correct protocol's
 	// checks, and it must exit 1.
-	healthy, _ := gate()
+	// Detection of every known-bad variant is TestBugZooIsCaught's (package
+	// sim) and the full gate's in CI: here one detect check shows the
+	// family runs, and --checks leaves the rest out.
+	healthy, _ := gate("--checks", "corpus,clean,detect:commit-on-snapshot")
 	checkLines(t, healthy)
+	require.Contains(t, healthy, "NOTE partial gate: only the checks --checks corpus,clean,detect:commit-on-snapshot selects run")
+	require.Equal(t, 1, strings.Count(healthy, "detect "), "only the detect check asked for runs:\n%s", healthy)
 	require.Regexp(t, `(?m)^PASS clean\s+two-phase-commit\s`, healthy)
 	require.Regexp(t, `(?m)^PASS corpus\s+clean-2pc-`, healthy)
 	require.Regexp(t, `(?m)^PASS corpus\s+commit-on-snapshot\.json\s`, healthy)
 	require.Regexp(t, `(?m)^PASS no-loss\s+at-least-once\s`, healthy)
 	require.Regexp(t, `(?m)^PASS detect\s+commit-on-snapshot\s`, healthy)
 
-	broken, code := gate("--break", "two-phase-commit:commit-on-snapshot")
+	broken, code := gate("--break", "two-phase-commit:commit-on-snapshot", "--checks", "corpus,clean")
 	checkLines(t, broken)
 	require.Equal(t, exitViolations, code, broken)
 	require.Contains(t, broken, "NOTE deliberately broken for this run: two-phase-commit runs as commit-on-snapshot")
@@ -164,6 +169,9 @@ func TestGateCommand(t *testing.T) {
 		{"bad break", []string{"gate", "--corpus", corpus, "--break", "two-phase-commit:no-such-bug"}, "no protocol is two-phase-commit with bug"},
 		{"break a weaker protocol", []string{"gate", "--corpus", corpus, "--break", "at-least-once:commit-on-snapshot"}, "not correct"},
 		{"bad budget", []string{"gate", "--corpus", corpus, "--budget", "0s"}, "--budget"},
+		{"unknown check family", []string{"gate", "--corpus", corpus, "--checks", "corpus,detekt"}, `--checks "detekt": want a family`},
+		{"check of a correct protocol under detect", []string{"gate", "--corpus", corpus, "--checks", "detect:two-phase-commit"}, "no detect check of"},
+		{"check of a plan not in the corpus", []string{"gate", "--corpus", corpus, "--checks", "corpus:no-such.json"}, "no corpus check of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, code := simrun(t, bin, work, tc.args...)
