@@ -54,8 +54,18 @@ type Config struct {
 	// then still aborts their lingering transactions, even with no
 	// checkpoint to restore from.
 	RanTransactional bool
-	InputTopic       string
-	OutputTopic      string
+	// RetainedCheckpoint is the id of the retained checkpoint an operator
+	// started this job from when it was older than the latest (flink run
+	// -s), 0 for none. The job that wrote it committed its pending
+	// transactions already and may have reused their ids since (pooled
+	// ids): a resume of one of them, from a checkpoint up to this id, that
+	// the broker fences is taken as done, as FlinkKafkaProducer's
+	// recoverAndCommit logs it and goes on. A loss it hides is still
+	// judged: those records are before the checkpoint's offsets and not
+	// read again.
+	RetainedCheckpoint int64
+	InputTopic         string
+	OutputTopic        string
 	// Partitions of the input topic; output record for input partition p
 	// goes to output partition p % OutputPartitions.
 	Partitions       int32

@@ -184,7 +184,11 @@ func (src *SourceTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
 	for _, s := range cp.Sources {
 		offsets = append(offsets, s.Offsets...)
 	}
-	source, err := openSource(ctx, &src.job.cfg, src.index, src.job.admin, offsets, ok, offsetsInGroup(cp, ok), src.job.deps)
+	inGroup := offsetsInGroup(cp, ok)
+	if cp.ID > 0 && cp.ID == src.job.cfg.RetainedCheckpoint && !src.job.cfg.Protocol.Has(BugGroupOffsetsOnRetainedRestore) {
+		inGroup = false // the group holds the offsets of the job that went on past cp
+	}
+	source, err := openSource(ctx, &src.job.cfg, src.index, src.job.admin, offsets, ok, inGroup, src.job.deps)
 	if err != nil {
 		return err
 	}
@@ -196,7 +200,11 @@ func (src *SourceTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
 // sources' state in cp: with no checkpoint or the startup record
 // (checkpoint 0, written before any sink transaction), and in a checkpoint
 // whose every source snapshot says so (written under offsets-in-txn, not
-// after a switch to at-least-once).
+// after a switch to at-least-once). A retained checkpoint older than the
+// latest that an operator started the job from (Config.RetainedCheckpoint)
+// is the exception, decided by the caller: the group holds the offsets of
+// the job that went on past it, so the checkpoint's own offsets are the
+// state until the new job restores from a checkpoint of its own.
 func offsetsInGroup(cp Checkpoint, ok bool) bool {
 	if !ok || cp.ID == 0 {
 		return true

@@ -140,6 +140,10 @@ const (
 	// exactly-once checkpoint aborts the restored pending transactions
 	// instead of committing them.
 	BugSwitchAbortsPending Bug = "switch-aborts-pending"
+	// BugGroupOffsetsOnRetainedRestore: offsets-in-txn started from an
+	// older retained checkpoint takes the group's committed offsets (the
+	// old job's, past the checkpoint) with the checkpoint's keyed state.
+	BugGroupOffsetsOnRetainedRestore Bug = "retained-restore-group-offsets"
 )
 
 // Protocol is a named delivery protocol: a guarantee plus, for known-bad
@@ -236,6 +240,8 @@ func Protocols() []Protocol {
 			"a job restarted with a new transactional-id prefix aborts lingering transactions of the new prefix only: a transaction the old job left open under the old prefix pins the last stable offset and read_committed readers stall (an operator action: new-txn-prefix)"),
 		bad("switch-aborts-pending", BugSwitchAbortsPending,
 			"a job restarted with at-least-once from an exactly-once checkpoint aborts the restored pending transactions instead of committing them: the output of a completed checkpoint is silently lost (an operator action: switch-guarantee)"),
+		{Name: "retained-restore-group-offsets", Kind: KindKnownBad, Guarantee: TwoPhaseCommit, OffsetsInTransaction: true, Bugs: []Bug{BugGroupOffsetsOnRetainedRestore},
+			Description: "offsets-in-txn started as a new job from a retained checkpoint older than the latest takes the group's committed offsets, which the old job moved past that checkpoint, with the checkpoint's keyed state: the records in between are never counted again, so every later count and the final state diverge (an operator action: restore-retained-checkpoint)"},
 		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,
 			"FLINK-31363: an empty transaction is pre-committed like any other; committing it on recovery fails (INVALID_TXN_STATE) and the job cannot recover"),
 	}

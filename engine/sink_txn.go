@@ -399,11 +399,19 @@ func (s *txnSink) resumeTransaction(ctx context.Context, h TransactionHolder) er
 	if err == nil || s.cfg.Protocol.Has(BugInitBeforeResume) || s.cfg.Protocol.Has(BugShortTxnTimeout) || switchBug {
 		return nil
 	}
+	fenced := errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidTxnState) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.InvalidProducerEpoch)
+	if fenced && h.Checkpoint <= s.cfg.RetainedCheckpoint {
+		// Started from an older retained checkpoint: the job that wrote it
+		// committed this transaction and reused its id since.
+		s.deps.Observer.Observe(Event{Kind: "resume-transaction", Subtask: s.subtask, Checkpoint: h.Checkpoint,
+			TxnID: h.TransactionalID, Epoch: h.Epoch, Detail: "taken as committed (retained checkpoint)"})
+		return nil
+	}
 	// Fenced or invalid state: something ended or re-initialised the
 	// transaction (the broker's transaction timeout, for one). Its output is
 	// gone and the checkpoint that owns it is complete: fail loudly.
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidTxnState) ||
-		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.InvalidProducerEpoch) {
+	if fenced {
 		return fmt.Errorf("sink %d: resume %s (checkpoint %d, epoch %d): %w: %w",
 			s.subtask, h.TransactionalID, h.Checkpoint, h.Epoch, ErrTransactionLost, err)
 	}

@@ -106,8 +106,17 @@ func OperatorActions() []Info {
 	return []Info{
 		{"new-txn-prefix", KindOperator, "operator: the job is stopped when a checkpoint triggers and started as a new job whose sink uses a new transactional-id prefix (<job>-v2, then -v3 ...); the restore must resume-commit the pending transactions under their own prefix and abort lingering ones of every restored prefix", false},
 		{"switch-guarantee", KindOperator, "operator: the job is stopped when a checkpoint triggers and restarted with the delivery guarantee switched exactly-once <-> at-least-once (none stays none); the run is judged by the weakest guarantee in force, and the restored pending transactions must still be committed", false},
+		{RestoreRetainedCheckpoint, KindOperator, "operator: the job is stopped when a checkpoint triggers and started as a new job from the retained checkpoint count completed checkpoints before the latest (state.checkpoints.num-retained, flink run -s; waits for a trigger at which that many older ones are retained); its checkpoint ids continue from the restored one, its pending transactions were committed already, lingering ones after it (past the committed ids) must be aborted; the records between its offsets and the latest checkpoint's are read again and may be visible twice, nothing else (under offsets-in-txn the new job takes the checkpoint's offsets, not the group's, until it restores from a checkpoint of its own)", false},
 	}
 }
+
+// RestoreRetainedCheckpoint is the operator action that starts a new job
+// from a retained checkpoint older than the latest.
+const RestoreRetainedCheckpoint = "restore-retained-checkpoint"
+
+// MaxCheckpointsBack bounds restore-retained-checkpoint's count: how many
+// completed checkpoints before the latest the new job restores from.
+const MaxCheckpointsBack = 16
 
 // Lookup returns the catalogue entry for name.
 func Lookup(name string) (Info, bool) {

@@ -13,7 +13,7 @@ import (
 func TestOperatorGroup(t *testing.T) {
 	names, err := faults.Resolve("operator")
 	require.NoError(t, err)
-	require.Equal(t, []string{"stop-with-savepoint", "new-txn-prefix", "switch-guarantee"}, names)
+	require.Equal(t, []string{"stop-with-savepoint", "new-txn-prefix", "switch-guarantee", faults.RestoreRetainedCheckpoint}, names)
 	all, err := faults.Resolve("all")
 	require.NoError(t, err)
 	for _, f := range faults.OperatorActions() {
@@ -30,6 +30,16 @@ func TestOperatorGroup(t *testing.T) {
 	got, err := faults.ParsePlan(p.Marshal())
 	require.NoError(t, err)
 	require.Equal(t, p, got)
+	// restore-retained-checkpoint's count is how far back, and bounded.
+	p.Faults = []faults.Op{{Fault: faults.RestoreRetainedCheckpoint, Hit: 5, Count: 2}}
+	got, err = faults.ParsePlan(p.Marshal())
+	require.NoError(t, err)
+	require.Equal(t, p, got)
+	for _, bad := range []int{0, faults.MaxCheckpointsBack + 1} {
+		p.Faults[0].Count = bad
+		_, err = faults.ParsePlan(p.Marshal())
+		require.ErrorContains(t, err, "plan fault 0 (restore-retained-checkpoint): count must be the completed checkpoints back from the latest to restore from, 1..16, got")
+	}
 	// An operator action is not a broker fault: no phase.
 	p.Faults = []faults.Op{{Fault: "new-txn-prefix", Hit: 1, Phase: "notify"}}
 	_, err = faults.ParsePlan(p.Marshal())

@@ -307,6 +307,10 @@ func (p Plan) Validate() error {
 			count = outOfRange("count", op.Count, 0, 63+MaxIdleSubtasks,
 				fmt.Sprintf("the failing region's subtask index, 0..%d (taken mod the parallelism)", 63+MaxIdleSubtasks))
 		}
+		if op.Fault == RestoreRetainedCheckpoint {
+			count = outOfRange("count", op.Count, 1, MaxCheckpointsBack,
+				fmt.Sprintf("the completed checkpoints back from the latest to restore from, 1..%d", MaxCheckpointsBack))
+		}
 		checks := []*FieldError{
 			outOfRange("hit", op.Hit, 1, MaxHit, ""),
 			outOfRange("restart_delay_ms", op.RestartDelayMS, 0, MaxRestartDelayMS, ""),
@@ -414,6 +418,7 @@ var weights = map[string]int{
 	"region-failover":               6,
 	"new-txn-prefix":                3,
 	"switch-guarantee":              3,
+	RestoreRetainedCheckpoint:       3,
 }
 
 // RandomFaults draws 1 to 3 faults from the enabled set. checkpoints is
@@ -488,6 +493,9 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 		if name == "rescale" {
 			op.Count = 1 + rng.IntN(max(1, maxParallelism))
 		}
+		if name == RestoreRetainedCheckpoint {
+			op.Count = 1 + rng.IntN(3)
+		}
 		if name == "region-failover" {
 			op.Count = rng.IntN(max(1, parallelism))
 			op.RestartDelayMS = rng.IntN(2000)
@@ -499,9 +507,13 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 	// that restarts the job), so that its hit is reachable.
 	// A rescale changes how many sinks restore: count with the smallest
 	// parallelism the plan runs at.
-	restarts, sinks := 0, max(1, parallelism)
+	// A region failover restores one region's sink (forward topology).
+	restarts, regional, sinks := 0, 0, max(1, parallelism)
 	for _, op := range ops {
-		if restartsJob(op.Fault) {
+		switch {
+		case op.Fault == "region-failover":
+			regional++
+		case restartsJob(op.Fault):
 			restarts++
 		}
 		if op.Fault == "rescale" {
@@ -510,7 +522,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 	}
 	for i := range ops {
 		if ops[i].Fault == "crash-during-recovery" {
-			ops[i].Hit = 1 + rng.IntN(2*sinks*(1+restarts))
+			ops[i].Hit = 1 + rng.IntN(2*(sinks*(1+restarts)+regional))
 		}
 	}
 	aimPhases(rng, ops)

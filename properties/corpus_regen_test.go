@@ -92,9 +92,20 @@ var cleanSpecs = []struct {
 	{"clean-2pc-switch-guarantee", "two-phase-commit", 2, []faults.Op{{Fault: "switch-guarantee", Hit: 3}, {Fault: "switch-guarantee", Hit: 6}}, nil},
 	{"clean-offsets-in-txn-switch-guarantee", "offsets-in-txn", 2, []faults.Op{{Fault: "switch-guarantee", Hit: 3}, {Fault: "crash-after-checkpoint-stored", Hit: 4, RestartDelayMS: 100}, {Fault: "switch-guarantee", Hit: 6}}, nil},
 	{"clean-at-least-once-switch-guarantee", "at-least-once", 1, []faults.Op{{Fault: "switch-guarantee", Hit: 3}, {Fault: "crash-after-checkpoint-stored", Hit: 2, RestartDelayMS: 100}}, nil},
+	// A new job from a retained checkpoint older than the latest
+	// (ResumeCheckpointManuallyITCase; FlinkKafkaProducerITCase
+	// testFailAndRecoverSameCheckpointTwice restores one snapshot twice):
+	// a crash during its recovery restores the same checkpoint again.
+	{"clean-2pc-restore-retained-checkpoint", "two-phase-commit", 2, []faults.Op{{Fault: faults.RestoreRetainedCheckpoint, Hit: 5, Count: 2}, {Fault: "crash-during-recovery", Hit: 6, RestartDelayMS: 100}}, longer},
+	{"clean-offsets-in-txn-restore-retained-checkpoint", "offsets-in-txn", 2, []faults.Op{{Fault: faults.RestoreRetainedCheckpoint, Hit: 5, Count: 2}, {Fault: "crash-during-recovery", Hit: 6, RestartDelayMS: 100}}, longer},
+	{"clean-2pc-pooled-ids-restore-retained-checkpoint", "two-phase-commit-pooled-ids", 2, []faults.Op{{Fault: faults.RestoreRetainedCheckpoint, Hit: 5, Count: 3}},
+		func(w *faults.Workload) { longer(w); w.ProducerPoolSize = 10 }},
 }
 
 func forward(w *faults.Workload) { w.Topology = faults.TopologyForward }
+
+// longer triples a spec's records: enough checkpoints to go several back.
+func longer(w *faults.Workload) { w.Records = 600 }
 
 // preKIP890 pins a spec's clients below KIP-890 part 2.
 func preKIP890(w *faults.Workload) { w.RequestVersions = faults.RequestVersionsPreKIP890 }

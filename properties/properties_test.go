@@ -2,6 +2,7 @@ package properties
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/leanovate/gopter"
@@ -100,6 +101,10 @@ func TestKnownBadVariantsAreFalsified(t *testing.T) {
 	for _, protocol := range protocolsOfKind(engine.KindKnownBad) {
 		t.Run(protocol, func(t *testing.T) {
 			t.Parallel()
+			cfg := cfg
+			if f, ok := RevealedBy[protocol]; ok {
+				cfg.Faults = append(slices.Clone(cfg.Faults), f)
+			}
 			contrast := sim.DefaultContrast(protocol)
 			name := fmt.Sprintf("exactly-once(%s) where %s is", protocol, contrast)
 			p := prop.ForAll(func(c Case) string {

@@ -85,6 +85,10 @@ func (in *injector) onTrigger(id int64) error {
 		if in.fired[i] || op.Hit != in.triggers {
 			continue
 		}
+		if op.Fault == faults.RestoreRetainedCheckpoint && !in.s.canRestoreRetained(op) {
+			in.ops[i].Hit++ // not that many checkpoints retained yet
+			continue
+		}
 		if op.Phase != "" {
 			in.armed[i] = true // fires at the next arrival at its phase
 			continue
@@ -265,6 +269,9 @@ func (in *injector) arm(key int16, shots int) {
 type faultyStore struct {
 	engine.MemoryStore
 	failNext int
+	// retained are the completed checkpoints stored, oldest first
+	// (restore-retained-checkpoint).
+	retained []engine.Checkpoint
 }
 
 var errWriteLost = errors.New("checkpoint store write lost (injected)")
@@ -274,7 +281,11 @@ func (f *faultyStore) Store(ctx context.Context, cp engine.Checkpoint) error {
 		f.failNext--
 		return errWriteLost
 	}
-	return f.MemoryStore.Store(ctx, cp)
+	if err := f.MemoryStore.Store(ctx, cp); err != nil {
+		return err
+	}
+	f.retain(ctx)
+	return nil
 }
 
 // armOutage makes the job die at the next crash-after-checkpoint-stored and

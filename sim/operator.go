@@ -8,8 +8,8 @@ import (
 )
 
 // errOperator stops the job for an operator action: a new job starts,
-// restored from the last completed checkpoint, with the configuration the
-// action changed.
+// restored from the last completed checkpoint (restore-retained-checkpoint:
+// an older one), with the configuration the action changed.
 type errOperator struct{ action, detail string }
 
 func (e errOperator) Error() string { return "operator action " + e.action }
@@ -35,4 +35,5 @@ var operatorActions = map[string]func(s *scheduler, op faults.Op) string{
 		s.weakest = max(s.weakest, s.cfg.Protocol.Guarantee)
 		return from.DeliveryName() + " -> " + s.cfg.Protocol.Guarantee.DeliveryName()
 	},
+	faults.RestoreRetainedCheckpoint: (*scheduler).restoreRetained,
 }

@@ -82,6 +82,7 @@ func (s *scheduler) finishStop() {
 		if err := s.store.MemoryStore.Store(s.ctx, cp); err != nil {
 			s.harnessErr = fmt.Errorf("%w: restore from savepoint: %w", errHarness, err)
 		}
+		s.store.retain(s.ctx)
 	}
 	s.res.Restarts++
 	s.tr.Observe(engine.Event{Kind: "stop-with-savepoint", Subtask: -1, Checkpoint: req.savepoint, Detail: fmt.Sprintf("down=%dms", req.op.RestartDelayMS)})

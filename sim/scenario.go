@@ -488,6 +488,9 @@ type scheduler struct {
 	// (switch-guarantee): the run is judged by it. Guarantees are declared
 	// strongest first, so the weakest is the largest.
 	weakest engine.Guarantee
+	// reread are the input ranges new jobs started from older retained
+	// checkpoints read again (restore-retained-checkpoint).
+	reread []model.RereadRange
 }
 
 type notification struct {
@@ -623,6 +626,7 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	obs.Input = slices.Clone(s.input)
 	obs.StartOffsets = s.startOffsets
+	obs.Reread = s.reread
 	slices.SortFunc(obs.Input, func(a, b model.InputRecord) int {
 		if a.Partition != b.Partition {
 			return int(a.Partition - b.Partition)

@@ -70,19 +70,27 @@ type ShrinkOptions struct {
 }
 
 // DefaultContrast is the protocol a counterexample of protocol is checked
-// against: for a known-bad variant the first correct protocol with the same
-// delivery guarantee, otherwise none ("").
+// against: for a known-bad variant the correct protocol with the same
+// delivery guarantee, offset placement and id scheme (the first with the
+// same guarantee if none has them), otherwise none ("").
 func DefaultContrast(protocol string) string {
 	p, err := engine.ProtocolByName(protocol)
 	if err != nil || p.Kind != engine.KindKnownBad {
 		return ""
 	}
+	first := ""
 	for _, c := range engine.Protocols() {
-		if c.Kind == engine.KindCorrect && c.Guarantee == p.Guarantee {
-			return c.Name
+		if c.Kind != engine.KindCorrect || c.Guarantee != p.Guarantee {
+			continue
+		}
+		if c.OffsetsInTransaction == p.OffsetsInTransaction && c.PooledTransactionalIDs == p.PooledTransactionalIDs {
+			return c.Name // the variant's own correct protocol
+		}
+		if first == "" {
+			first = c.Name
 		}
 	}
-	return ""
+	return first
 }
 
 // ErrContrastFails is returned by Shrink when the contrast protocol fails
