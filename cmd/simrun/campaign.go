@@ -99,6 +99,7 @@ func cmdCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 		<-ctx.Done()
 		stop()
 	}()
+	useCores(cfg.jobs)
 	inTest(func(t *testing.T) int { return runCampaign(ctx, t, cfg, stdout, stderr) })
 	return exitInconclusive, nil
 }

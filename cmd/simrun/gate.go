@@ -73,6 +73,7 @@ func cmdGate(args []string, stdout, stderr io.Writer) (int, error) {
 	if cfg.checks, err = parseChecks(*checksFlag, cfg.corpus); err != nil {
 		return exitUsage, err
 	}
+	useCores(cfg.jobs)
 	inTest(func(t *testing.T) int { return runGate(t, cfg, stdout, stderr) })
 	return exitInconclusive, nil
 }

@@ -50,6 +50,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitUsage, usagef("--plan-out: %v", err)
 		}
 	}
+	useCores(1)
 	inTest(func(t *testing.T) int {
 		var bw *bufio.Writer
 		if traceFile != nil {

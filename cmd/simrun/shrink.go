@@ -78,6 +78,7 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 	if st, err := os.Stat(filepath.Dir(cfg.out)); err != nil || !st.IsDir() {
 		return exitUsage, usagef("--out %s: directory %s does not exist", faults.Quote(cfg.out), faults.Quote(filepath.Dir(cfg.out)))
 	}
+	useCores(1)
 	inTest(func(t *testing.T) int { return runShrink(t, cfg, stdout, stderr) })
 	return exitInconclusive, nil
 }

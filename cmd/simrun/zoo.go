@@ -49,6 +49,7 @@ func cmdZoo(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := checkMemory(f.workload.Records, *jobs, stderr); err != nil {
 		return exitUsage, err
 	}
+	useCores(*jobs)
 	inTest(func(t *testing.T) int { return runZoo(t, f, *seeds, *runs, *jobs, stdout, stderr) })
 	return exitInconclusive, nil
 }
