@@ -19,7 +19,17 @@ func (e errOperator) Error() string { return "operator action " + e.action }
 // it changed, for the trace. The job is stopped when the action fires.
 var operatorActions = map[string]func(s *scheduler, op faults.Op) string{
 	"new-txn-prefix": func(s *scheduler, _ faults.Op) string {
+		if s.prefixVersion > 0 && s.res.Checkpoints == s.prefixCheckpoints {
+			// No checkpoint records the current prefix yet: a job
+			// started under a third one could not know it, and the
+			// current job's open transactions would linger until the
+			// broker's transaction timeout (Flink has the same limit).
+			// An operator changes the prefix of a job that checkpointed
+			// under it; this restart keeps it.
+			return "transactional-id prefix " + s.cfg.TransactionalIDPrefix + " kept: no checkpoint under it yet"
+		}
 		s.prefixVersion++
+		s.prefixCheckpoints = s.res.Checkpoints
 		s.cfg.TransactionalIDPrefix = fmt.Sprintf("%s-v%d", jobName, s.prefixVersion+1)
 		return "transactional-id prefix " + s.cfg.TransactionalIDPrefix
 	},

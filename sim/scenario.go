@@ -484,6 +484,9 @@ type scheduler struct {
 	// prefixVersion counts new-txn-prefix actions: the prefix is
 	// <job>-v<prefixVersion+1> after the first.
 	prefixVersion int
+	// prefixCheckpoints is the count of completed checkpoints when the
+	// prefix last changed.
+	prefixCheckpoints int
 	// weakest is the weakest guarantee in force during the run
 	// (switch-guarantee): the run is judged by it. Guarantees are declared
 	// strongest first, so the weakest is the largest.
