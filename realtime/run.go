@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,17 +68,6 @@ const (
 	maxDowntime = 5 * time.Second
 )
 
-// Supported reports whether a plan can run on a real broker: every fault
-// must be a named crash point.
-func Supported(p faults.Plan) error {
-	for _, op := range p.Faults {
-		if info, ok := faults.Lookup(op.Fault); !ok || !info.IsCrash() && op.Fault != "rescale" && op.Fault != "zombie" {
-			return fmt.Errorf("fault %q cannot be injected on a real broker (only crash points, rescale and zombie can)", op.Fault)
-		}
-	}
-	return p.Validate()
-}
-
 // Run runs opts.Plan on the real broker. ctx bounds the whole run.
 func Run(ctx context.Context, opts Options) (res Result) {
 	start := time.Now()
@@ -109,8 +99,9 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 	name := "rt-" + hex.EncodeToString(suffix)
 	k := &kafka{opts: []kgo.Opt{kgo.SeedBrokers(opts.Brokers...), kgo.DisableClientMetrics()}}
 	in, out := name+"-input", name+"-output"
-	for _, topic := range []string{in, out} {
-		if err := k.createTopic(ctx, topic, int32(w.Partitions)); err != nil {
+	outPartitions := int32(w.OutputPartitionCount())
+	for topic, partitions := range map[string]int32{in: int32(w.Partitions), out: outPartitions} {
+		if err := k.createTopic(ctx, topic, partitions); err != nil {
 			return obs, err
 		}
 	}
@@ -121,11 +112,7 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 	defer producer.Close()
 
 	res.Interval = max(time.Duration(w.CheckpointIntervalMS)*time.Millisecond, minInterval)
-	cfg := engine.Config{
-		Protocol: proto, JobName: name, InputTopic: in, OutputTopic: out,
-		Partitions: int32(w.Partitions), OutputPartitions: int32(w.Partitions), Parallelism: w.Parallelism,
-		StartupMode: engine.StartGroupOffsets, ClientOpts: k.opts, TransactionTimeout: txnTimeout,
-	}
+	cfg := jobConfig(opts.Plan, proto, name, k.opts)
 	// The input arrives while the job runs, a record a millisecond as in
 	// the simulator, but over at least four checkpoint intervals, so that
 	// crashes planned at later checkpoints are reached.
@@ -239,7 +226,7 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 	}
 	read, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	visible, aborted, pinned, err := k.readOutput(read, out, int32(w.Partitions))
+	visible, aborted, pinned, err := k.readOutput(read, out, outPartitions)
 	if err != nil {
 		return obs, err
 	}
@@ -255,4 +242,25 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// jobConfig is the engine configuration of a plan's real run: every
+// workload field Supported accepts maps onto it as sim/scenario.go maps
+// it, so that the plan runs on Kafka as it runs on kfake.
+func jobConfig(p faults.Plan, proto engine.Protocol, name string, clientOpts []kgo.Opt) engine.Config {
+	w := p.Workload
+	cfg := engine.Config{
+		Protocol: proto, JobName: name, InputTopic: name + "-input", OutputTopic: name + "-output",
+		Partitions: int32(w.Partitions), OutputPartitions: int32(w.OutputPartitionCount()), Parallelism: w.Parallelism,
+		StartupMode: engine.StartupMode(w.StartupMode), ClientOpts: slices.Clone(clientOpts), TransactionTimeout: txnTimeout,
+		MaxConcurrentCheckpoints: w.MaxConcurrentCheckpoints, ProducerPoolSize: w.ProducerPoolSize,
+		Forward: w.Topology == faults.TopologyForward,
+	}
+	if cfg.StartupMode == "" {
+		cfg.StartupMode = engine.StartGroupOffsets
+	}
+	if engine.RequestVersionsFor(proto, w.RequestVersions) == engine.RequestVersionsPreKIP890 {
+		cfg.ClientOpts = append(cfg.ClientOpts, kgo.MaxVersions(engine.PreKIP890Versions()))
+	}
+	return cfg
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
@@ -297,32 +296,3 @@ func (c *planCrasher) armOutage(op faults.Op, d time.Duration) {
 
 // settle lets every goroutine the fault disturbed reach a blocking point.
 func settle() { synctest.Wait() }
-
-// requestVersions is the request version set a run's clients use: the
-// protocol's own if it pins one, else the workload's.
-func requestVersions(p engine.Protocol, w faults.Workload) string {
-	if p.RequestVersions != "" {
-		return p.RequestVersions
-	}
-	if w.RequestVersions == "" {
-		return faults.RequestVersionsKIP890
-	}
-	return w.RequestVersions
-}
-
-// preKIP890Versions caps the requests KIP-890 part 2 changed at their last
-// version before it: Produce v11 (v12 adds partitions implicitly), EndTxn
-// v4 (v5 bumps the epoch at every end), TxnOffsetCommit v4 (v5 adds the
-// group implicitly), AddPartitionsToTxn v3 (v4 is the brokers' verify
-// batch), AddOffsetsToTxn v3, InitProducerID v4. kgo then runs its
-// pre-890p2 paths (supportsKIP890p2 checks the caps).
-func preKIP890Versions() *kversion.Versions {
-	v := kversion.Stable()
-	for key, max := range map[kmsg.Key]int16{
-		kmsg.Produce: 11, kmsg.EndTxn: 4, kmsg.TxnOffsetCommit: 4,
-		kmsg.AddPartitionsToTxn: 3, kmsg.AddOffsetsToTxn: 3, kmsg.InitProducerID: 4,
-	} {
-		v.SetMaxKeyVersion(int16(key), max)
-	}
-	return v
-}

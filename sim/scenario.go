@@ -586,8 +586,8 @@ func (s *scheduler) runCluster() model.Observation {
 		// the broker times (transaction timeouts).
 		kgo.RetryBackoffFn(deterministicBackoff),
 	}
-	if requestVersions(s.proto, s.plan.Workload) == faults.RequestVersionsPreKIP890 {
-		s.clientOpts = append(s.clientOpts, kgo.MaxVersions(preKIP890Versions()))
+	if engine.RequestVersionsFor(s.proto, s.plan.Workload.RequestVersions) == engine.RequestVersionsPreKIP890 {
+		s.clientOpts = append(s.clientOpts, kgo.MaxVersions(engine.PreKIP890Versions()))
 	}
 	w := s.plan.Workload
 	s.injector.cluster = cluster

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/fidelity"
 	"github.com/eosim/eosim/model"
@@ -53,16 +54,22 @@ func cmdRealrun(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitUsage, usagef("--faults: %s cannot be injected on a real broker (only crash points, rescale and zombie can; use --faults crash)", name)
 		}
 	}
+	if opts.Plan == nil && opts.Workload.StartupMode == "" {
+		// A drawn run would draw latest, specific-offsets or timestamp in
+		// 3 runs in 8, which a real run refuses (realtime.Supported):
+		// draw none.
+		opts.Workload.StartupMode = string(engine.StartGroupOffsets)
+	}
+	plans, err := realPlans(opts, *runs, *planPath != "")
+	if err != nil {
+		return exitUsage, err
+	}
 	addrs := strings.Split(*brokers, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), realPingTimeout)
 	err = fidelity.Ping(ctx, addrs)
 	cancel()
 	if err != nil {
 		return exitUsage, usagef("--brokers %s: unreachable: %v", *brokers, err)
-	}
-	plans, err := realPlans(opts, *runs, *planPath != "")
-	if err != nil {
-		return exitUsage, err
 	}
 	dir, err := os.MkdirTemp("", "simrun-realrun-")
 	if err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,10 @@ func TestRealrunBadInput(t *testing.T) {
 		{"no brokers", []string{"--protocol", "two-phase-commit"}, "--brokers is required"},
 		{"not a crash fault", []string{"--protocol", "two-phase-commit", "--brokers", closed, "--faults", "leader-move"}, "cannot be injected on a real broker"},
 		{"unknown protocol", []string{"--protocol", "nope", "--brokers", closed}, "nope"},
+		// Plan fields a real run cannot honour are refused before the
+		// broker is dialled, naming the field.
+		{"startup mode", []string{"--protocol", "two-phase-commit", "--brokers", closed, "--startup-mode", "latest"}, "startup_mode latest cannot run on a real broker"},
+		{"pooled zombie", []string{"--protocol", "two-phase-commit-pooled-ids", "--brokers", closed, "--plan", pooledZombie(t)}, "fault zombie with protocol two-phase-commit-pooled-ids"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -57,4 +63,13 @@ func TestRealrunOnKafka(t *testing.T) {
 			require.Contains(t, out.String(), "mode=real-time")
 		})
 	}
+}
+
+// pooledZombie writes a plan of a zombie on the pooled-ids protocol.
+func pooledZombie(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plan.json")
+	plan := `{"version":1,"protocol":"two-phase-commit-pooled-ids","seed":1,"workload":{"partitions":2,"parallelism":1,"records":50,"keys_per_partition":2,"checkpoint_interval_ms":20},"faults":[{"fault":"zombie","hit":2,"restart_delay_ms":0}]}`
+	require.NoError(t, os.WriteFile(path, []byte(plan), 0o644))
+	return path
 }
