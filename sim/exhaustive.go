@@ -26,6 +26,8 @@ type FaultSite struct {
 	Fault   string `json:"fault"`
 	Phase   string `json:"phase,omitempty"`
 	Trigger int    `json:"trigger"`
+	// Count is a rescale's parallelism.
+	Count int `json:"count,omitempty"`
 }
 
 // Site families of an enumeration.
@@ -33,10 +35,11 @@ const (
 	FamilyCrash  = "crash"
 	FamilyBroker = "broker"
 	FamilyStore  = "store"
+	FamilyScale  = "scale"
 )
 
 // Families lists the site families in a stable order.
-func Families() []string { return []string{FamilyCrash, FamilyBroker, FamilyStore} }
+func Families() []string { return []string{FamilyCrash, FamilyBroker, FamilyStore, FamilyScale} }
 
 // EnumerateOptions choose what an enumeration covers.
 type EnumerateOptions struct {
@@ -69,11 +72,15 @@ type Exhaustive struct {
 	// each checkpoint trigger of the fault-free run (store: each trigger
 	// whose checkpoint was written to the store).
 	BrokerSites, StoreSites []FaultSite
+	// ScaleSites are the rescales to every other parallelism (up to the
+	// partition count) at each trigger after the first stored checkpoint.
+	ScaleSites []FaultSite
 	// Plans are the enumerated plans, after the MaxPlans bound.
 	Plans []faults.Plan
 	// Enumerated is how many plans the enumeration made before the bound,
-	// Singles how many of them have one fault.
-	Enumerated, Singles int
+	// Singles how many of them have one fault, Correlated how many pair a
+	// broker or store site with the crash in the window where it matters.
+	Enumerated, Singles, Correlated int
 	// Coverage maps a crash point to the checkpoints at which the plans
 	// crash the job there.
 	Coverage map[string][]int64
@@ -131,7 +138,7 @@ func Enumerate(t *testing.T, opts Options, eo EnumerateOptions) (Exhaustive, err
 	if slices.Contains(eo.Families, FamilyBroker) {
 		for _, k := range triggers {
 			for _, f := range enumeratedBrokerFaults(proto) {
-				for _, phase := range brokerPhases(eo.Pairs) {
+				for _, phase := range brokerPhases() {
 					ex.BrokerSites = append(ex.BrokerSites, FaultSite{Fault: f, Phase: phase, Trigger: k})
 				}
 			}
@@ -142,9 +149,12 @@ func Enumerate(t *testing.T, opts Options, eo EnumerateOptions) (Exhaustive, err
 			ex.StoreSites = append(ex.StoreSites, FaultSite{Fault: "checkpoint-write-lost", Trigger: k})
 		}
 	}
-	singles, pairs := ex.plans(plan, eo)
-	ex.Enumerated, ex.Singles = len(singles)+len(pairs), len(singles)
-	ex.Plans = capPlans(singles, pairs, eo.MaxPlans)
+	if slices.Contains(eo.Families, FamilyScale) {
+		ex.ScaleSites = scaleSites(triggers, storeTriggers(ex.Sites), plan.Workload)
+	}
+	singles, correlated, pairs := ex.plans(plan, eo)
+	ex.Enumerated, ex.Singles, ex.Correlated = len(singles)+len(correlated)+len(pairs), len(singles), len(correlated)
+	ex.Plans = capPlans(slices.Concat(singles, correlated), pairs, eo.MaxPlans)
 	return ex, nil
 }
 
@@ -194,11 +204,13 @@ func searchSchedule(t *testing.T, opts Options, require []string) (Exhaustive, f
 }
 
 // plans builds the single-fault and the two-fault plans of the enumeration.
-func (ex Exhaustive) plans(plan faults.Plan, eo EnumerateOptions) (singles, pairs []faults.Plan) {
+func (ex Exhaustive) plans(plan faults.Plan, eo EnumerateOptions) (singles, correlated, pairs []faults.Plan) {
 	crash := func(s Site) faults.Op {
 		return faults.Op{Fault: s.Point, Hit: s.Hit, RestartDelayMS: eo.RestartDelayMS}
 	}
-	armed := func(f FaultSite) faults.Op { return faults.Op{Fault: f.Fault, Hit: f.Trigger, Phase: f.Phase} }
+	armed := func(f FaultSite) faults.Op {
+		return faults.Op{Fault: f.Fault, Hit: f.Trigger, Phase: f.Phase, Count: f.Count}
+	}
 	withFaults := func(ops ...faults.Op) faults.Plan {
 		p := plan
 		p.Faults = ops
@@ -210,15 +222,21 @@ func (ex Exhaustive) plans(plan faults.Plan, eo EnumerateOptions) (singles, pair
 			singles = append(singles, withFaults(crash(s)))
 		}
 	}
-	for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
+	faultSites := slices.Concat(ex.BrokerSites, ex.StoreSites, ex.ScaleSites)
+	for _, f := range faultSites {
 		// A recovery-aimed fault waits for a restore, which only a crash
-		// brings about: it exists in pairs only.
+		// brings about: it is correlated with one, or paired.
 		if f.Phase != faults.PhaseRecovery {
 			singles = append(singles, withFaults(armed(f)))
 		}
 	}
+	for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
+		if s, ok := ex.window(f); ok && crashes {
+			correlated = append(correlated, withFaults(armed(f), crash(s)))
+		}
+	}
 	if !eo.Pairs {
-		return singles, nil
+		return singles, correlated, nil
 	}
 	if crashes {
 		for i, a := range ex.Sites {
@@ -229,14 +247,58 @@ func (ex Exhaustive) plans(plan faults.Plan, eo EnumerateOptions) (singles, pair
 			}
 		}
 	}
-	for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
+	for _, f := range faultSites {
 		for _, s := range ex.Sites {
 			if s.Trigger >= f.Trigger {
 				pairs = append(pairs, withFaults(armed(f), crash(s)))
 			}
 		}
 	}
-	return singles, pairs
+	return singles, correlated, pairs
+}
+
+// window is the crash that makes a broker or store fault armed at its
+// trigger matter, the way faults.correlate aims draws: a fault a protocol
+// mishandles silently (a lost store write taken for stored, a failed
+// request ignored at pre-commit or commit) shows only when the job dies
+// before the next checkpoint is stored and restores from the one before,
+// so the companion is the first crash-after-ack after the trigger (the
+// next checkpoint acknowledged, not stored); a recovery-aimed fault needs
+// a restore, so its companion is the first crash-after-checkpoint-stored
+// from its trigger on. Only crash-after-ack arrivals before the fault's
+// checkpoint can fire keep the fault-free count, so the hit stays exact.
+func (ex Exhaustive) window(f FaultSite) (Site, bool) {
+	point, after := string(engine.CrashAfterAck), f.Trigger+1
+	if f.Phase == faults.PhaseRecovery {
+		point, after = string(engine.CrashAfterCheckpointStored), f.Trigger
+	}
+	for _, s := range ex.Sites {
+		if s.Point == point && s.Trigger >= after {
+			return s, true
+		}
+	}
+	return Site{}, false
+}
+
+// scaleSites are a rescale to every other parallelism from 1 to the
+// partition count at each trigger after the first stored checkpoint: the
+// restore then redistributes keyed state, source offsets and id ranges.
+func scaleSites(triggers, stored []int, w faults.Workload) []FaultSite {
+	if len(stored) == 0 {
+		return nil
+	}
+	var out []FaultSite
+	for _, k := range triggers {
+		if k <= stored[0] {
+			continue
+		}
+		for p := 1; p <= max(w.Partitions, 1); p++ {
+			if p != w.Parallelism {
+				out = append(out, FaultSite{Fault: "rescale", Trigger: k, Count: p})
+			}
+		}
+	}
+	return out
 }
 
 // enumeratedBrokerFaults are the broker faults the protocol's requests can
@@ -256,14 +318,10 @@ func enumeratedBrokerFaults(p engine.Protocol) []string {
 }
 
 // brokerPhases are the aims of an enumerated broker fault: the next request
-// of its kind, the next commit, the next pre-commit, and (in pairs, after a
-// crash) the next recovery.
-func brokerPhases(pairs bool) []string {
-	out := []string{"", faults.PhaseNotify, faults.PhasePrecommit}
-	if pairs {
-		out = append(out, faults.PhaseRecovery)
-	}
-	return out
+// of its kind, the next commit, the next pre-commit, and the next recovery
+// (only with a crash: in its correlated plan and in pairs).
+func brokerPhases() []string {
+	return []string{"", faults.PhaseNotify, faults.PhasePrecommit, faults.PhaseRecovery}
 }
 
 // siteTriggers lists the checkpoint triggers of the fault-free run that

@@ -91,35 +91,46 @@ func TestExhaustiveEnumerationCounts(t *testing.T) {
 			require.Len(t, storeTriggers(ex.Sites), 3, "each checkpoint written once")
 			require.Len(t, ex.BrokerSites, len(triggers)*tt.brokerFaults*4)
 			require.Len(t, ex.StoreSites, 3)
-			crashAfter := 0
+			crashAfter, correlated := 0, 0
 			for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
+				if _, ok := ex.window(f); ok {
+					correlated++
+				}
+			}
+			require.Equal(t, correlated, ex.Correlated)
+			require.NotZero(t, correlated, "every trigger but the last has a crash-after-ack after it")
+			for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites, ex.ScaleSites) {
 				for _, s := range ex.Sites {
 					if s.Trigger >= f.Trigger {
 						crashAfter++
 					}
 				}
 			}
-			singles := len(ex.Sites) + len(triggers)*tt.brokerFaults*3 + len(ex.StoreSites)
+			singles := len(ex.Sites) + len(triggers)*tt.brokerFaults*3 + len(ex.StoreSites) + len(ex.ScaleSites)
 			n := len(ex.Sites)
-			require.Equal(t, singles+n*(n-1)+crashAfter, ex.Enumerated)
+			require.Equal(t, singles+correlated+n*(n-1)+crashAfter, ex.Enumerated)
 			require.Len(t, ex.Plans, ex.Enumerated)
 			require.False(t, ex.Capped())
 
 			alone, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(false, 0))
 			require.NoError(t, err)
-			require.Equal(t, singles, alone.Enumerated)
-			for _, p := range alone.Plans {
+			require.Equal(t, singles+correlated, alone.Enumerated)
+			for _, p := range alone.Plans[:singles] {
 				require.Len(t, p.Faults, 1)
 				require.NotEqual(t, faults.PhaseRecovery, p.Faults[0].Phase, "a recovery aim needs a crash before it")
 				require.False(t, p.RearmUnfired, "enumerated plans fire where they say")
 			}
 
-			capped, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(true, singles+10))
+			for _, p := range alone.Plans[singles:] {
+				require.Len(t, p.Faults, 2, "a correlated plan: the fault and the crash of its window")
+			}
+			kept := singles + correlated
+			capped, err := Enumerate(t, Options{Protocol: tt.protocol, Seed: 1, Workload: pairWorkload()}, allSites(true, kept+10))
 			require.NoError(t, err)
 			require.True(t, capped.Capped())
-			require.Len(t, capped.Plans, singles+10)
-			require.Equal(t, alone.Plans, capped.Plans[:singles], "the bound keeps every single-fault plan")
-			require.Len(t, capped.Plans[singles].Faults, 2)
+			require.Len(t, capped.Plans, kept+10)
+			require.Equal(t, alone.Plans, capped.Plans[:kept], "the bound keeps every single-fault and correlated plan")
+			require.Len(t, capped.Plans[kept].Faults, 2)
 		})
 	}
 }

@@ -160,7 +160,7 @@ func printCoverage(w io.Writer, ex sim.Exhaustive, maxPlans int) {
 	if len(ex.NotInProtocol) > 0 {
 		fmt.Fprintf(w, " not_in_protocol=%s", list(ex.NotInProtocol))
 	}
-	fmt.Fprintf(w, ", %d broker sites, %d store sites, %d plans", len(ex.BrokerSites), len(ex.StoreSites), len(ex.Plans))
+	fmt.Fprintf(w, ", %d broker sites, %d store sites, %d scale sites, %d correlated, %d plans", len(ex.BrokerSites), len(ex.StoreSites), len(ex.ScaleSites), ex.Correlated, len(ex.Plans))
 	if ex.Capped() {
 		fmt.Fprintf(w, " of %d enumerated (capped by --max-plans %d)", ex.Enumerated, maxPlans)
 	}

@@ -187,7 +187,7 @@ func TestCLI(t *testing.T) {
 		out, _, code := run(t, bin, "campaign", "--protocol", "two-phase-commit", "--exhaustive",
 			"--records", "120", "--partitions", "2", "--parallelism", "1", "--interval", "40", "--jobs", "2")
 		require.Equal(t, exitOK, code, out)
-		require.Regexp(t, `exhaustive: schedule seed \d+, \d+ crash sites, \d+ crash point x checkpoint cells \(.*\), unreached=none, [1-9]\d* broker sites, [1-9]\d* store sites, \d+ plans\n`, out)
+		require.Regexp(t, `exhaustive: schedule seed \d+, \d+ crash sites, \d+ crash point x checkpoint cells \(.*\), unreached=none, [1-9]\d* broker sites, [1-9]\d* store sites, [1-9]\d* scale sites, [1-9]\d* correlated, \d+ plans\n`, out)
 		require.Regexp(t, `^runs=[1-9]\d* violations=0 .* unfired=0 `, lastLine(out))
 	})
 
