@@ -116,13 +116,17 @@ type PlanSize struct {
 	// Concurrent is max_concurrent_checkpoints (at least 1): one
 	// checkpoint in flight at a time is the simpler schedule.
 	Concurrent int `json:"max_concurrent_checkpoints,omitempty"`
+	// Options are the workload's options other than the default's
+	// (workloadOptions): fewer is the plainer scenario.
+	Options int `json:"options,omitempty"`
 }
 
 // SizeOf measures a plan.
 func SizeOf(p faults.Plan) PlanSize {
 	w := p.Workload
 	s := PlanSize{Faults: len(p.Faults), Records: w.Records, Late: w.LateRecords, Partitions: w.Partitions,
-		Keys: w.KeysPerPartition, Parallelism: w.Parallelism, Concurrent: max(1, w.MaxConcurrentCheckpoints)}
+		Keys: w.KeysPerPartition, Parallelism: w.Parallelism, Concurrent: max(1, w.MaxConcurrentCheckpoints),
+		Options: workloadOptions(w)}
 	if w.CheckpointIntervalMS > 0 && w.Parallelism > 0 {
 		s.Checkpoints = w.Records / w.Parallelism / w.CheckpointIntervalMS
 	}
@@ -135,7 +139,7 @@ func SizeOf(p faults.Plan) PlanSize {
 }
 
 func (s PlanSize) vector() []int {
-	return []int{s.Faults, s.Records, s.Late, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum, s.Concurrent}
+	return []int{s.Faults, s.Records, s.Late, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum, s.Concurrent, s.Options}
 }
 
 // Less orders sizes lexicographically: fewer faults first, then records,
@@ -357,6 +361,12 @@ func shrinkCandidates(p faults.Plan) []faults.Plan {
 	for _, ops := range OpCandidates(p.Faults) {
 		q := p
 		q.Faults = ops
+		out = append(out, q)
+	}
+	for _, w := range OptionCandidates(p) {
+		q := p
+		q.Workload = w
+		q.Faults = slices.Clone(p.Faults)
 		out = append(out, q)
 	}
 	// A fault's fields may depend on the workload (a rescale's count is
