@@ -18,6 +18,8 @@ type realCase struct {
 	hit      int
 	// want is the anomaly kind that must be found; "" means clean.
 	want string
+	// shape, when set, changes the case's workload.
+	shape func(*faults.Workload)
 }
 
 // realCases: the correct protocols stay clean through crashes at the
@@ -28,24 +30,41 @@ type realCase struct {
 // that the transactions a crash leaves behind hold records: at the first
 // checkpoint, in real time, little input has arrived yet.
 var realCases = []realCase{
-	{"two-phase-commit", "crash-after-checkpoint-stored", 3, ""},
-	{"two-phase-commit", "crash-after-precommit", 5, ""},
-	{"two-phase-commit", "crash-after-commit", 5, ""},
-	{"two-phase-commit", "crash-during-recovery", 1, ""}, // after a first crash, see ops
-	{"offsets-in-txn", "crash-after-checkpoint-stored", 3, ""},
-	{"offsets-in-txn", "crash-after-ack", 5, ""},
-	{"two-phase-commit", "zombie", 3, ""},
-	{"offsets-in-txn", "zombie", 3, ""},
-	{"abort-on-recovery", "crash-after-checkpoint-stored", 3, "lost"},
-	{"init-before-resume", "crash-after-checkpoint-stored", 3, "silent-loss"},
-	{"commit-on-snapshot", "crash-after-precommit", 5, "duplicate"},
-	{"seek-without-plus-one", "crash-after-commit", 5, "duplicate"},
+	{"two-phase-commit", "crash-after-checkpoint-stored", 3, "", nil},
+	{"two-phase-commit", "crash-after-precommit", 5, "", nil},
+	{"two-phase-commit", "crash-after-commit", 5, "", nil},
+	{"two-phase-commit", "crash-during-recovery", 1, "", nil}, // after a first crash, see ops
+	{"offsets-in-txn", "crash-after-checkpoint-stored", 3, "", nil},
+	{"offsets-in-txn", "crash-after-ack", 5, "", nil},
+	{"two-phase-commit", "zombie", 3, "", nil},
+	{"offsets-in-txn", "zombie", 3, "", nil},
+	{"abort-on-recovery", "crash-after-checkpoint-stored", 3, "lost", nil},
+	{"init-before-resume", "crash-after-checkpoint-stored", 3, "silent-loss", nil},
+	{"commit-on-snapshot", "crash-after-precommit", 5, "duplicate", nil},
+	{"seek-without-plus-one", "crash-after-commit", 5, "duplicate", nil},
+}
+
+// optionCases run with every workload option a real run honours set
+// away from its default: the plans run as written there.
+var optionCases = []realCase{
+	{"two-phase-commit", "crash-after-precommit", 5, "", withOptions},
+	{"two-phase-commit-pooled-ids", "crash-after-commit", 5, "", withOptions},
+	{"commit-on-snapshot", "crash-after-precommit", 5, "duplicate", withOptions},
+}
+
+func withOptions(w *faults.Workload) {
+	w.OutputPartitions, w.MaxConcurrentCheckpoints, w.ProducerPoolSize = 2, 2, 12
+	w.Topology, w.RequestVersions, w.StartupMode = faults.TopologyForward, faults.RequestVersionsPreKIP890, "earliest"
 }
 
 func plan(c realCase, seed uint64) faults.Plan {
-	return faults.Plan{Version: faults.PlanVersion, Protocol: c.protocol, Seed: seed,
+	p := faults.Plan{Version: faults.PlanVersion, Protocol: c.protocol, Seed: seed,
 		Workload: faults.Workload{Partitions: 3, Parallelism: 2, Records: 300, KeysPerPartition: 2, CheckpointIntervalMS: 20},
 		Faults:   ops(c)}
+	if c.shape != nil {
+		c.shape(&p.Workload)
+	}
+	return p
 }
 
 func ops(c realCase) []faults.Op {
@@ -87,12 +106,15 @@ func TestRealBroker(t *testing.T) {
 	for _, c := range realCases {
 		t.Run(c.protocol+"/"+c.crash, func(t *testing.T) { runCase(t, brokers, c) })
 	}
+	for _, c := range optionCases {
+		t.Run("options/"+c.protocol+"/"+c.crash, func(t *testing.T) { runCase(t, brokers, c) })
+	}
 }
 
 // TestOnFakeOverTCP runs a clean and a known-bad case on kfake over
 // loopback TCP: the package's own check, without a real broker.
 func TestOnFakeOverTCP(t *testing.T) {
-	for _, c := range []realCase{realCases[0], realCases[6], realCases[8]} {
+	for _, c := range []realCase{realCases[0], realCases[6], realCases[8], optionCases[0]} {
 		t.Run(c.protocol, func(t *testing.T) { runCase(t, fidelity.StartFake(t), c) })
 	}
 }
