@@ -162,7 +162,7 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 		case <-crasher.zombie:
 			// Cut off: the attempt lives on as a zombie; a replacement
 			// restores now.
-			st.fenced.Store(true)
+			st.fence()
 			proc.muted.Store(true)
 			res.Zombies++
 			res.Restarts++

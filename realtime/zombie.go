@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,17 +20,34 @@ const zombieLife = 2 * time.Second
 
 var errFenced = errors.New("checkpoint store fenced: this process was replaced")
 
-// fencedStore is one process's handle on the checkpoint store.
+// fencedStore is one process's handle on the checkpoint store. The check
+// and the write are one step under mu, and fence takes mu too: once fence
+// returns, no write of the fenced process is under way, so the
+// replacement's Latest sees every checkpoint the old process stored and
+// none can land after it (a write that passed the check before the fence
+// and landed after the replacement read Latest let the zombie commit a
+// checkpoint the replacement never restored: duplicates on a correct
+// protocol, TestOnFakeOverTCP under load).
 type fencedStore struct {
 	inner  engine.CheckpointStore
-	fenced atomic.Bool
+	mu     sync.Mutex
+	fenced bool
 }
 
 func (s *fencedStore) Store(ctx context.Context, cp engine.Checkpoint) error {
-	if s.fenced.Load() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fenced {
 		return errFenced
 	}
 	return s.inner.Store(ctx, cp)
+}
+
+// fence cuts the process off the store, after its write under way, if any.
+func (s *fencedStore) fence() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fenced = true
 }
 
 func (s *fencedStore) Latest(ctx context.Context) (engine.Checkpoint, bool, error) {
