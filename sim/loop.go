@@ -97,6 +97,7 @@ func (s *scheduler) fail(err error) {
 		s.job = nil
 	}
 	s.barrier, s.notifies, s.finalID = nil, nil, 0
+	s.aimLost = nil // the restore resume-commits what aimed losses left pending
 	switch {
 	case errors.Is(err, errHarness):
 		s.harnessErr = err
