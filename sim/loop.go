@@ -409,8 +409,8 @@ func (s *scheduler) deliverNotification() error {
 	// The draw is taken whatever happens next, so that the schedule does
 	// not depend on whether faults remain (EnumerateCrashes relies on it).
 	lose := s.rng.IntN(8) == 0 && s.finalID == 0 && (s.opts.LoseNotifications || s.plan.LoseNotifications || !s.faultsExhausted())
-	if n.sink && !n.aborted && s.aimedLoss(n.subtask) {
-		lose = true
+	if n.sink && !n.aborted {
+		lose = s.aimLoss(n.subtask, lose)
 	}
 	if s.stopping != nil && n.id == s.stopping.savepoint {
 		lose = false // the stop waits for the savepoint's notifications

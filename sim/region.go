@@ -62,7 +62,7 @@ func (s *scheduler) failRegion(e errRegionFailover) {
 	}
 	s.barrier = nil
 	s.notifies = slices.DeleteFunc(s.notifies, func(n notification) bool { return n.subtask == r })
-	s.finalID = 0 // the region replays from the last completed checkpoint
+	s.finalID = 0        // the region replays from the last completed checkpoint
 	delete(s.aimLost, r) // its restore resume-commits what the loss left pending
 	s.job.FailRegion(r)
 	s.region = &regionDown{region: r, until: s.now.Add(e.down)}

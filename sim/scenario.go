@@ -472,7 +472,7 @@ type scheduler struct {
 	// loseNextNotification: an unfired crash-mid-commit needs the next
 	// sink notification lost.
 	loseNextNotification bool
-	aimLost              map[int]bool // sink subtasks whose last notification an aimed loss took
+	aimLost              map[int]bool // sink subtasks whose last notification was lost (aimLoss)
 	// stopping is the stop-with-savepoint in progress, if any.
 	stopping *stopRequest
 	// savepoints is the savepoint directory: savepoints not registered for

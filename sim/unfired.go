@@ -111,15 +111,22 @@ func (s *scheduler) aimMidCommit() {
 	}
 }
 
-// aimedLoss decides whether the aimed loss takes this sink notification.
-func (s *scheduler) aimedLoss(subtask int) bool {
+// aimLoss decides a sink notification's loss while an unfired
+// crash-mid-commit is aimed at: a sink whose last notification was lost
+// (aimed or by the random draw) is spared, so that this commit ends two
+// transactions; any other loses it. Left to the alternation of aimed
+// losses alone, a random loss between two aimed ones lost every
+// notification of a single sink until the restart (two-phase-commit seed
+// 4962261290671647425 left crash-mid-commit@2 unfired). Outside the aim the
+// random draw stands.
+func (s *scheduler) aimLoss(subtask int, drawn bool) bool {
 	if s.aimLost == nil {
 		s.aimLost = map[int]bool{}
 	}
-	if s.loseNextNotification && s.finalID == 0 && !s.aimLost[subtask] {
-		s.aimLost[subtask] = true
-		return true
+	lose := drawn
+	if s.loseNextNotification && s.finalID == 0 {
+		lose = !s.aimLost[subtask]
 	}
-	s.aimLost[subtask] = false
-	return false
+	s.aimLost[subtask] = lose
+	return lose
 }

@@ -37,7 +37,7 @@ func (s *scheduler) becomeZombie(steps int) {
 	}
 	s.zombie = &zombie{job: s.job, barrier: s.barrier, notifies: s.notifies, steps: steps}
 	s.job, s.barrier, s.notifies, s.finalID, s.region = nil, nil, nil, 0, nil
-	s.aimLost = nil // the new attempt's sinks have lost no notification yet
+	s.aimLost = nil  // the new attempt's sinks have lost no notification yet
 	s.stopping = nil // the stop was the cut-off attempt's
 	s.attempt++      // fences the zombie's store handle
 	s.res.Restarts++
