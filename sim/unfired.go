@@ -95,8 +95,8 @@ func (s *scheduler) rearmUnfired() bool {
 // is after a lost notification; left to chance (one in eight while faults
 // remain) most drawn crash-mid-commit ops never fired. While a drawn plan
 // has one that has not fired, every sink notification until the next
-// trigger is lost, except to a sink whose last notification was lost this
-// way (its next commit then ends two transactions). Every sink, not the
+// trigger is lost, except to a sink whose last notification was lost,
+// aimed or drawn (its next commit then ends two transactions; aimLoss). Every sink, not the
 // first notified: that one may hold no records (an idle subtask, or no key
 // hashed to it), and then nothing commits two transactions (seed
 // 12801877397109095579 left crash-mid-commit@1 unfired so). A restore
