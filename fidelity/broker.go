@@ -3,6 +3,7 @@ package fidelity
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
@@ -89,12 +90,39 @@ func Ping(ctx context.Context, brokers []string) error {
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port.
+// freePort finds a free loopback port for a listener that is closed and
+// opened again on the same port (TestBrokerRestart's kfake). It draws
+// below the kernel's ephemeral range, as kafka/start.sh does: a port the
+// kernel hands out for ":0" is also handed out as the local end of client
+// connections, and one of those can take it while the listener is closed.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	low := ephemeralLow()
+	for range 100 {
+		port := 10000 + rand.IntN(max(low-10000, 1))
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a crowded range: any port
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default where the range cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }

@@ -10,16 +10,26 @@ import (
 )
 
 // crasher fires each planned crash the Hit-th time the run (over all its
-// attempts) reaches the crash point, as the simulator counts them. A
+// attempts) reaches the crash point, as the simulator counts them, with
+// one difference real time forces: at the points that leave a
+// checkpoint's pre-committed transactions pending (after pre-commit, ack
+// and store) an arrival counts only when those transactions hold records.
+// In virtual time the input's arrival is part of the plan; in real time a
+// checkpoint can fall in a gap of the input (a loaded machine), and a
+// crash there puts nothing at stake, so a known-bad protocol it should
+// catch passes (abort-on-recovery did once in CI). A
 // planned rescale fires at the Hit-th checkpoint trigger: the job dies at
 // the next crash site it passes and restarts at the new parallelism (the
 // simulator also abandons the job for a rescale). It is the run's
 // Observer too, to count the triggers.
 type crasher struct {
-	mu       sync.Mutex
-	ops      []faults.Op
-	fired    []bool
-	hits     map[engine.CrashPoint]int
+	mu    sync.Mutex
+	ops   []faults.Op
+	fired []bool
+	hits  map[engine.CrashPoint]int
+	// staked counts the records pre-committed per checkpoint and
+	// subtask (subtask -1: the checkpoint's total).
+	staked   map[stake]int
 	last     int // index of the op that fired last
 	triggers int
 	rescale  int // index of an armed rescale, -1 for none
@@ -27,7 +37,22 @@ type crasher struct {
 	zombie chan struct{}
 }
 
+type stake struct {
+	checkpoint int64
+	subtask    int
+}
+
 func (c *crasher) Observe(ev engine.Event) {
+	if ev.Kind == "precommit" {
+		var records int
+		if _, err := fmt.Sscanf(ev.Detail, "records=%d", &records); err == nil && records > 0 {
+			c.mu.Lock()
+			c.staked[stake{ev.Checkpoint, ev.Subtask}] += records
+			c.staked[stake{ev.Checkpoint, -1}] += records
+			c.mu.Unlock()
+		}
+		return
+	}
 	if ev.Kind != "trigger-checkpoint" {
 		return
 	}
@@ -70,7 +95,21 @@ func (c *crasher) exhausted() bool {
 }
 
 func newCrasher(ops []faults.Op) *crasher {
-	return &crasher{ops: ops, fired: make([]bool, len(ops)), hits: map[engine.CrashPoint]int{}, last: -1, rescale: -1, zombie: make(chan struct{}, 1)}
+	return &crasher{ops: ops, fired: make([]bool, len(ops)), hits: map[engine.CrashPoint]int{}, staked: map[stake]int{},
+		last: -1, rescale: -1, zombie: make(chan struct{}, 1)}
+}
+
+// atStake reports whether an arrival at site counts toward a Hit: at the
+// points after pre-commit only when the checkpoint's pending transactions
+// (the subtask's own at crash-after-precommit) hold records.
+func (c *crasher) atStake(site engine.CrashSite) bool {
+	switch site.Point {
+	case engine.CrashAfterPrecommit:
+		return c.staked[stake{site.Checkpoint, site.Subtask}] > 0
+	case engine.CrashAfterAck, engine.CrashAfterCheckpointStored:
+		return c.staked[stake{site.Checkpoint, -1}] > 0
+	}
+	return true
 }
 
 func (c *crasher) ShouldCrash(site engine.CrashSite) bool {
@@ -79,6 +118,9 @@ func (c *crasher) ShouldCrash(site engine.CrashSite) bool {
 	if c.rescale >= 0 {
 		c.last, c.rescale = c.rescale, -1
 		return true
+	}
+	if !c.atStake(site) {
+		return false
 	}
 	c.hits[site.Point]++
 	for i, op := range c.ops {
