@@ -13,7 +13,8 @@ import (
 // attempts) reaches the crash point, as the simulator counts them, with
 // one difference real time forces: at the points that leave a
 // checkpoint's pre-committed transactions pending (after pre-commit, ack
-// and store) an arrival counts only when those transactions hold records.
+// and store) an arrival of a transactional run counts only when those
+// transactions hold records.
 // In virtual time the input's arrival is part of the plan; in real time a
 // checkpoint can fall in a gap of the input (a loaded machine), and a
 // crash there puts nothing at stake, so a known-bad protocol it should
@@ -29,10 +30,13 @@ type crasher struct {
 	hits  map[engine.CrashPoint]int
 	// staked counts the records pre-committed per checkpoint and
 	// subtask (subtask -1: the checkpoint's total).
-	staked   map[stake]int
-	last     int // index of the op that fired last
-	triggers int
-	rescale  int // index of an armed rescale, -1 for none
+	staked map[stake]int
+	// transactional: the run pre-commits transactions (an at-least-once
+	// run has none, and counts every arrival).
+	transactional bool
+	last          int // index of the op that fired last
+	triggers      int
+	rescale       int // index of an armed rescale, -1 for none
 	// zombie receives when a planned zombie fires.
 	zombie chan struct{}
 }
@@ -94,15 +98,18 @@ func (c *crasher) exhausted() bool {
 	return !slices.Contains(c.fired, false)
 }
 
-func newCrasher(ops []faults.Op) *crasher {
+func newCrasher(ops []faults.Op, transactional bool) *crasher {
 	return &crasher{ops: ops, fired: make([]bool, len(ops)), hits: map[engine.CrashPoint]int{}, staked: map[stake]int{},
-		last: -1, rescale: -1, zombie: make(chan struct{}, 1)}
+		transactional: transactional, last: -1, rescale: -1, zombie: make(chan struct{}, 1)}
 }
 
 // atStake reports whether an arrival at site counts toward a Hit: at the
 // points after pre-commit only when the checkpoint's pending transactions
 // (the subtask's own at crash-after-precommit) hold records.
 func (c *crasher) atStake(site engine.CrashSite) bool {
+	if !c.transactional {
+		return true
+	}
 	switch site.Point {
 	case engine.CrashAfterPrecommit:
 		return c.staked[stake{site.Checkpoint, site.Subtask}] > 0

@@ -47,7 +47,7 @@ func TestCrashWaitsForRecordsAtStake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newCrasher([]faults.Op{{Fault: string(tt.point), Hit: 1}})
+			c := newCrasher([]faults.Op{{Fault: string(tt.point), Hit: 1}}, true)
 			fired := int64(0)
 			for id := int64(1); id <= 4 && fired == 0; id++ {
 				switch id {
@@ -65,5 +65,14 @@ func TestCrashWaitsForRecordsAtStake(t *testing.T) {
 				t.Fatalf("crash fired at checkpoint %d, want %d", fired, tt.fires)
 			}
 		})
+	}
+}
+
+// TestAtLeastOnceCrashCountsEveryArrival: a run without transactions has
+// nothing pre-committed, so every arrival counts.
+func TestAtLeastOnceCrashCountsEveryArrival(t *testing.T) {
+	c := newCrasher([]faults.Op{{Fault: string(engine.CrashAfterPrecommit), Hit: 1}}, false)
+	if !c.ShouldCrash(engine.CrashSite{Point: engine.CrashAfterPrecommit, Checkpoint: 1, Subtask: 0}) {
+		t.Fatal("the first arrival of an at-least-once run did not crash")
 	}
 }

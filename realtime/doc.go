@@ -9,7 +9,8 @@
 //
 // Results are real-time evidence, not replayable byte for byte: which
 // checkpoint a crash hits depends on timing, so a crash may also not fire
-// (reported as unfired). Only crash points, rescale and zombie can be injected; broker,
+// (reported as unfired), and a crash after pre-commit waits for a
+// checkpoint whose pending transactions hold records. Only crash points, rescale and zombie can be injected; broker,
 // time and store faults need kfake's levers and stay in the simulator.
 //
 // realtime imports engine, faults and model; it must not import sim,

@@ -127,7 +127,7 @@ func run(ctx context.Context, opts Options, res *Result) (model.Observation, err
 		inputErr = err
 		ends.Store(&e)
 	})
-	crasher := newCrasher(opts.Plan.Faults)
+	crasher := newCrasher(opts.Plan.Faults, proto.Guarantee == engine.TwoPhaseCommit)
 	// The job stops once the input is processed and every planned fault
 	// has fired, or faultGrace after the input is processed (a fault
 	// that never fired is reported unfired), as the simulator runs on
