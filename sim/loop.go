@@ -56,6 +56,7 @@ func (s *scheduler) start() {
 	if s.res.Restarts > 0 {
 		s.injector.onPhase(faults.PhaseRecovery, 0)
 	}
+	s.aimRecovery()
 	job, err := engine.StartJob(s.ctx, s.cfg, engine.Deps{
 		Clock: s, Crasher: s.crasher, Observer: zombieMarker{s}, Store: attemptStore{s, s.attempt},
 		Savepoints: &s.savepoints, Settle: synctest.Wait,

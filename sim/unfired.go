@@ -137,3 +137,35 @@ func (s *scheduler) aimLoss(subtask int, drawn bool) bool {
 	s.aimLost[subtask] = lose
 	return lose
 }
+
+// aimRecovery is called as a job attempt starts. A drawn
+// crash-during-recovery aims at the restores its plan makes (two consults
+// per transactional sink and restore), but two faults can end one attempt
+// together (a crash at a stop-with-savepoint's ack: the stop's own restart
+// never comes), and then its hit lies past the last restore: a re-arm
+// cannot help, no restore follows (two-phase-commit-pooled-ids seed
+// 11125596440128166178 left crash-during-recovery@5 unfired with 4
+// reachable). So when no op that restarts the job is left unfired, this
+// restore is the plan's last: an unfired crash-during-recovery whose hit
+// lies past it is moved to one of its consults (the same position modulo
+// the restore's consults).
+func (s *scheduler) aimRecovery() {
+	if !s.plan.RearmUnfired || s.cfg.Protocol.Guarantee != engine.TwoPhaseCommit {
+		return
+	}
+	for _, op := range s.unfired() {
+		if info, _ := faults.Lookup(op.Fault); info.RestartsJob() {
+			return // a later restore is still to come
+		}
+	}
+	consults := 2 * max(1, s.parallelism)
+	done := s.crasher.hits[engine.CrashDuringRecovery]
+	for i, op := range s.crasher.ops {
+		if op.Fault != string(engine.CrashDuringRecovery) || s.crasher.fired[i] || op.Phase != "" || op.Hit <= done+consults {
+			continue
+		}
+		hit := done + 1 + (op.Hit-done-1)%consults
+		s.crasher.ops[i].Hit = hit
+		s.tr.Observe(engine.Event{Kind: "rearm", Subtask: -1, Detail: fmt.Sprintf("crash-during-recovery hit=%d at the last restore", hit)})
+	}
+}

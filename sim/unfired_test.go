@@ -58,3 +58,26 @@ func TestDrawnFaultsAllFire(t *testing.T) {
 		require.Greater(t, ops, *simRuns, "%s: the campaign drew faults", protocol)
 	}
 }
+
+// A crash-during-recovery past every restore the run makes moves to the
+// last one: with one crash, parallelism 2 makes 4 consults at the first
+// start and 4 at the restore, so hit 40 is out of reach.
+func TestRecoveryCrashAimsAtTheLastRestore(t *testing.T) {
+	crash := faults.Op{Fault: "crash-after-checkpoint-stored", Hit: 3, RestartDelayMS: 10}
+	recovery := faults.Op{Fault: "crash-during-recovery", Hit: 40, RestartDelayMS: 10}
+	for _, rearm := range []bool{false, true} {
+		p := planWith("two-phase-commit", rearm, crash, recovery)
+		p.Workload.Parallelism = 2
+		var trace bytes.Buffer
+		res := Run(t, Options{Protocol: "two-phase-commit", Seed: 7, Plan: p, Trace: &trace})
+		require.Empty(t, res.HarnessError)
+		if !rearm {
+			require.Equal(t, []faults.Op{recovery}, res.Unfired, "a hand-written plan fires where it says")
+			continue
+		}
+		require.Empty(t, res.Unfired)
+		require.Equal(t, 1, res.Crashes["crash-during-recovery"])
+		require.Contains(t, trace.String(), "at the last restore")
+		require.Empty(t, res.Violations)
+	}
+}
