@@ -82,7 +82,11 @@ func (s *scenario) release(h heldFrame) {
 		if data, ok := s.net.take(h, false); ok {
 			h.conn.Conn.Write(data)
 		}
-		s.tr.add("reader-request", "", fmt.Sprintf("%s corr=%d", kind, h.req.corr))
+		who := "reader-request"
+		if p.instance == -2 {
+			who = "harness-request" // the member expiry's LeaveGroup (expiry.go)
+		}
+		s.tr.add(who, "", fmt.Sprintf("%s corr=%d", kind, h.req.corr))
 		return
 	}
 	s.fault.kindHits[kind]++
@@ -103,6 +107,9 @@ func (s *scenario) release(h heldFrame) {
 		return
 	}
 	h.conn.Conn.Write(data) // an error means the broker closed it: kgo sees that itself
+	if h.req.key == 11 {
+		s.noteJoin(p, data, h.req.version)
+	}
 	if isAfter {
 		synctest.Wait() // the broker applies it; the muted answer never arrives
 		s.killed(p, after)

@@ -64,6 +64,13 @@ func parseRequest(frame []byte) request {
 // endTxnCommits decodes an EndTxn body after the client id (and, for a
 // flexible version, the header's tagged fields).
 func endTxnCommits(rest []byte, version int16) bool {
+	req := kmsg.NewPtrEndTxnRequest()
+	return readBody(rest, version, req) && req.Commit
+}
+
+// readBody decodes a request body after the client id (and, for a
+// flexible version, the header's tagged fields) into req.
+func readBody(rest []byte, version int16, req kmsg.Request) bool {
 	if len(rest) < 2 {
 		return false
 	}
@@ -75,7 +82,6 @@ func endTxnCommits(rest []byte, version int16) bool {
 		}
 		rest = rest[idLen:]
 	}
-	req := kmsg.NewPtrEndTxnRequest()
 	req.SetVersion(version)
 	if req.IsFlexible() {
 		var ok bool
@@ -83,10 +89,7 @@ func endTxnCommits(rest []byte, version int16) bool {
 			return false
 		}
 	}
-	if err := req.ReadFrom(rest); err != nil {
-		return false
-	}
-	return req.Commit
+	return req.ReadFrom(rest) == nil
 }
 
 func skipTags(b []byte) ([]byte, bool) {

@@ -233,7 +233,7 @@ func (s *scenario) run() (model.DeclaredObservation, error) {
 		// Idle counts from the later of the last new output and the last
 		// healed fault, and never while a process is paused: a harness
 		// that keeps the app off the network has not seen it stall.
-		if len(s.in.late) == 0 && !s.anyPaused() && s.now-max(s.live.progressAt, s.healedAt) >= idleBound {
+		if len(s.in.late) == 0 && !s.anyPaused() && !s.expiring() && s.now-max(s.live.progressAt, s.healedAt) >= idleBound {
 			s.tr.add("no-progress", "", fmt.Sprintf("no new output for %v", idleBound))
 			return true
 		}
@@ -326,6 +326,9 @@ func (s *scenario) shutdown() {
 		if p != nil {
 			s.net.cutProcess(p)
 		}
+	}
+	if s.expirer != nil {
+		s.expirer.Close()
 	}
 	if n, done := s.allClients.closeAll(); n > 0 {
 		for waited := time.Duration(0); ; waited += 10 * time.Millisecond {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eosim/eosim/app"
 	"github.com/eosim/eosim/faults"
@@ -47,6 +48,13 @@ type scenario struct {
 	in    *inputWriter
 	live  *liveReader
 	fault *faultRunner
+
+	// members is each process's classic group member as its last
+	// JoinGroup named it; expiries are the dead ones to remove, in order
+	// (expiry.go), through expirer.
+	members  map[*process]groupMember
+	expiries []expiry
+	expirer  *kgo.Client
 
 	// mu guards what app goroutines touch: site hits.
 	mu       sync.Mutex
@@ -102,6 +110,7 @@ func (s *scenario) reap() {
 			s.res.Kills++
 			s.res.Fired[killedBy]++
 			s.tr.add("killed", p.name(), killedBy)
+			s.scheduleExpiry(p)
 			if !s.stopping {
 				s.restartAt[i] = s.now + downtime
 			}
@@ -182,6 +191,7 @@ func (s *scenario) tick(d time.Duration) {
 	s.now += d
 	s.in.arrive(s)
 	s.fault.resume(s)
+	s.expireMembers()
 	for i, at := range s.restartAt {
 		if at >= 0 && at <= s.now && !s.stopping {
 			s.healedAt = s.now
