@@ -83,7 +83,8 @@ func (s *scenario) expireMembers() {
 			return
 		}
 		s.healedAt = s.now // the group can move again: idle counts from here
-		s.tr.add("expire-member", e.proc, fmt.Sprintf("group=%s member=%s (Kafka has removed a dead member by now; kfake keeps one whose JoinGroup answer was never delivered)", e.group, e.member))
+		// The member id is left out: kfake draws it from crypto/rand.
+		s.tr.add("expire-member", e.proc, fmt.Sprintf("group=%s (Kafka has removed a dead member by now; kfake keeps one whose JoinGroup answer was never delivered)", e.group))
 		req := kmsg.NewPtrLeaveGroupRequest()
 		req.Group = e.group
 		leaving := kmsg.NewLeaveGroupRequestMember()
