@@ -61,4 +61,3 @@ func TestDeadMemberIsExpired(t *testing.T) {
 	require.Positive(t, lost, "without the expiry none of %d runs lost the dead member's partition: the scenario no longer reaches kfake's gap", runs)
 	t.Logf("with the expiry %d of %d runs removed a dead member; without it %d of %d lost records", expired, runs, lost, runs)
 }
-
