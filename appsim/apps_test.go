@@ -62,13 +62,15 @@ func txnCopier(name string, mutate func(*kgo.Record) []*kgo.Record) app.App {
 
 // naiveCopier is a known-bad copier: a plain (non-transactional) producer
 // and offsets committed after the produce, outside any transaction. A crash
-// between the produce and the commit duplicates records.
+// between the produce and the commit duplicates records. It reads
+// read_committed (kgo's default is read_uncommitted, which the harness's
+// aborted input would catch in every run).
 func naiveCopier() app.App {
 	return app.App{Name: "naive-copier", Spec: copySpec, CrashPoints: []string{"before-commit"},
 		Run: func(ctx context.Context, env app.Env) error {
 			cl, err := kgo.NewClient(append(env.ClientOpts(),
 				kgo.ConsumerGroup(copySpec.Group), kgo.ConsumeTopics(copySpec.InputTopic),
-				kgo.DisableAutoCommit(),
+				kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			)...)
 			if err != nil {
 				return err

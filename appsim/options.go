@@ -15,6 +15,12 @@ type Options struct {
 	// LateRecords of them arrive over time while the app runs (default a
 	// quarter; -1 for none). KeysPerPartition defaults to 3.
 	Records, LateRecords, KeysPerPartition int
+	// AbortedInput is how many more input records the harness writes in
+	// transactions it aborts, placed among the committed ones (default an
+	// eighth of Records, at least 1; -1 for none). A read_committed app
+	// never sees them; an app that copies one shows it as unexpected
+	// output.
+	AbortedInput int
 	// Faults are the enabled fault names (and groups) a drawn plan takes
 	// from; none means a fault-free run. Plan, when set, fixes the faults.
 	Faults []string
@@ -41,6 +47,9 @@ type Options struct {
 	GOMAXPROCS int
 
 	recordBoundaries bool // Boundaries: list every request the app sent
+	// defaulted: withDefaults ran (it must run once: a -1 it turned into 0
+	// would become the default again).
+	defaulted bool
 }
 
 // Verdict is the outcome of one scenario.
@@ -140,6 +149,10 @@ const (
 )
 
 func (o Options) withDefaults() Options {
+	if o.defaulted {
+		return o
+	}
+	o.defaulted = true
 	if o.Records == 0 {
 		o.Records = defaultRecords
 	}
@@ -148,6 +161,12 @@ func (o Options) withDefaults() Options {
 		o.LateRecords = o.Records / 4
 	case o.LateRecords < 0:
 		o.LateRecords = 0
+	}
+	switch {
+	case o.AbortedInput == 0:
+		o.AbortedInput = max(1, o.Records/8)
+	case o.AbortedInput < 0:
+		o.AbortedInput = 0
 	}
 	if o.KeysPerPartition == 0 {
 		o.KeysPerPartition = defaultKeys

@@ -49,5 +49,6 @@ func PlanFor(a app.App, opts Options) (faults.Plan, error) {
 // valid placeholders so that the plan format stays the engine's.
 func workloadOf(a app.App, o Options) faults.Workload {
 	return faults.Workload{Partitions: int(a.Spec.InputPartitions), Parallelism: 1, Records: o.Records,
-		KeysPerPartition: o.KeysPerPartition, CheckpointIntervalMS: 100, LateRecords: o.LateRecords}
+		KeysPerPartition: o.KeysPerPartition, CheckpointIntervalMS: 100, LateRecords: o.LateRecords,
+		AbortedInput: o.AbortedInput}
 }

@@ -23,6 +23,10 @@ import (
 
 const brokerPort = 9092
 
+// abortingTxnID is the transactional id of the harness client that writes
+// aborted input (apps must not use it).
+const abortingTxnID = "eosim-harness-aborted-input"
+
 // WallLimit is the real time one scenario may take before it is declared
 // wedged (they take milliseconds; under the race detector, seconds).
 var WallLimit = 3 * time.Minute
@@ -70,7 +74,7 @@ func Run(t *testing.T, a app.App, opts Options) Result {
 		return Result{App: a.Name, Seed: opts.Seed, Verdict: Inconclusive, Inconclusive: err.Error(), BadInput: true}
 	}
 	w := plan.Workload
-	opts.Records, opts.LateRecords, opts.KeysPerPartition = w.Records, w.LateRecords, w.KeysPerPartition
+	opts.Records, opts.LateRecords, opts.KeysPerPartition, opts.AbortedInput = w.Records, w.LateRecords, w.KeysPerPartition, w.AbortedInput
 	var (
 		res      Result
 		progress atomic.Int64
@@ -200,13 +204,21 @@ func (s *scenario) run() (model.DeclaredObservation, error) {
 	}
 	defer in.Close()
 	s.in = &inputWriter{cl: in, spec: spec, late: recs[initial:], rng: newRand(s.opts.Seed, "arrival"),
-		state: map[string][]byte{}, seq: map[string]int{}}
+		state: map[string][]byte{}, seq: map[string]int{},
+		aborted: drawAborted(s.opts.Seed, spec, s.opts.AbortedInput, len(recs), s.opts.KeysPerPartition),
+		abortingOpts: append(slices.Clone(harnessOpts), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.TransactionalID(abortingTxnID))}
+	defer s.in.close()
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.LivenessBound+10*time.Minute)
 	defer cancel()
 	if err := s.in.write(ctx, recs[:initial]); err != nil {
 		return obs, err
 	}
-	s.tr.add("input", "", fmt.Sprintf("records=%d late=%d partitions=%d", initial, len(s.in.late), spec.InputPartitions))
+	inputDetail := fmt.Sprintf("records=%d late=%d partitions=%d", initial, len(s.in.late), spec.InputPartitions)
+	if n := abortedCount(s.in.aborted); n > 0 {
+		inputDetail += fmt.Sprintf(" aborted=%d", n)
+	}
+	s.tr.add("input", "", inputDetail)
 	// The live reader's requests go through the held network too (as a
 	// pseudo-process that no fault touches): released one at a time, what
 	// it sees, and when, is part of the deterministic schedule. On the raw

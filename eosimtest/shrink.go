@@ -12,7 +12,8 @@ import (
 
 // Shrink reduces a failing run's plan greedily, keeping every step that
 // still fails with the same seed: drop faults one at a time, then halve the
-// input (late records with it), drop the late records, move each fault to
+// input (late records with it), drop the late records, drop the aborted
+// input (else keep one record of it), move each fault to
 // an earlier hit (the first, else half its hit, while that fails), then
 // zero the restart delays. It returns
 // the smallest failing plan and its run. Any violation counts as failing;
@@ -76,6 +77,7 @@ func ShrinkWith(t *testing.T, a app.App, failing appsim.Result, o ShrinkOptions)
 		p := out.Plan
 		p.Workload.Records /= 2
 		p.Workload.LateRecords /= 2
+		p.Workload.AbortedInput = min(p.Workload.AbortedInput, p.Workload.Records)
 		if !try(p) {
 			break
 		}
@@ -84,6 +86,17 @@ func ShrinkWith(t *testing.T, a app.App, failing appsim.Result, o ShrinkOptions)
 		p := out.Plan
 		p.Workload.LateRecords = 0
 		try(p)
+	}
+	// Aborted input: none, else one record, while that still fails.
+	for _, n := range []int{0, 1} {
+		if out.Plan.Workload.AbortedInput <= n || out.Exhausted {
+			continue
+		}
+		p := out.Plan
+		p.Workload.AbortedInput = n
+		if try(p) {
+			break
+		}
 	}
 	for i := range out.Plan.Faults {
 		earlier := func(hit int) bool {

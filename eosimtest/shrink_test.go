@@ -7,6 +7,7 @@ import (
 
 	"github.com/eosim/eosim/appsim"
 	"github.com/eosim/eosim/eosimtest"
+	examplecopier "github.com/eosim/eosim/examples/copier"
 	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/model"
 )
@@ -50,6 +51,8 @@ func TestShrinkWith(t *testing.T) {
 	require.Less(t, len(sh.Plan.Faults), len(failing.Plan.Faults))
 	require.Equal(t, appsim.Violation, sh.Result.Verdict)
 	require.Equal(t, eosimtest.ViolatedKinds(failing), eosimtest.ViolatedKinds(sh.Result))
+	require.Positive(t, failing.Plan.Workload.AbortedInput)
+	require.Zero(t, sh.Plan.Workload.AbortedInput, "this twin fails without aborted input")
 	again := appsim.Run(t, a, appsim.Options{Seed: sh.Plan.Seed, Plan: &sh.Plan})
 	require.Equal(t, sh.Result.TraceHash, again.TraceHash, "the shrunk plan replays")
 
@@ -60,4 +63,18 @@ func TestShrinkWith(t *testing.T) {
 	one := eosimtest.ShrinkWith(t, a, failing, eosimtest.ShrinkOptions{MaxRuns: 1})
 	require.Equal(t, 1, one.Runs)
 	require.True(t, one.Exhausted)
+}
+
+// A failure that needs the aborted input keeps one aborted record of it,
+// and needs no fault.
+func TestShrinkKeepsTheAbortedInputAFailureNeeds(t *testing.T) {
+	a := examplecopier.ReadUncommitted()
+	enabled, err := appsim.ResolveFaults(a, "sites,protocol")
+	require.NoError(t, err)
+	failing := appsim.Run(t, a, appsim.Options{Seed: 4, Faults: enabled})
+	require.Equal(t, appsim.Violation, failing.Verdict)
+	sh, res := eosimtest.Shrink(t, a, failing)
+	require.Equal(t, appsim.Violation, res.Verdict)
+	require.Equal(t, 1, sh.Workload.AbortedInput)
+	require.Empty(t, sh.Faults)
 }

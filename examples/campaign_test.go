@@ -117,11 +117,11 @@ func TestCorrectExamplesAreClean(t *testing.T) {
 // and copier-no-rewind-after-abort are caught by the app harness's broker
 // rejections (produce-rejected, endtxn-rejected: the process lives on and
 // must abort and rewind); copier/faults_test.go shows them on loopback too.
-// copier-read-uncommitted needs input with aborted transactions, which the
-// harness does not write.
+// copier-read-uncommitted is caught by the aborted input the harness
+// writes (appsim.Options.AbortedInput), with or without a fault.
 func TestKnownBadTwinsAreCaught(t *testing.T) {
 	for _, name := range []string{"copier-offsets-outside-txn", "copier-offsets-before-produce", "copier-commit-despite-offsets-failure",
-		"copier-commit-after-failed-flush", "copier-no-rewind-after-abort"} {
+		"copier-commit-after-failed-flush", "copier-no-rewind-after-abort", "copier-read-uncommitted"} {
 		t.Run(name, func(t *testing.T) {
 			selected(t, name)
 			// Not stopped at the first run that is not clean: a

@@ -40,7 +40,7 @@ func Examples() []Example {
 		"copier-offsets-before-produce":         "offsets committed with a plain OffsetCommit before producing (at-most-once)",
 		"copier-commit-after-failed-flush":      "a failed produce or flush is logged and the transaction committed anyway",
 		"copier-no-rewind-after-abort":          "an aborted batch is not rewound: the consumer skips it",
-		"copier-read-uncommitted":               "input read read_uncommitted: shows only when the input holds aborted transactions",
+		"copier-read-uncommitted":               "input read read_uncommitted: copies the records of the aborted input transactions the harness writes",
 		"copier-commit-despite-offsets-failure": "the output is committed although sending the offsets into the transaction failed",
 	}
 	for _, t := range copier.Twins() {

@@ -25,6 +25,11 @@ type Workload struct {
 	// LateRecords of the Records arrive while the job runs (a producer in
 	// virtual time); the last partition then starts empty.
 	LateRecords int `json:"late_records,omitempty"`
+	// AbortedInput is, for an application under test, how many more input
+	// records the harness writes in transactions it aborts, among the
+	// committed ones; absent: none. The engine's own scenarios ignore it
+	// (its source reads read_committed, tested through the app API).
+	AbortedInput int `json:"aborted_input,omitempty"`
 	// OutputPartitions of the output topic, 0: as many as the input has.
 	// The output of input partition p goes to output partition
 	// p % output_partitions.
@@ -199,6 +204,7 @@ func (w Workload) Validate() error {
 		outOfRange("keys_per_partition", w.KeysPerPartition, 1, 1000, ""),
 		outOfRange("checkpoint_interval_ms", w.CheckpointIntervalMS, 1, MaxCheckpointIntervalMS, ""),
 		outOfRange("late_records", w.LateRecords, 0, w.Records, fmt.Sprintf("0..records (%d)", w.Records)),
+		outOfRange("aborted_input", w.AbortedInput, 0, w.Records, fmt.Sprintf("0..records (%d)", w.Records)),
 		outOfRange("output_partitions", w.OutputPartitions, 0, 64, "0..64 (0: as many as partitions)"),
 		outOfRange("max_concurrent_checkpoints", w.MaxConcurrentCheckpoints, 0, MaxConcurrentCheckpoints, ""),
 		outOfRange("producer_pool_size", w.ProducerPoolSize, 0, MaxProducerPoolSize, ""),

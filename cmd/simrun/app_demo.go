@@ -17,7 +17,8 @@ func init() {
 	if err := appsim.Register(app.App{Name: "demo-naive-copier",
 		Spec: app.Spec{InputTopic: "in", OutputTopic: "out", InputPartitions: 2, Group: "g"},
 		Run: func(ctx context.Context, env app.Env) error {
-			cl, err := kgo.NewClient(append(env.ClientOpts(), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("in"), kgo.DisableAutoCommit())...)
+			cl, err := kgo.NewClient(append(env.ClientOpts(), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("in"), kgo.DisableAutoCommit(),
+				kgo.FetchIsolationLevel(kgo.ReadCommitted()))...) // kgo's default is read_uncommitted
 			if err != nil {
 				return err
 			}

@@ -152,8 +152,8 @@ func runAppShrink(t *testing.T, a app.App, cfg appShrinkConfig, stdout, stderr i
 	}
 	before, after := failing.Plan.Workload, plan.Workload
 	fmt.Fprintf(stdout, "app=%s seed=%d kinds=%s match=%s\n", a.Name, failing.Seed, kinds, match)
-	fmt.Fprintf(stdout, "before: faults=%d records=%d late=%d\n", len(failing.Plan.Faults), before.Records, before.LateRecords)
-	fmt.Fprintf(stdout, "after:  faults=%d records=%d late=%d\n", len(plan.Faults), after.Records, after.LateRecords)
+	fmt.Fprintf(stdout, "before: faults=%d records=%d late=%d aborted=%d\n", len(failing.Plan.Faults), before.Records, before.LateRecords, before.AbortedInput)
+	fmt.Fprintf(stdout, "after:  faults=%d records=%d late=%d aborted=%d\n", len(plan.Faults), after.Records, after.LateRecords, after.AbortedInput)
 	fmt.Fprintf(stdout, "shrunk run: %s\n", strings.Join(eosimtest.ViolatedKinds(sh.Result), ","))
 	printAnomalies(stdout, sh.Result.Violations, 3)
 	if len(sh.Result.Unfired) > 0 {
