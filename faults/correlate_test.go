@@ -50,3 +50,23 @@ func TestAimAtRecovery(t *testing.T) {
 		require.Equal(t, PhaseRecovery, ops[0].Phase, "seed %d", seed)
 	}
 }
+
+// Every txn-offset-commit-rejected without a phase gets a crash after one
+// of its checkpoint's commits (crash-after-commit is reached once per sink
+// subtask and checkpoint); an aimed one, or one without crash-after-commit
+// enabled, gets none.
+func TestCrashAfterOffsetsRejected(t *testing.T) {
+	all := []string{"crash-after-commit", "txn-offset-commit-rejected"}
+	for seed := range uint64(200) {
+		for _, p := range []int{1, 2, 4} {
+			rng := rand.New(rand.NewPCG(seed, 9))
+			got := crashAfterOffsetsRejected(rng, all, []Op{{Fault: "txn-offset-commit-rejected", Hit: 3}}, p)
+			require.Len(t, got, 2)
+			require.Equal(t, "crash-after-commit", got[1].Fault)
+			require.True(t, got[1].Hit > 2*p && got[1].Hit <= 3*p, "seed %d parallelism %d: hit %d is not one of checkpoint 3's commits", seed, p, got[1].Hit)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	require.Len(t, crashAfterOffsetsRejected(rng, []string{"txn-offset-commit-rejected"}, []Op{{Fault: "txn-offset-commit-rejected", Hit: 3}}, 1), 1)
+	require.Len(t, crashAfterOffsetsRejected(rng, all, []Op{{Fault: "txn-offset-commit-rejected", Hit: 3, Phase: PhaseNotify}}, 1), 1)
+}

@@ -552,7 +552,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 		}
 	}
 	aimPhases(rng, ops)
-	ops = correlate(rng, enabled, ops)
+	ops = correlate(rng, enabled, ops, parallelism)
 	slices.SortStableFunc(ops, func(a, b Op) int { return a.Hit - b.Hit })
 	return ops
 }
