@@ -32,7 +32,6 @@ type inputWriter struct {
 	state          map[string][]byte // KeyedTransform state per input key
 	seq            map[string]int    // outputs per input key so far
 	expected       []model.DeclaredExpected
-	written        int
 	err            error
 }
 
@@ -128,7 +127,6 @@ func (w *inputWriter) write(ctx context.Context, recs []*kgo.Record) (err error)
 		return err
 	}
 	w.next += len(recs)
-	w.written += len(recs)
 	defer func() {
 		if r := recover(); r != nil {
 			err = &badInputError{fmt.Sprintf("the app's declared transform panicked: %v", r)}
