@@ -53,6 +53,9 @@ type appFlags struct {
 	name, faults string
 	seed         uint64
 	records      int
+	// abortedInput is the --aborted-input value: -1 for the default (an
+	// eighth of --records), 0 for none.
+	abortedInput int
 }
 
 func (f *appFlags) register(fs *flag.FlagSet) {
@@ -60,6 +63,28 @@ func (f *appFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 1, "base seed (campaign) or the run's seed (replay)")
 	fs.StringVar(&f.faults, "faults", "sites,protocol", "comma-separated faults of the app or groups: all, sites (crash-at:<site> of the app's declared sites), protocol, group, broker (see 'simrun list faults': those of kind protocol, group and broker apply to apps)")
 	fs.IntVar(&f.records, "records", 40, "input records per run")
+	fs.IntVar(&f.abortedInput, "aborted-input", -1, "more input records the harness writes in transactions it aborts, mixed in among the committed ones (a read_committed app must skip them), 0..--records; -1: an eighth of --records (at least 1); 0: none")
+}
+
+// scenario is the app scenario the flags give, before a plan or a seed.
+func (f *appFlags) scenario(enabled []string) appsim.Options {
+	o := appsim.Options{Seed: f.seed, Records: f.records, Faults: enabled}
+	switch {
+	case f.abortedInput == 0:
+		o.AbortedInput = -1 // appsim's none
+	case f.abortedInput > 0:
+		o.AbortedInput = f.abortedInput
+	}
+	return o
+}
+
+// campaignCommand is the command that reruns the campaign a run came from.
+func (f *appFlags) campaignCommand() string {
+	cmd := fmt.Sprintf("simrun campaign --app %s --seed %d --faults %s --records %d", f.name, f.seed, f.faults, f.records)
+	if f.abortedInput >= 0 {
+		cmd += fmt.Sprintf(" --aborted-input %d", f.abortedInput)
+	}
+	return cmd
 }
 
 // appFlagSet is the flag set of `simrun CMD --app NAME`: its name says so
@@ -94,6 +119,9 @@ func (f *appFlags) resolve() (app.App, []string, error) {
 	if f.records < 1 || f.records > 100_000 {
 		return app.App{}, nil, usagef("--records must be 1..100000, got %d", f.records)
 	}
+	if f.abortedInput < -1 || f.abortedInput > f.records {
+		return app.App{}, nil, usagef("--aborted-input must be 0..--records (%d), or -1 for an eighth of --records; got %d", f.records, f.abortedInput)
+	}
 	return a, enabled, nil
 }
 
@@ -121,7 +149,8 @@ func cmdAppCampaign(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, usagef("--runs must be at least 1 and --check-determinism not negative")
 	}
 	copts := appsim.CampaignOptions{Runs: *runs, BaseSeed: f.seed, CheckDeterminism: *check,
-		Scenario: appsim.Options{Records: f.records, Faults: enabled}}
+		Scenario: f.scenario(enabled)}
+	copts.Scenario.Seed = 0
 	if v, ok := os.LookupEnv(appWorkerEnv); ok {
 		share, events, err := parseAppWorker(v)
 		if err != nil {
@@ -223,7 +252,7 @@ func (r *appReport) add(k int, res appsim.Result, replay string) {
 		replay = writeAppPlan(filepath.Join(r.dir, "plans"), r.a, res)
 	}
 	if replay == "" {
-		replay = fmt.Sprintf("simrun campaign --app %s --seed %d --faults %s --records %d (run %d)", r.a.Name, r.f.seed, r.f.faults, r.f.records, k)
+		replay = fmt.Sprintf("%s (run %d)", r.f.campaignCommand(), k)
 	}
 	r.b.AddApp(reports.AppRun{Index: k, Result: res, Replay: replay})
 }
@@ -236,7 +265,7 @@ func (r *appReport) write(wall time.Duration, jobs int) error {
 // appExhaustive runs one scenario per boundary of the fault-free run.
 func appExhaustive(t *testing.T, a app.App, f appFlags, stdout io.Writer) int {
 	start := time.Now()
-	opts := appsim.Options{Seed: f.seed, Records: f.records}
+	opts := f.scenario(nil)
 	plans := appsim.Enumerate(t, a, opts, 100)
 	counts := map[appsim.Verdict]int{}
 	for i := range plans {
@@ -273,7 +302,7 @@ func cmdAppReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	opts := appsim.Options{Seed: f.seed, Records: f.records, Faults: enabled}
+	opts := f.scenario(enabled)
 	if *planPath != "" {
 		p, err := readAppPlan(fs, *planPath, &f)
 		if err != nil {
@@ -315,7 +344,16 @@ func readAppPlan(fs *flag.FlagSet, path string, f *appFlags) (faults.Plan, error
 		return p, usagef("%v", err)
 	}
 	seedGiven := false
-	fs.Visit(func(fl *flag.Flag) { seedGiven = seedGiven || fl.Name == "seed" })
+	var clash []string
+	fs.Visit(func(fl *flag.Flag) {
+		seedGiven = seedGiven || fl.Name == "seed"
+		if fl.Name == "records" || fl.Name == "aborted-input" {
+			clash = append(clash, "--"+fl.Name)
+		}
+	})
+	if len(clash) > 0 {
+		return p, usagef("--plan fixes the input: drop %s (or edit the plan's workload)", strings.Join(clash, ", "))
+	}
 	if !seedGiven {
 		f.seed = p.Seed
 	}

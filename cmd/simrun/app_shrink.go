@@ -87,7 +87,8 @@ func cmdAppShrink(args []string, stdout, stderr io.Writer) (int, error) {
 // returns the run, or an exit code and a message when there is nothing to
 // shrink.
 func findAppFailure(t *testing.T, a app.App, cfg appShrinkConfig, stdout io.Writer) (appsim.Result, int, string) {
-	opts := appsim.Options{Seed: cfg.f.seed, Records: cfg.f.records, Faults: cfg.enabled, Plan: cfg.plan}
+	opts := cfg.f.scenario(cfg.enabled)
+	opts.Plan = cfg.plan
 	first := appsim.Run(t, a, opts)
 	what := fmt.Sprintf("app %s seed %d", a.Name, first.Seed)
 	switch {

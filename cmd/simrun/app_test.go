@@ -106,6 +106,9 @@ func TestAppShrink(t *testing.T) {
 		{[]string{"--app", "copier", "--match", "roughly"}, "--match"},
 		{[]string{"--app", "copier", "--plan", out, "--search", "3"}, "--plan and --search exclude each other"},
 		{[]string{"--app", "copier", "--plan", filepath.Join(dir, "none.json")}, "read plan"},
+		{[]string{"--app", "copier", "--plan", out, "--aborted-input", "3"}, "--plan fixes the input: drop --aborted-input"},
+		{[]string{"--app", "copier", "--records", "40", "--aborted-input", "41"}, "--aborted-input must be 0..--records (40)"},
+		{[]string{"--app", "copier", "--aborted-input", "-2"}, "--aborted-input must be"},
 	} {
 		args := append([]string{"shrink"}, c.args...)
 		args = append(args, "--out", filepath.Join(dir, "x.json"))
@@ -116,6 +119,26 @@ func TestAppShrink(t *testing.T) {
 	_, stderr, code = run(t, bin, "shrink", "--app", twin, "--seed", "1")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "shrink needs --out FILE")
+}
+
+// TestAppAbortedInputFlag: the read-uncommitted twin is caught by the
+// aborted input alone, so --aborted-input 0 lets it pass and a count sets
+// how much the harness writes (the run's plan carries it).
+func TestAppAbortedInputFlag(t *testing.T) {
+	bin := buildSimrun(t)
+	const twin = "copier-read-uncommitted"
+	stdout, _, code := run(t, bin, "campaign", "--app", twin, "--runs", "4", "--seed", "5")
+	require.Equal(t, 1, code, stdout)
+	require.Contains(t, stdout, "runs=4 violations=4 ")
+	stdout, _, code = run(t, bin, "campaign", "--app", twin, "--runs", "4", "--seed", "5", "--aborted-input", "0")
+	require.Contains(t, stdout, "runs=4 violations=0 ", "exit %d", code)
+	stdout, _, code = run(t, bin, "campaign", "--app", twin, "--runs", "1", "--seed", "5", "--aborted-input", "7")
+	require.Equal(t, 1, code, stdout)
+	m := regexp.MustCompile(`replay: simrun replay --app \S+ --seed \d+ --plan (\S+)`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, stdout)
+	plan, err := faults.ReadPlan(m[1])
+	require.NoError(t, err)
+	require.Equal(t, 7, plan.Workload.AbortedInput)
 }
 
 func TestAppCampaignReport(t *testing.T) {
