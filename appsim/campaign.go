@@ -21,6 +21,10 @@ type CampaignOptions struct {
 	CheckDeterminism int
 	// StopAtFirst ends the campaign at the first run that is not clean.
 	StopAtFirst bool
+	// StopAtViolation ends the campaign at its first violation: a search
+	// for a catch, which an inconclusive or nondeterministic run does not
+	// end.
+	StopAtViolation bool
 	// Select, when set, picks the runs k of 0..Runs-1 this campaign runs
 	// (a shard, or one job's share of one); the others are skipped. A run
 	// depends only on its seed and the campaign's options, never on which
@@ -69,7 +73,7 @@ func Campaign(t *testing.T, a app.App, o CampaignOptions) CampaignResult {
 		if o.OnResult != nil {
 			o.OnResult(k, res)
 		}
-		if o.StopAtFirst && res.Verdict != Clean {
+		if o.StopAtFirst && res.Verdict != Clean || o.StopAtViolation && res.Verdict == Violation {
 			break
 		}
 	}
