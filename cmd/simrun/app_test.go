@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -27,9 +26,7 @@ func TestHasAppFlag(t *testing.T) {
 }
 
 func TestAppCampaignAndReplay(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "simrun")
-	out, err := exec.Command("go", "build", "-tags", "eosim_demoapp", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := buildSimrun(t, "eosim_demoapp")
 
 	_, stderr, code := run(t, bin, "campaign", "--app", "nope")
 	require.Equal(t, 2, code)

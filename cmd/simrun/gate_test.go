@@ -17,15 +17,6 @@ import (
 
 var gateFull = flag.Bool("gate.full", false, "also run the whole gate with its defaults and require exit 0 (about as long as the CI step)")
 
-// simrunBinary builds the CLI into a temporary directory.
-func simrunBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "simrun")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
-}
-
 // simrun runs the binary in dir and returns stdout, stderr and the exit code.
 func simrun(t *testing.T, bin, dir string, args ...string) (string, string, int) {
 	t.Helper()
@@ -63,7 +54,7 @@ func smallCorpus(t *testing.T) string {
 }
 
 func TestShrinkCommand(t *testing.T) {
-	bin := simrunBinary(t)
+	bin := buildSimrun(t)
 	work := t.TempDir()
 
 	t.Run("shrinks a catch to a small plan that replays", func(t *testing.T) {
@@ -114,7 +105,7 @@ func TestShrinkCommand(t *testing.T) {
 }
 
 func TestGateCommand(t *testing.T) {
-	bin := simrunBinary(t)
+	bin := buildSimrun(t)
 	corpus := smallCorpus(t)
 	work := t.TempDir()
 	gate := func(extra ...string) (string, int) {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,14 +16,45 @@ import (
 	"github.com/eosim/eosim/faults"
 )
 
-// buildSimrun builds the CLI once per test binary: the scenarios run in an
-// embedded testing.Main, so they are exercised through the real binary.
-func buildSimrun(t *testing.T) string {
+// buildSimrun builds the CLI once per test binary and build tags, and
+// returns its path: the scenarios run in an embedded testing.Main, so they
+// are exercised through the real binary. The tests only run it; a link
+// costs seconds of CPU, and nine tests use it.
+func buildSimrun(t *testing.T, tags ...string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "simrun")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	key := strings.Join(tags, ",")
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if bin, ok := built[key]; ok {
+		return bin
+	}
+	if builtDir == "" {
+		dir, err := os.MkdirTemp("", "simrun-test-")
+		require.NoError(t, err)
+		builtDir = dir
+	}
+	bin := filepath.Join(builtDir, fmt.Sprintf("simrun%d", len(built)))
+	args := []string{"build", "-o", bin}
+	if key != "" {
+		args = append(args, "-tags", key)
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	require.NoError(t, err, string(out))
+	built[key] = bin
 	return bin
+}
+
+var (
+	builtMu  sync.Mutex
+	builtDir string
+	built    = map[string]string{}
+)
+
+// removeBuilt removes what buildSimrun built (from TestMain).
+func removeBuilt() {
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
 }
 
 func run(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {

@@ -18,8 +18,14 @@ const Percent = 400
 // Main sets GOGC to Percent unless the environment sets GOGC, then runs
 // the tests and exits with their code. Call it from a package's TestMain.
 func Main(m *testing.M) {
+	Set()
+	os.Exit(m.Run())
+}
+
+// Set sets GOGC to Percent unless the environment sets GOGC, for a
+// TestMain that does more than Main.
+func Set() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(Percent)
 	}
-	os.Exit(m.Run())
 }
