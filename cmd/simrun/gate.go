@@ -45,7 +45,7 @@ func cmdGate(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&cfg.runs, "runs", 1000, "runs of each clean campaign, and at most this many runs to catch each known-bad variant")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "base seed of the campaigns")
 	fs.IntVar(&cfg.jobs, "jobs", runtime.NumCPU(), "scenarios to run at once (results are identical for any value)")
-	checksFlag := fs.String("checks", "", "run only these checks, comma-separated: a family (corpus, detect, clean; clean includes no-loss) or FAMILY:SUBJECT (detect:commit-on-snapshot, corpus:clean-2pc-basic.json, clean:offsets-in-txn); empty: every check")
+	checksFlag := fs.String("checks", "", "run only these checks, comma-separated: a family (corpus, detect, clean, loud; clean includes no-loss) or FAMILY:SUBJECT (detect:commit-on-snapshot, corpus:clean-2pc-basic.json, clean:offsets-in-txn, loud:two-phase-commit); empty: every check")
 	breakFlag := fs.String("break", "", "testing the gate only: PROTOCOL:BUG runs the correct PROTOCOL with engine bug BUG added wherever the gate would run it (comma-separated for several)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return exitUsage, err
@@ -134,8 +134,8 @@ type gateTally struct {
 	checks, passed, failed, skipped, inconclusive int
 }
 
-// runGate runs the corpus, the bug-zoo detection and the clean campaigns
-// under the budget, one line per check, and a summary line last.
+// runGate runs the corpus, the bug-zoo detection, the clean campaigns and
+// the loud-loss campaigns under the budget, one line per check, and a summary line last.
 func runGate(t *testing.T, cfg gateConfig, stdout, stderr io.Writer) int {
 	started := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.budget)
@@ -308,6 +308,60 @@ func runGate(t *testing.T, cfg gateConfig, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// 4. Loud losses: under the faults that break a correct protocol's
+	// assumptions (an outage beyond the transaction timeout or the
+	// transactional id's expiry) the broker aborts pre-committed output;
+	// the protocol cannot prevent that, but it must fail loudly. A
+	// protocol that takes a fenced resume-commit as committed loses the
+	// output silently (silent-loss), or duplicates it.
+	loudRuns := max(1, cfg.runs/10)
+	for _, name := range clean {
+		if name == "at-least-once" || skip("loud", name) {
+			continue
+		}
+		t0 := time.Now()
+		runs, harness, losing := 0, 0, 0
+		var first *sim.Result
+		anomalies := map[string]int{}
+		opts := cfg.options(cfg.runAs(name))
+		opts.Faults = assumptionBreakers
+		c := sim.Campaign{Options: opts, BaseSeed: cfg.seed, Runs: loudRuns, Jobs: cfg.jobs}
+		c.Run(ctx, t, func(k int, r sim.Result) {
+			runs++
+			if r.HarnessError != "" {
+				harness++
+				return
+			}
+			quiet := false
+			for kind, n := range r.Check.Counts {
+				anomalies[kind] += n
+				quiet = quiet || kind != model.Lost && n > 0
+			}
+			if r.Check.Counts[model.Lost] > 0 {
+				losing++
+			}
+			if quiet && first == nil {
+				rr := r
+				first = &rr
+			}
+		})
+		detail := fmt.Sprintf("%d runs under %s, %d losing output, %s", runs, strings.Join(assumptionBreakers, ","), losing, model.Summary(anomalies))
+		switch {
+		case first != nil:
+			f := scenarioFlags{protocol: cfg.runAs(name), faults: strings.Join(assumptionBreakers, ","), workload: cfg.workld}
+			detail += fmt.Sprintf("; first seed with more than a loud loss %d (%s): replay: %s", first.Seed, strings.Join(sim.ViolatedKinds(*first), ","), f.replayCommand(first.Seed))
+			line("FAIL", "loud", name, detail, time.Since(t0))
+		case runs < loudRuns:
+			line("INCO", "loud", name, detail+"; budget exhausted", time.Since(t0))
+		case harness > 0:
+			line("INCO", "loud", name, detail+fmt.Sprintf("; %d harness errors", harness), time.Since(t0))
+		case losing == 0:
+			line("INCO", "loud", name, detail+"; no outage cost a transaction: the check tested nothing", time.Since(t0))
+		default:
+			line("PASS", "loud", name, detail, time.Since(t0))
+		}
+	}
+
 	code := exitOK
 	result := "pass"
 	switch {
@@ -326,6 +380,10 @@ func runGate(t *testing.T, cfg gateConfig, stdout, stderr io.Writer) int {
 		time.Since(started).Round(time.Millisecond), cfg.budget, result)
 	return code
 }
+
+// assumptionBreakers are the faults of the gate's loud checks: opt-in,
+// as they break what the protocol assumes of its deployment.
+var assumptionBreakers = []string{"outage-beyond-txn-timeout", "outage-beyond-txn-id-expiry"}
 
 func (cfg gateConfig) options(protocol string) sim.Options {
 	return sim.Options{Protocol: protocol, Workload: cfg.workld, Faults: cfg.faults}

@@ -20,7 +20,9 @@ type checkFilter struct {
 
 // gateFamilies are the --checks families; "clean" also selects the
 // at-least-once no-loss check, which is a clean campaign judged for loss.
-var gateFamilies = []string{"corpus", "detect", "clean"}
+// "loud": the correct protocols under the faults that break their
+// assumptions must fail loudly, never lose silently.
+var gateFamilies = []string{"corpus", "detect", "clean", "loud"}
 
 func familyOf(kind string) string {
 	if kind == "no-loss" {
@@ -78,6 +80,9 @@ func gateRuns(fam, subject string, corpus []sim.CorpusEntry) bool {
 			}
 		}
 		return false
+	case "loud":
+		p, err := engine.ProtocolByName(subject)
+		return err == nil && p.Kind == engine.KindCorrect
 	case "clean":
 		if subject == "at-least-once" {
 			_, err := engine.ProtocolByName(subject)

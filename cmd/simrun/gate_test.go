@@ -145,6 +145,16 @@ func TestGateCommand(t *testing.T) {
 	require.Regexp(t, `(?m)^FAIL corpus\s+commit-on-snapshot\.json\s.*two-phase-commit fails the same plan`, broken)
 	require.Regexp(t, `result=fail$`, finalLine(broken))
 
+	// The loud check: the correct protocol fails loudly under an outage
+	// past its transaction timeout; with failed resume-commits ignored
+	// (FLINK-7784's bug) the same outages lose output silently.
+	loud, code := gate("--runs", "100", "--checks", "loud:two-phase-commit")
+	require.Equal(t, exitOK, code, loud)
+	require.Regexp(t, `(?m)^PASS loud\s+two-phase-commit\s+10 runs under outage-beyond-txn-timeout,outage-beyond-txn-id-expiry, [1-9]\d* losing output, .* silent-loss=0 `, loud)
+	loud, code = gate("--runs", "100", "--checks", "loud:two-phase-commit", "--break", "two-phase-commit:short-txn-timeout")
+	require.Equal(t, exitViolations, code, loud)
+	require.Regexp(t, `(?m)^FAIL loud\s+two-phase-commit\s.*silent-loss=[1-9].*first seed with more than a loud loss \d+ \(\S*silent-loss\S*\): replay: `, loud)
+
 	out, code := gate("--budget", "1ms")
 	require.Equal(t, exitInconclusive, code, out)
 	require.Regexp(t, `(?m)^SKIP `, out)
@@ -162,6 +172,7 @@ func TestGateCommand(t *testing.T) {
 		{"bad budget", []string{"gate", "--corpus", corpus, "--budget", "0s"}, "--budget"},
 		{"unknown check family", []string{"gate", "--corpus", corpus, "--checks", "corpus,detekt"}, `--checks "detekt": want a family`},
 		{"check of a correct protocol under detect", []string{"gate", "--corpus", corpus, "--checks", "detect:two-phase-commit"}, "no detect check of"},
+		{"loud check of a known-bad protocol", []string{"gate", "--corpus", corpus, "--checks", "loud:commit-on-snapshot"}, "no loud check of"},
 		{"check of a plan not in the corpus", []string{"gate", "--corpus", corpus, "--checks", "corpus:no-such.json"}, "no corpus check of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
