@@ -18,7 +18,7 @@ import (
 )
 
 var (
-	casesFlag = flag.Int("properties.cases", 100,
+	casesFlag = flag.Int("properties.cases", 50,
 		"generated cases per property (and command sequences per stateful property)")
 	batchFlag = flag.Int("properties.batch", 300,
 		"generated cases a known-bad variant gets to be caught in (the search stops at the first catch)")
