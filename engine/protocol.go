@@ -67,6 +67,10 @@ const (
 	// BugGroupOffsetsOnRestore: restore starts from the consumer group's
 	// committed offsets instead of the checkpoint state.
 	BugGroupOffsetsOnRestore Bug = "group-offsets-on-restore"
+	// BugReadUncommitted: the source reads read_uncommitted (kgo's
+	// default isolation level): records of the input's aborted
+	// transactions are processed as if committed.
+	BugReadUncommitted Bug = "read-uncommitted"
 	// BugStartupModeOnRestore: restore re-applies the startup mode (LATEST:
 	// the partitions' ends, EARLIEST: their starts) instead of starting
 	// from the checkpointed offsets.
@@ -244,6 +248,8 @@ func Protocols() []Protocol {
 			Description: "offsets-in-txn started as a new job from a retained checkpoint older than the latest takes the group's committed offsets, which the old job moved past that checkpoint, with the checkpoint's keyed state: the records in between are never counted again, so every later count and the final state diverge (an operator action: restore-retained-checkpoint)"},
 		bad("flink-31363-empty-txn-commit", BugCommitEmptyTransaction,
 			"FLINK-31363: an empty transaction is pre-committed like any other; committing it on recovery fails (INVALID_TXN_STATE) and the job cannot recover"),
+		bad("source-read-uncommitted", BugReadUncommitted,
+			"the source consumer keeps kgo's default isolation level, read_uncommitted: records of aborted input transactions are emitted and counted (output for input that does not exist, counts that diverge)"),
 	}
 }
 

@@ -70,7 +70,11 @@ func openSource(ctx context.Context, cfg *Config, subtask int, admin *kgo.Client
 		assign[p] = kgo.NewOffset().At(start[p])
 		obs.Observe(Event{Kind: "source-start", Subtask: subtask, Partition: p, Offset: start[p]})
 	}
-	opts := append(slices.Clone(cfg.ClientOpts), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	isolation := kgo.ReadCommitted()
+	if cfg.Protocol.Has(BugReadUncommitted) {
+		isolation = kgo.ReadUncommitted() // the bug: kgo's default
+	}
+	opts := append(slices.Clone(cfg.ClientOpts), kgo.FetchIsolationLevel(isolation))
 	if s.client, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("source %d: %w", subtask, err)
 	}

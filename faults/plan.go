@@ -25,10 +25,10 @@ type Workload struct {
 	// LateRecords of the Records arrive while the job runs (a producer in
 	// virtual time); the last partition then starts empty.
 	LateRecords int `json:"late_records,omitempty"`
-	// AbortedInput is, for an application under test, how many more input
-	// records the harness writes in transactions it aborts, among the
-	// committed ones; absent: none. The engine's own scenarios ignore it
-	// (its source reads read_committed, tested through the app API).
+	// AbortedInput is how many more input records the harness writes in
+	// transactions it aborts, among the committed ones; absent: none. An
+	// engine scenario writes them among the records there before the job
+	// starts (none if every record is late).
 	AbortedInput int `json:"aborted_input,omitempty"`
 	// OutputPartitions of the output topic, 0: as many as the input has.
 	// The output of input partition p goes to output partition
@@ -117,10 +117,15 @@ func (w Workload) PreKIP890() bool { return w.RequestVersions == RequestVersions
 
 // DefaultWorkload is the default scenario: 1,000 records over 4 partitions,
 // 200 of them arriving while the job runs, a checkpoint every 100 ms of
-// virtual time (1 ms a record).
+// virtual time (1 ms a record). Campaigns and the gate add aborted input
+// (DefaultAbortedInput); a plan without it has none.
 func DefaultWorkload() Workload {
 	return Workload{Partitions: 4, Parallelism: 1, Records: 1000, KeysPerPartition: 3, CheckpointIntervalMS: 100, LateRecords: 200}
 }
+
+// DefaultAbortedInput is the aborted input of campaigns and the gate: an
+// eighth of the records.
+func DefaultAbortedInput(records int) int { return records / 8 }
 
 // Bounds of a plan and its workload: what the simulator represents
 // faithfully. They are checked wherever a plan or flags come in.

@@ -125,7 +125,8 @@ func checkpointsOf(w faults.Workload) int {
 }
 
 // GenWorkload generates workloads within cfg, shrinking with ShrinkWorkload.
-// Up to half of the records arrive late, while the job runs. The topology
+// Up to half of the records arrive late, while the job runs; up to 3/16
+// more are written in transactions the harness aborts. The topology
 // and the source's startup mode are drawn as swarm runs draw them (sim's
 // drawTopology and drawStartup): one or two idle source subtasks in 1 case
 // in 4, another output partition count in about 1 in 3, and a startup mode
@@ -145,13 +146,14 @@ func GenWorkload(cfg GenConfig) gopter.Gen {
 		gen.IntRange(0, 7),                                              // startup mode
 		gen.SliceOfN(max(1, cfg.MaxPartitions), gen.IntRange(-25, 125)), // specific offsets, % of a partition's records (negative: unset)
 		gen.IntRange(0, 75),                                             // startup timestamp, % of the records there at the start
+		gen.IntRange(0, 3),                                              // aborted input, sixteenths of the records
 	).Map(func(v []interface{}) faults.Workload {
 		p, records := v[0].(int), v[2].(int)
 		concurrent := sim.ConcurrentCheckpointsOf(v[6].(int))
 		w := faults.Workload{Partitions: p, Parallelism: min(p, v[1].(int)), Records: records,
 			KeysPerPartition: v[3].(int), CheckpointIntervalMS: v[4].(int),
 			LateRecords: records * v[5].(int) / 8, MaxConcurrentCheckpoints: concurrent,
-			ProducerPoolSize: sim.ProducerPoolSizeFor(concurrent, v[7].(int))}
+			ProducerPoolSize: sim.ProducerPoolSizeFor(concurrent, v[7].(int)), AbortedInput: records * v[13].(int) / 16}
 		if idle := v[8].(int); idle < 2 {
 			w.Parallelism = p + 1 + idle
 		}

@@ -262,8 +262,7 @@ func (s *scheduler) emit() error {
 		}
 	}
 	l := lanes[s.rng.IntN(len(lanes))]
-	left := s.ends[l.partition] - l.src.Position(l.partition)
-	n := 1 + s.rng.Int64N(min(left, 16))
+	n := 1 + s.rng.Int64N(min(s.recordsLeft(l.partition, l.src.Position(l.partition)), 16))
 	from := l.src.Position(l.partition)
 	for range n {
 		if err := l.src.EmitNext(s.ctx, l.partition); err != nil {
@@ -273,6 +272,15 @@ func (s *scheduler) emit() error {
 	s.tr.Observe(engine.Event{Kind: "process", Subtask: l.src.Index(), Partition: l.partition, Offset: from, Detail: fmt.Sprintf("n=%d", n)})
 	s.sleep(time.Duration(n) * recordCost)
 	return nil
+}
+
+// recordsLeft is how many committed input records partition p holds at or
+// after offset from: what a read_committed source can still emit there
+// (aborted records and transaction markers take offsets too).
+func (s *scheduler) recordsLeft(p int32, from int64) int64 {
+	offs := s.offsets[p]
+	i, _ := slices.BinarySearch(offs, from)
+	return int64(len(offs) - i)
 }
 
 type input struct{ sink, input int }

@@ -315,8 +315,16 @@ func processedRecords(w faults.Workload) int {
 
 // inputEpoch is the timestamp of input record 0; record i is stamped i ms
 // later, so a startup timestamp of T ms starts each partition at its first
-// record numbered T or above.
-var inputEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// record numbered T or above. It is a minute after the bubble's clock
+// starts (synctest: midnight UTC, 2000-01-01): the markers of the aborted
+// input's transactions carry the broker's time, and Kafka's ListOffsets by
+// timestamp answers the first offset whose timestamp is at or above T,
+// control batches included, so a marker stamped after the records that
+// follow it would start the job before them. Written at setup, before the
+// epoch (produceInitial checks), the markers predate every input record.
+// Not more: Kafka 4 refuses records stamped more than an hour ahead of
+// its clock (log.message.timestamp.after.max.ms).
+var inputEpoch = time.Date(2000, 1, 1, 0, 1, 0, 0, time.UTC)
 
 // expectedStart is where the job's first start must put the source, by the
 // workload's startup mode, computed from the input the harness produced
@@ -449,7 +457,14 @@ type scheduler struct {
 	// inputClient produces the input; late records are produced by the
 	// scheduler while the job runs.
 	inputClient *kgo.Client
-	input       []model.InputRecord
+	// abortingClient writes the aborted input (sim/aborted.go), closed
+	// once it is written; abortedWritten counts its records.
+	abortingClient *kgo.Client
+	abortedWritten int
+	// offsets are the committed input records' offsets by partition, in
+	// order: with aborted input, offsets and records differ in number.
+	offsets map[int32][]int64
+	input   []model.InputRecord
 	// startOffsets are where the first start must put the source
 	// (expectedStart), set when the job first starts.
 	startOffsets map[int32]int64
@@ -715,13 +730,22 @@ func (s *scheduler) produceInput() error {
 		return fmt.Errorf("input producer: %w", err)
 	}
 	s.inputClient = cl
-	s.ends = map[int32]int64{}
+	s.ends, s.offsets = map[int32]int64{}, map[int32][]int64{}
 	recs, initial := workloadInput(s.opts.Seed, s.plan.Workload)
 	s.late = recs[initial:]
-	if err := s.appendInput(recs[:initial]); err != nil {
+	err = s.produceInitial(recs[:initial], abortedInput(s.opts.Seed, s.plan.Workload, recs, initial))
+	if s.abortingClient != nil {
+		s.abortingClient.Close()
+		s.abortingClient = nil
+	}
+	if err != nil {
 		return err
 	}
-	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: fmt.Sprintf("records=%d partitions=%d late=%d", initial, s.plan.Workload.Partitions, len(s.late))})
+	detail := fmt.Sprintf("records=%d partitions=%d late=%d", initial, s.plan.Workload.Partitions, len(s.late))
+	if s.abortedWritten > 0 {
+		detail += fmt.Sprintf(" aborted=%d", s.abortedWritten)
+	}
+	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: detail})
 	return nil
 }
 
@@ -760,6 +784,7 @@ func (s *scheduler) appendInput(recs []*kgo.Record) error {
 	for _, r := range recs {
 		s.input = append(s.input, model.InputRecord{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
 		s.ends[r.Partition] = max(s.ends[r.Partition], r.Offset+1)
+		s.offsets[r.Partition] = append(s.offsets[r.Partition], r.Offset)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ func options(t testing.TB, protocol string, seed uint64) Options {
 	require.NoError(t, err)
 	w := faults.DefaultWorkload()
 	w.Parallelism = 0
+	w.AbortedInput = faults.DefaultAbortedInput(w.Records) // as campaigns and the gate run it
 	return Options{Protocol: protocol, Seed: seed, Workload: w, Faults: fs}
 }
 

@@ -102,6 +102,7 @@ type PlanSize struct {
 	Faults      int `json:"faults"`
 	Records     int `json:"records"`
 	Late        int `json:"late_records"`
+	Aborted     int `json:"aborted_input,omitempty"`
 	Partitions  int `json:"partitions"`
 	Keys        int `json:"keys_per_partition"`
 	Parallelism int `json:"parallelism"`
@@ -124,7 +125,7 @@ type PlanSize struct {
 // SizeOf measures a plan.
 func SizeOf(p faults.Plan) PlanSize {
 	w := p.Workload
-	s := PlanSize{Faults: len(p.Faults), Records: w.Records, Late: w.LateRecords, Partitions: w.Partitions,
+	s := PlanSize{Faults: len(p.Faults), Records: w.Records, Late: w.LateRecords, Aborted: w.AbortedInput, Partitions: w.Partitions,
 		Keys: w.KeysPerPartition, Parallelism: w.Parallelism, Concurrent: max(1, w.MaxConcurrentCheckpoints),
 		Options: workloadOptions(w)}
 	if w.CheckpointIntervalMS > 0 && w.Parallelism > 0 {
@@ -139,7 +140,7 @@ func SizeOf(p faults.Plan) PlanSize {
 }
 
 func (s PlanSize) vector() []int {
-	return []int{s.Faults, s.Records, s.Late, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum, s.Concurrent, s.Options}
+	return []int{s.Faults, s.Records, s.Late, s.Aborted, s.Partitions, s.Keys, s.Parallelism, s.Checkpoints, s.HitSum, s.DelaySum, s.CountSum, s.Concurrent, s.Options}
 }
 
 // Less orders sizes lexicographically: fewer faults first, then records,
@@ -448,6 +449,7 @@ func WorkloadCandidates(w faults.Workload) []faults.Workload {
 	// Late records shrink in proportion.
 	scaleLate := func(c *faults.Workload) {
 		c.LateRecords = w.LateRecords * c.Records / max(1, w.Records)
+		c.AbortedInput = min(w.AbortedInput, c.Records)
 	}
 	for _, r := range smaller(w.Records, 1) {
 		c := w
@@ -465,6 +467,14 @@ func WorkloadCandidates(w faults.Workload) []faults.Workload {
 	for _, l := range smaller(w.LateRecords, 0) {
 		c := w
 		c.LateRecords = l
+		add(c)
+	}
+	// No aborted input at all, else as few records of it as the failure
+	// needs (one transaction of one record is the smallest that tests a
+	// read_committed source).
+	for _, a := range smaller(w.AbortedInput, 0) {
+		c := w
+		c.AbortedInput = a
 		add(c)
 	}
 	for _, p := range smaller(w.Partitions, max(1, w.Parallelism)) {

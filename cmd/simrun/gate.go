@@ -66,6 +66,7 @@ func cmdGate(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, usagef("%v", err)
 	}
 	cfg.workld = faults.DefaultWorkload()
+	cfg.workld.AbortedInput = faults.DefaultAbortedInput(cfg.workld.Records)
 	cfg.workld.Parallelism = 0 // drawn per run, as campaigns do
 	if cfg.breakOf, cfg.breaks, err = parseBreaks(*breakFlag); err != nil {
 		return exitUsage, err

@@ -43,6 +43,7 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&f.workload.StartupTimestampMS, "startup-timestamp", 0, "timestamp: start at each partition's first record numbered at or above this (record i is stamped i ms after the input epoch)")
 	fs.IntVar(&f.workload.LateRecords, "late", -1, "of --records, how many arrive while the job runs (the last partition starts empty); -1: a fifth of --records")
+	fs.IntVar(&f.workload.AbortedInput, "aborted-input", -1, "more input records the harness writes in transactions it aborts, among the records there before the job starts (a read_committed source skips them), 0..--records; -1: an eighth of --records; 0: none")
 	fs.IntVar(&f.workload.MaxConcurrentCheckpoints, "max-concurrent-checkpoints", 0,
 		fmt.Sprintf("checkpoints in flight at once, 1..%d (Flink's setMaxConcurrentCheckpoints); 0 draws it per run from its seed (1 most often, 2-3 sometimes)", faults.MaxConcurrentCheckpoints))
 	fs.IntVar(&f.workload.ProducerPoolSize, "producer-pool-size", 0,
@@ -54,7 +55,7 @@ func (f *scenarioFlags) register(fs *flag.FlagSet) {
 // workloadFlags maps a workload field's JSON name to the flag that sets it.
 var workloadFlags = map[string]string{
 	"partitions": "partitions", "parallelism": "parallelism", "records": "records",
-	"keys_per_partition": "keys", "checkpoint_interval_ms": "interval", "late_records": "late",
+	"keys_per_partition": "keys", "checkpoint_interval_ms": "interval", "late_records": "late", "aborted_input": "aborted-input",
 	"output_partitions":          "output-partitions",
 	"max_concurrent_checkpoints": "max-concurrent-checkpoints", "producer_pool_size": "producer-pool-size",
 	"startup_mode": "startup-mode", "startup_offsets": "startup-offsets", "startup_timestamp_ms": "startup-timestamp",
@@ -74,7 +75,7 @@ func parseOffsets(v string) ([]int64, error) {
 }
 
 // planFixes are the flags whose values a --plan file replaces.
-var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size", "topology", "request-versions",
+var planFixes = []string{"faults", "partitions", "parallelism", "records", "keys", "interval", "late", "aborted-input", "output-partitions", "max-concurrent-checkpoints", "producer-pool-size", "topology", "request-versions",
 	"startup-mode", "startup-offsets", "startup-timestamp"}
 
 // options validates the flags into scenario options. A workload value out
@@ -88,6 +89,9 @@ func (f *scenarioFlags) options() (sim.Options, error) {
 	}
 	if f.workload.LateRecords < 0 {
 		f.workload.LateRecords = f.workload.Records / 5
+	}
+	if f.workload.AbortedInput < 0 {
+		f.workload.AbortedInput = faults.DefaultAbortedInput(f.workload.Records)
 	}
 	if v := f.workload.RequestVersions; v != "" && v != faults.RequestVersionsKIP890 && v != faults.RequestVersionsPreKIP890 {
 		return sim.Options{}, usagef("--request-versions must be %s or %s, got %s", faults.RequestVersionsKIP890, faults.RequestVersionsPreKIP890, faults.Quote(v))
@@ -157,6 +161,9 @@ func (f *scenarioFlags) replayCommand(seed uint64) string {
 	w := f.workload
 	cmd := fmt.Sprintf("go run ./cmd/simrun replay --protocol %s --seed %d --faults %s --partitions %d --parallelism %d --records %d --late %d --keys %d --interval %d",
 		f.protocol, seed, f.faults, w.Partitions, w.Parallelism, w.Records, w.LateRecords, w.KeysPerPartition, w.CheckpointIntervalMS)
+	if w.AbortedInput != faults.DefaultAbortedInput(w.Records) {
+		cmd += fmt.Sprintf(" --aborted-input %d", w.AbortedInput)
+	}
 	if w.OutputPartitions != 0 {
 		cmd += fmt.Sprintf(" --output-partitions %d", w.OutputPartitions)
 	}
