@@ -9,9 +9,14 @@ import (
 // A lost checkpoint write only hurts when the job dies before the next
 // checkpoint is stored (it then restores from the one before, while the
 // lost checkpoint's transactions are pre-committed and pending); drawn
-// independently the two rarely line up. So, when crashes are enabled, half
-// the lost writes get a crash after the next checkpoint's acknowledgements
-// and before it is stored (crash-after-ack, reached once per checkpoint).
+// independently the two rarely line up. So, when crashes are enabled, three
+// lost writes in four get a crash after the next checkpoint's
+// acknowledgements and before it is stored (crash-after-ack, reached once
+// per checkpoint); the fourth tests that the next checkpoint commits what
+// the lost one left pending. Measured with a held-out mutation that
+// ignores a failed checkpoint write and notifies anyway: 1 violating run in
+// 300 default runs (seed 1) with half the lost writes correlated (the
+// issue note has the figures after).
 func correlate(rng *rand.Rand, enabled []string, ops []Op, parallelism int) []Op {
 	ops = aimAtRecovery(rng, enabled, ops)
 	ops = aimAtStop(rng, enabled, ops)
@@ -20,7 +25,7 @@ func correlate(rng *rand.Rand, enabled []string, ops []Op, parallelism int) []Op
 		return ops
 	}
 	for _, op := range slices.Clone(ops) {
-		if op.Fault != "checkpoint-write-lost" || rng.IntN(2) != 0 {
+		if op.Fault != "checkpoint-write-lost" || rng.IntN(4) == 0 {
 			continue
 		}
 		ops = append(ops, Op{Fault: "crash-after-ack", Hit: op.Hit + 1, RestartDelayMS: rng.IntN(2000)})
