@@ -57,44 +57,46 @@ func abortedInput(seed uint64, w faults.Workload, recs []*kgo.Record, initial in
 }
 
 // produceInitial writes the input there before the job starts, with the
-// aborted transactions in their places. No fault is armed yet (faults arm
-// at checkpoint triggers), so the harness's transactions meet none.
-func (s *scheduler) produceInitial(recs []*kgo.Record, aborted map[int][][]*kgo.Record) error {
-	if len(aborted) > 0 && !time.Now().Before(inputEpoch) {
-		// The markers would be stamped after input records (see inputEpoch).
-		return fmt.Errorf("%w: aborted input written at %v, not before the input epoch %v", errHarness, time.Now().UTC(), inputEpoch)
+// aborted transactions in their places, and returns how many aborted
+// records it wrote. No fault is armed yet (faults arm at checkpoint
+// triggers), so the harness's transactions meet none.
+func (s *scheduler) produceInitial(recs []*kgo.Record, aborted map[int][][]*kgo.Record) (int, error) {
+	if len(aborted) == 0 {
+		return 0, s.appendInput(recs)
 	}
-	from := 0
+	if !time.Now().Before(inputEpoch) {
+		// The markers would be stamped after input records (see inputEpoch).
+		return 0, fmt.Errorf("%w: aborted input written at %v, not before the input epoch %v", errHarness, time.Now().UTC(), inputEpoch)
+	}
+	cl, err := kgo.NewClient(append(slices.Clone(s.clientOpts), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID(abortedInputTxnID))...)
+	if err != nil {
+		return 0, fmt.Errorf("aborted-input producer: %w", err)
+	}
+	defer cl.Close()
 	places := make([]int, 0, len(aborted))
 	for at := range aborted {
 		places = append(places, at)
 	}
 	slices.Sort(places)
+	from, written := 0, 0
 	for _, at := range places {
 		if err := s.appendInput(recs[from:at]); err != nil {
-			return err
+			return written, err
 		}
 		from = at
 		for _, txn := range aborted[at] {
-			if err := s.writeAborted(txn); err != nil {
-				return err
+			if err := s.writeAborted(cl, txn); err != nil {
+				return written, err
 			}
+			written += len(txn)
 		}
 	}
-	return s.appendInput(recs[from:])
+	return written, s.appendInput(recs[from:])
 }
 
-// writeAborted writes recs in one transaction and aborts it.
-func (s *scheduler) writeAborted(recs []*kgo.Record) error {
-	if s.abortingClient == nil {
-		cl, err := kgo.NewClient(append(slices.Clone(s.clientOpts), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-			kgo.TransactionalID(abortedInputTxnID))...)
-		if err != nil {
-			return fmt.Errorf("aborted-input producer: %w", err)
-		}
-		s.abortingClient = cl
-	}
-	cl := s.abortingClient
+// writeAborted writes recs in one transaction of cl and aborts it.
+func (s *scheduler) writeAborted(cl *kgo.Client, recs []*kgo.Record) error {
 	if err := cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("aborted input: begin: %w", err)
 	}
@@ -104,6 +106,5 @@ func (s *scheduler) writeAborted(recs []*kgo.Record) error {
 	if err := cl.EndTransaction(s.ctx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("aborted input: abort: %w", err)
 	}
-	s.abortedWritten += len(recs)
 	return nil
 }

@@ -457,10 +457,6 @@ type scheduler struct {
 	// inputClient produces the input; late records are produced by the
 	// scheduler while the job runs.
 	inputClient *kgo.Client
-	// abortingClient writes the aborted input (sim/aborted.go), closed
-	// once it is written; abortedWritten counts its records.
-	abortingClient *kgo.Client
-	abortedWritten int
 	// offsets are the committed input records' offsets by partition, in
 	// order: with aborted input, offsets and records differ in number.
 	offsets map[int32][]int64
@@ -733,17 +729,13 @@ func (s *scheduler) produceInput() error {
 	s.ends, s.offsets = map[int32]int64{}, map[int32][]int64{}
 	recs, initial := workloadInput(s.opts.Seed, s.plan.Workload)
 	s.late = recs[initial:]
-	err = s.produceInitial(recs[:initial], abortedInput(s.opts.Seed, s.plan.Workload, recs, initial))
-	if s.abortingClient != nil {
-		s.abortingClient.Close()
-		s.abortingClient = nil
-	}
+	aborted, err := s.produceInitial(recs[:initial], abortedInput(s.opts.Seed, s.plan.Workload, recs, initial))
 	if err != nil {
 		return err
 	}
 	detail := fmt.Sprintf("records=%d partitions=%d late=%d", initial, s.plan.Workload.Partitions, len(s.late))
-	if s.abortedWritten > 0 {
-		detail += fmt.Sprintf(" aborted=%d", s.abortedWritten)
+	if aborted > 0 {
+		detail += fmt.Sprintf(" aborted=%d", aborted)
 	}
 	s.tr.Observe(engine.Event{Kind: "input", Subtask: -1, Detail: detail})
 	return nil
