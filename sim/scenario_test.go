@@ -32,58 +32,78 @@ func options(t testing.TB, protocol string, seed uint64) Options {
 	return Options{Protocol: protocol, Seed: seed, Workload: w, Faults: fs}
 }
 
+// campaignResult sums a campaign of n scenarios.
+type campaignResult struct {
+	counts    map[string]int // anomalies, but what a switched run's guarantee allows
+	violating []Result
+	crashes   int      // crashes and other faults fired
+	ops       int      // fault ops the plans drew
+	unfired   []Result // runs with a planned op that never fired
+}
+
 // campaign runs n scenarios of protocol and sums their anomaly counts.
-func campaign(t *testing.T, protocol string, base uint64, n int) (counts map[string]int, violating []Result, crashes int) {
-	counts = map[string]int{}
+func campaign(t *testing.T, protocol string, base uint64, n int) campaignResult {
+	c := campaignResult{counts: map[string]int{}}
 	for k := range n {
 		res := Run(t, options(t, protocol, RunSeed(base, k)))
 		require.Empty(t, res.HarnessError, "seed %d", res.Seed)
-		for kind, c := range res.Check.Counts {
+		for kind, n := range res.Check.Counts {
 			if res.JudgedAs != "" && model.Allowed(res.JudgedAs)[kind] {
 				// Switched to a weaker guarantee (switch-guarantee): what
 				// it allows is no anomaly of this run.
 				continue
 			}
-			counts[kind] += c
+			c.counts[kind] += n
 		}
-		for _, c := range res.Crashes {
-			crashes += c
+		for _, n := range res.Crashes {
+			c.crashes += n
 		}
-		for _, c := range res.Faults {
-			crashes += c
+		for _, n := range res.Faults {
+			c.crashes += n
+		}
+		c.ops += len(res.Plan.Faults)
+		if len(res.Unfired) > 0 {
+			c.unfired = append(c.unfired, res)
 		}
 		if res.Failed() {
-			violating = append(violating, res)
+			c.violating = append(c.violating, res)
 		}
 	}
-	return counts, violating, crashes
+	return c
 }
 
+// The correct protocols are exactly-once over a campaign of the default
+// mix, and the drawn plans of that campaign fire every op (this was
+// TestDrawnFaultsAllFire's own campaign of two of them at another seed).
 func TestCorrectProtocolIsExactlyOnceUnderFaults(t *testing.T) {
 	for _, p := range engine.Protocols() {
 		if p.Kind != engine.KindCorrect {
 			continue
 		}
 		t.Run(p.Name, func(t *testing.T) {
-			counts, violating, crashes := campaign(t, p.Name, 101, *simRuns)
-			for _, r := range violating {
+			c := campaign(t, p.Name, 101, *simRuns)
+			for _, r := range c.violating {
 				t.Errorf("seed %d: %v (plan %+v)", r.Seed, r.Violations, r.Plan.Faults)
 			}
-			require.Equal(t, 0, counts[model.Lost]+counts[model.Duplicate]+counts[model.StateDivergence])
-			require.Greater(t, crashes, *simRuns, "the campaign must actually fire faults")
+			for _, r := range c.unfired {
+				t.Errorf("seed %d: unfired %+v (plan %+v)", r.Seed, r.Unfired, r.Plan.Faults)
+			}
+			require.Equal(t, 0, c.counts[model.Lost]+c.counts[model.Duplicate]+c.counts[model.StateDivergence])
+			require.Greater(t, c.crashes, *simRuns, "the campaign must actually fire faults")
+			require.Greater(t, c.ops, *simRuns, "the campaign drew faults")
 		})
 	}
 }
 
 func TestWeakerProtocolsShowTheirAllowedAnomalies(t *testing.T) {
-	counts, violating, _ := campaign(t, "at-least-once", 202, *simRuns)
-	require.Empty(t, violating)
-	require.Zero(t, counts[model.Lost], "at-least-once must not lose")
-	require.Positive(t, counts[model.Duplicate], "crashes must replay records under at-least-once")
+	c := campaign(t, "at-least-once", 202, *simRuns)
+	require.Empty(t, c.violating)
+	require.Zero(t, c.counts[model.Lost], "at-least-once must not lose")
+	require.Positive(t, c.counts[model.Duplicate], "crashes must replay records under at-least-once")
 
-	counts, violating, _ = campaign(t, "none", 303, *simRuns)
-	require.Empty(t, violating, "loss and duplicates are allowed for none")
-	require.Positive(t, counts[model.Lost]+counts[model.Duplicate])
+	c = campaign(t, "none", 303, *simRuns)
+	require.Empty(t, c.violating, "loss and duplicates are allowed for none")
+	require.Positive(t, c.counts[model.Lost]+c.counts[model.Duplicate])
 }
 
 // Every known-bad variant must be caught, and the catch must replay.

@@ -45,20 +45,6 @@ func TestRearmFiresOpsPastTheEnd(t *testing.T) {
 	require.Empty(t, res.Violations)
 }
 
-// Drawn plans of the default campaign fire every op.
-func TestDrawnFaultsAllFire(t *testing.T) {
-	for _, protocol := range []string{"two-phase-commit", "offsets-in-txn"} {
-		ops := 0
-		for k := range *simRuns {
-			res := Run(t, options(t, protocol, RunSeed(31, k)))
-			require.Empty(t, res.HarnessError)
-			require.Empty(t, res.Unfired, "%s seed %d plan %+v", protocol, res.Seed, res.Plan.Faults)
-			ops += len(res.Plan.Faults)
-		}
-		require.Greater(t, ops, *simRuns, "%s: the campaign drew faults", protocol)
-	}
-}
-
 // A crash-during-recovery past every restore the run makes moves to the
 // last one: with one crash, parallelism 2 makes 4 consults at the first
 // start and 4 at the restore, so hit 40 is out of reach.
