@@ -3,6 +3,7 @@ package properties
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/leanovate/gopter"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/eosim/eosim/engine"
+	"github.com/eosim/eosim/faults"
 	"github.com/eosim/eosim/model"
 	"github.com/eosim/eosim/sim"
 )
@@ -96,8 +98,15 @@ func TestAtLeastOnceLosesNothing(t *testing.T) {
 // that the correct protocol (sim.DefaultContrast) does not show on the same
 // plan; gopter then shrinks it to a minimal counterexample, which must
 // replay.
+//
+// Runs are deterministic, so the property looks each plan up in a memo of
+// this test's runs (runMemo) before running it: gopter's shrinker proposes
+// a plan it already tried now and then, and every variant's contrast is
+// mostly two-phase-commit on the same generated cases (one gopter seed).
+// The shrunk counterexample's replay is a fresh run.
 func TestKnownBadVariantsAreFalsified(t *testing.T) {
 	cfg := DefaultGenConfig()
+	memo := &runMemo{results: map[string]sim.Result{}}
 	for _, protocol := range protocolsOfKind(engine.KindKnownBad) {
 		t.Run(protocol, func(t *testing.T) {
 			t.Parallel()
@@ -108,12 +117,12 @@ func TestKnownBadVariantsAreFalsified(t *testing.T) {
 			contrast := sim.DefaultContrast(protocol)
 			name := fmt.Sprintf("exactly-once(%s) where %s is", protocol, contrast)
 			p := prop.ForAll(func(c Case) string {
-				r := sim.RunPlan(t, c.Plan(protocol))
+				r := memo.run(t, c.Plan(protocol))
 				if r.HarnessError != "" || !r.Failed() {
 					return ""
 				}
 				if contrast != "" {
-					if rc := sim.RunPlan(t, c.Plan(contrast)); rc.HarnessError != "" || rc.Failed() {
+					if rc := memo.run(t, c.Plan(contrast)); rc.HarnessError != "" || rc.Failed() {
 						return "" // the correct protocol fails too: not this variant's bug
 					}
 				}
@@ -130,4 +139,28 @@ func TestKnownBadVariantsAreFalsified(t *testing.T) {
 			require.True(t, again.Failed(), "the shrunk counterexample must replay to a violation: %s", c)
 		})
 	}
+}
+
+// runMemo remembers the results of the plans one test ran, keyed by the
+// whole plan (protocol included), for that test's parallel subtests. A
+// test makes its own, so -count=N runs every plan N times.
+type runMemo struct {
+	mu      sync.Mutex
+	results map[string]sim.Result
+}
+
+// run returns the result of plan p, running it unless this memo has it.
+func (m *runMemo) run(t *testing.T, p faults.Plan) sim.Result {
+	key := string(p.Marshal())
+	m.mu.Lock()
+	r, ok := m.results[key]
+	m.mu.Unlock()
+	if ok {
+		return r
+	}
+	r = sim.RunPlan(t, p)
+	m.mu.Lock()
+	m.results[key] = r
+	m.mu.Unlock()
+	return r
 }
