@@ -75,7 +75,9 @@ type errZombie struct{ steps int }
 func (e errZombie) Error() string { return "zombie" }
 
 // onTrigger is called when checkpoint id is triggered. An error stops the
-// job (a rescale).
+// job (a rescale). A zombie and a rescale at the same trigger, in either
+// order in the plan, cut the job off and start the replacement at the
+// rescale's parallelism (a zombie during a scale-in).
 func (in *injector) onTrigger(id int64) error {
 	var stop error
 	in.triggers++
@@ -97,7 +99,9 @@ func (in *injector) onTrigger(id int64) error {
 		in.s.tr.Observe(engine.Event{Kind: "fault", Subtask: -1, Checkpoint: id, Detail: fmt.Sprintf("%s hit=%d", op.Fault, op.Hit)})
 		if op.Fault == "rescale" {
 			in.s.parallelism = op.Count
-			stop = errRescale
+			if _, zombie := stop.(errZombie); !zombie {
+				stop = errRescale
+			}
 			continue
 		}
 		if op.Fault == "stop-with-savepoint" {
