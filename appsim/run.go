@@ -18,6 +18,7 @@ import (
 
 	"github.com/eosim/eosim/app"
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/internal/kfakefix"
 	"github.com/eosim/eosim/model"
 )
 
@@ -175,6 +176,7 @@ func (s *scenario) run() (model.DeclaredObservation, error) {
 		return obs, fmt.Errorf("appsim: start kfake: %w", err)
 	}
 	defer cluster.Close()
+	kfakefix.NewStaleEpochGuard().Install(cluster) // see kfakefix: Kafka begins no transaction for a fenced Produce
 	s.cluster = cluster
 	outParts := spec.OutputPartitionCount()
 	for _, tp := range []struct {

@@ -197,6 +197,38 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 // transaction. Pending transactions of the restored state were committed
 // just before, so they are no longer open.
 func (s *txnSink) abortLingering(ctx context.Context) error {
+	open, err := s.listOngoing(ctx)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, ts := range open {
+		q, ok := s.rangeOf(ts)
+		if !ok {
+			continue
+		}
+		if s.owns(q) {
+			ids = append(ids, ts)
+		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, ts) {
+			// The bug: every open transaction of the prefix that the
+			// restored checkpoint does not hold pending is taken for a
+			// dead attempt's. Right after a whole-job restore it is; after
+			// a region failover it is another subtask's live transaction.
+			ids = append(ids, ts)
+		}
+	}
+	for _, id := range ids {
+		if _, err := s.initProducerID(ctx, id); err != nil {
+			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
+		}
+		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id})
+	}
+	return s.fenceAhead(ctx, ids)
+}
+
+// listOngoing lists the open (Ongoing) transactions under the sink's
+// lingering prefixes, sorted (the broker answers in map order).
+func (s *txnSink) listOngoing(ctx context.Context) ([]string, error) {
 	req := kmsg.NewPtrListTransactionsRequest()
 	req.StateFilters = []string{"Ongoing"}
 	var quoted []string
@@ -213,38 +245,65 @@ func (s *txnSink) abortLingering(ctx context.Context) error {
 		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
 	if err != nil {
-		return fmt.Errorf("sink %d: list open transactions: %w", s.subtask, err)
+		return nil, fmt.Errorf("sink %d: list open transactions: %w", s.subtask, err)
 	}
-	owns := func(q int) bool {
-		if s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
-			return q == s.prefix // the bug: ranges of removed subtasks are forgotten
-		}
-		return q%s.cfg.Parallelism == s.subtask
-	}
-	var ids []string
+	ids := make([]string, 0, len(resp.TransactionStates))
 	for _, ts := range resp.TransactionStates {
-		q, ok := s.rangeOf(ts.TransactionalID)
-		if !ok {
+		ids = append(ids, ts.TransactionalID)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// owns reports whether id range q is this subtask's to clean up: range q
+// belongs to subtask q % parallelism.
+func (s *txnSink) owns(q int) bool {
+	if s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
+		return q == s.prefix // the bug: ranges of removed subtasks are forgotten
+	}
+	return q%s.cfg.Parallelism == s.subtask
+}
+
+// takenOver reports whether the subtask is responsible for id ranges it
+// does not write in: those of subtasks removed by scaling in.
+func (s *txnSink) takenOver() bool {
+	for q := range s.next {
+		if q != s.prefix && s.owns(q) {
+			return true
+		}
+	}
+	return false
+}
+
+// sweepTakenOver aborts the open transactions in the id ranges this
+// subtask took over from removed subtasks. Nobody alive writes there, so
+// an open one is a cut-off attempt's (a zombie's) that began after the
+// restore fenced the range: the restore can fence an id a zombie already
+// initialised, never one it initialises later, when a checkpoint barrier
+// that was in flight at the cut-off reaches its sink and the sink begins
+// its next transaction. Left open, it pins read_committed readers until
+// transaction.timeout.ms (found with a zombie during a scale-in and three
+// checkpoints in flight). Called after every commit and at a stop, it
+// bounds the pin to a checkpoint interval. Flink has no such sweep; with
+// pooled ids a zombie is not safe anyway, so they are not swept.
+func (s *txnSink) sweepTakenOver(ctx context.Context) error {
+	if s.cfg.Protocol.PooledTransactionalIDs || !s.takenOver() {
+		return nil
+	}
+	open, err := s.listOngoing(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range open {
+		if q, ok := s.rangeOf(id); !ok || q == s.prefix || !s.owns(q) {
 			continue
 		}
-		if owns(q) {
-			ids = append(ids, ts.TransactionalID)
-		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, ts.TransactionalID) {
-			// The bug: every open transaction of the prefix that the
-			// restored checkpoint does not hold pending is taken for a
-			// dead attempt's. Right after a whole-job restore it is; after
-			// a region failover it is another subtask's live transaction.
-			ids = append(ids, ts.TransactionalID)
-		}
-	}
-	slices.Sort(ids) // the broker answers in map order
-	for _, id := range ids {
 		if _, err := s.initProducerID(ctx, id); err != nil {
-			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
+			return fmt.Errorf("sink %d: abort %s in a taken-over range: %w", s.subtask, id, err)
 		}
-		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id})
+		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id, Detail: "taken-over range"})
 	}
-	return s.fenceAhead(ctx, ids, owns)
+	return nil
 }
 
 // fenceAhead bumps the epoch of the ids a cut-off attempt (a zombie) may
@@ -255,10 +314,10 @@ func (s *txnSink) abortLingering(ctx context.Context) error {
 // the last stable offset of read_committed readers until
 // transaction.timeout.ms (the simulator found it with a zombie during a
 // rescale; Flink aborts a range of ids for the same reason).
-func (s *txnSink) fenceAhead(ctx context.Context, aborted []string, owns func(q int) bool) error {
+func (s *txnSink) fenceAhead(ctx context.Context, aborted []string) error {
 	ranges := make([]int, 0, len(s.next))
 	for q := range s.next {
-		if owns(q) {
+		if s.owns(q) {
 			ranges = append(ranges, q)
 		}
 	}
@@ -746,7 +805,7 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 			return err
 		}
 	}
-	return nil
+	return s.sweepTakenOver(ctx)
 }
 
 // aborted is notifyCheckpointAborted. The correct sink does nothing (Flink's
@@ -779,12 +838,12 @@ func (s *txnSink) aborted(ctx context.Context, checkpoint int64) error {
 
 // finish refuses to stop with output that no checkpoint covers: it would
 // be lost with the open transaction.
-func (s *txnSink) finish(context.Context) error {
+func (s *txnSink) finish(ctx context.Context) error {
 	if s.current != nil && s.current.records > 0 {
 		return fmt.Errorf("sink %d: stop with %d records in the open transaction %s; take a checkpoint first",
 			s.subtask, s.current.records, s.current.txnID)
 	}
-	return nil
+	return s.sweepTakenOver(ctx)
 }
 
 func (s *txnSink) abandon() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/internal/kfakefix"
 )
 
 const (
@@ -32,6 +33,7 @@ type injector struct {
 	s           *scheduler
 	cluster     *kfake.Cluster
 	clusterOpts []kfake.Opt // to reopen the cluster after a broker restart
+	epochGuard  *kfakefix.StaleEpochGuard
 	brokers     int32
 	partitions  map[string]int32 // per topic
 	moves       int32            // leader moves so far
@@ -236,6 +238,7 @@ func (in *injector) fire(i int, id int64) {
 			return
 		}
 		in.cluster = c
+		in.epochGuard.Install(c)
 	case "checkpoint-timeout":
 		in.doomed = id
 	case "checkpoint-write-lost":

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/internal/kfakefix"
 	"github.com/eosim/eosim/model"
 )
 
@@ -550,6 +551,8 @@ func (s *scheduler) runCluster() model.Observation {
 		return obs
 	}
 	s.injector.clusterOpts = clusterOpts
+	s.injector.epochGuard = kfakefix.NewStaleEpochGuard()
+	s.injector.epochGuard.Install(cluster)
 	defer func() { s.injector.cluster.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), livenessBound)
 	defer cancel()
@@ -647,6 +650,11 @@ func (s *scheduler) runCluster() model.Observation {
 		}
 		return int(a.Offset - b.Offset)
 	})
+	if s.zombie != nil {
+		// Before the stop: a job that runs on meets the zombie's last
+		// transactions at its next checkpoint, which the stop stands for.
+		s.killZombie("the run ended")
+	}
 	if s.job != nil && s.finalDone {
 		obs.Completed = true
 		obs.FinalCounts = map[string]int64{}
@@ -664,9 +672,6 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	if s.job != nil {
 		s.job.Abandon()
-	}
-	if s.zombie != nil {
-		s.killZombie("the run ended")
 	}
 	// Requests still held are delivered before the output is read: the
 	// broker applies them late, but it applies them.
