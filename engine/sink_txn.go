@@ -63,6 +63,9 @@ type txnSink struct {
 	// recycled are producers whose transaction committed, kept for reuse
 	// (only the recycled-producer variant keeps any).
 	recycled []*openTxn
+	// foreignSeen: the restore found a lingering transaction in a range
+	// this subtask owns but does not write in (see sweepTakenOver).
+	foreignSeen bool
 }
 
 type openTxn struct {
@@ -207,6 +210,9 @@ func (s *txnSink) abortLingering(ctx context.Context) error {
 		if !ok {
 			continue
 		}
+		if q != s.prefix && s.owns(q) {
+			s.foreignSeen = true
+		}
 		if s.owns(q) {
 			ids = append(ids, ts)
 		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, ts) {
@@ -265,8 +271,13 @@ func (s *txnSink) owns(q int) bool {
 }
 
 // takenOver reports whether the subtask is responsible for id ranges it
-// does not write in: those of subtasks removed by scaling in.
+// does not write in: those of subtasks removed by scaling in, known from
+// the restored state or, after a restore without one, from a lingering
+// transaction found there.
 func (s *txnSink) takenOver() bool {
+	if s.foreignSeen {
+		return true
+	}
 	for q := range s.next {
 		if q != s.prefix && s.owns(q) {
 			return true
