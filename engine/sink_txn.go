@@ -63,9 +63,6 @@ type txnSink struct {
 	// recycled are producers whose transaction committed, kept for reuse
 	// (only the recycled-producer variant keeps any).
 	recycled []*openTxn
-	// foreignSeen: the restore found a lingering transaction in a range
-	// this subtask owns but does not write in (see sweepTakenOver).
-	foreignSeen bool
 }
 
 type openTxn struct {
@@ -183,7 +180,8 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 		// The bug: the range computed for this subtask reaches into the
 		// previous one's, at the ids it is about to use (subtasks advance
 		// their ids together, one per checkpoint).
-		for n := s.next[s.prefix]; n < s.next[s.prefix]+2; n++ {
+		first := s.next[s.prefix] + s.zombieSkip()
+		for n := first; n < first+2; n++ {
 			if _, err := s.initProducerID(ctx, s.transactionalID(s.subtask-1, n)); err != nil {
 				return fmt.Errorf("sink %d: abort range: %w", s.subtask, err)
 			}
@@ -209,9 +207,6 @@ func (s *txnSink) abortLingering(ctx context.Context) error {
 		q, ok := s.rangeOf(ts)
 		if !ok {
 			continue
-		}
-		if q != s.prefix && s.owns(q) {
-			s.foreignSeen = true
 		}
 		if s.owns(q) {
 			ids = append(ids, ts)
@@ -270,35 +265,34 @@ func (s *txnSink) owns(q int) bool {
 	return q%s.cfg.Parallelism == s.subtask
 }
 
-// takenOver reports whether the subtask is responsible for id ranges it
-// does not write in: those of subtasks removed by scaling in, known from
-// the restored state or, after a restore without one, from a lingering
-// transaction found there.
-func (s *txnSink) takenOver() bool {
-	if s.foreignSeen {
-		return true
+// zombieSkip is how far a restore moves the own range's next id on: past
+// every id a cut-off attempt (a zombie) may still begin a transaction on
+// (zombieIDs). A zombie whose sink meets a checkpoint barrier that was in
+// flight at the cut-off begins its next transaction with InitProducerID,
+// which bumps the epoch and aborts whatever transaction holds that id; had
+// the replacement begun its own transaction there, the zombie would abort
+// it, and if its checkpoint completed first its records would be lost
+// (found by shrinking: a zombie alone, parallelism 2). Pooled ids reuse
+// slots, so they cannot skip, and are not zombie-safe.
+func (s *txnSink) zombieSkip() int64 {
+	if s.cfg.Protocol.PooledTransactionalIDs {
+		return 0
 	}
-	for q := range s.next {
-		if q != s.prefix && s.owns(q) {
-			return true
-		}
-	}
-	return false
+	return 1 + int64(s.cfg.MaxConcurrentCheckpoints)
 }
 
-// sweepTakenOver aborts the open transactions in the id ranges this
-// subtask took over from removed subtasks. Nobody alive writes there, so
-// an open one is a cut-off attempt's (a zombie's) that began after the
-// restore fenced the range: the restore can fence an id a zombie already
-// initialised, never one it initialises later, when a checkpoint barrier
-// that was in flight at the cut-off reaches its sink and the sink begins
-// its next transaction. Left open, it pins read_committed readers until
-// transaction.timeout.ms (found with a zombie during a scale-in and three
-// checkpoints in flight). Called after every commit and at a stop, it
-// bounds the pin to a checkpoint interval. Flink has no such sweep; with
-// pooled ids a zombie is not safe anyway, so they are not swept.
-func (s *txnSink) sweepTakenOver(ctx context.Context) error {
-	if s.cfg.Protocol.PooledTransactionalIDs || !s.takenOver() {
+// sweepZombies aborts the open transactions a cut-off attempt (a zombie)
+// began after the restore: in the ranges this subtask is responsible for,
+// every open transaction but its own open and pending ones. The restore
+// fences the ids a zombie holds, but cannot fence an id the zombie
+// initialises later (see zombieSkip); left open, such a transaction pins
+// read_committed readers until transaction.timeout.ms (found with a
+// zombie during a scale-in, three checkpoints in flight). Called after
+// every commit and at a stop, it bounds the pin to a checkpoint interval,
+// for one ListTransactions per subtask and checkpoint. Flink has no such
+// sweep and lets the broker's timeout abort them.
+func (s *txnSink) sweepZombies(ctx context.Context) error {
+	if s.cfg.Protocol.PooledTransactionalIDs {
 		return nil
 	}
 	open, err := s.listOngoing(ctx)
@@ -306,15 +300,28 @@ func (s *txnSink) sweepTakenOver(ctx context.Context) error {
 		return err
 	}
 	for _, id := range open {
-		if q, ok := s.rangeOf(id); !ok || q == s.prefix || !s.owns(q) {
+		q, ok := s.rangeOf(id)
+		if !ok || !s.owns(q) || q == s.prefix && (s.cfg.Protocol.Has(BugSharedTransactionalID) || s.inUse(id)) {
 			continue
 		}
 		if _, err := s.initProducerID(ctx, id); err != nil {
-			return fmt.Errorf("sink %d: abort %s in a taken-over range: %w", s.subtask, id, err)
+			return fmt.Errorf("sink %d: abort a zombie's %s: %w", s.subtask, id, err)
 		}
-		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id, Detail: "taken-over range"})
+		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id, Detail: "zombie"})
 	}
 	return nil
+}
+
+// inUse reports whether this sink's own open or pending transactions, or a
+// recycled producer's, hold transactional id id.
+func (s *txnSink) inUse(id string) bool {
+	if s.current != nil && s.current.txnID == id {
+		return true
+	}
+	if slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.holder.TransactionalID == id }) {
+		return true
+	}
+	return slices.ContainsFunc(s.recycled, func(r *openTxn) bool { return s.transactionalID(s.prefix, r.id) == id })
 }
 
 // fenceAhead bumps the epoch of the ids a cut-off attempt (a zombie) may
@@ -346,6 +353,7 @@ func (s *txnSink) fenceAhead(ctx context.Context, aborted []string) error {
 			}
 		}
 	}
+	s.next[s.prefix] += s.zombieSkip()
 	return nil
 }
 
@@ -816,7 +824,7 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 			return err
 		}
 	}
-	return s.sweepTakenOver(ctx)
+	return s.sweepZombies(ctx)
 }
 
 // aborted is notifyCheckpointAborted. The correct sink does nothing (Flink's
@@ -854,7 +862,7 @@ func (s *txnSink) finish(ctx context.Context) error {
 		return fmt.Errorf("sink %d: stop with %d records in the open transaction %s; take a checkpoint first",
 			s.subtask, s.current.records, s.current.txnID)
 	}
-	return s.sweepTakenOver(ctx)
+	return s.sweepZombies(ctx)
 }
 
 func (s *txnSink) abandon() {
