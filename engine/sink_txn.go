@@ -63,6 +63,11 @@ type txnSink struct {
 	// recycled are producers whose transaction committed, kept for reuse
 	// (only the recycled-producer variant keeps any).
 	recycled []*openTxn
+	// zombieSet: the ids the restore set aside for a cut-off attempt's
+	// late transactions (see sweepZombies); fromCheckpoint: the restore
+	// had a checkpoint.
+	zombieSet      map[string]bool
+	fromCheckpoint bool
 }
 
 type openTxn struct {
@@ -144,6 +149,7 @@ func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Clien
 // transaction of the restored state, then abort the lingering transactions
 // a dead attempt may have left on the ids from the state's next id upward.
 func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fromCheckpoint bool) (err error) {
+	s.fromCheckpoint = fromCheckpoint
 	var checkpoint int64
 	for _, h := range restored {
 		checkpoint = max(checkpoint, h.Checkpoint)
@@ -282,17 +288,20 @@ func (s *txnSink) zombieSkip() int64 {
 }
 
 // sweepZombies aborts the open transactions a cut-off attempt (a zombie)
-// began after the restore: in the ranges this subtask is responsible for,
-// every open transaction but its own open and pending ones. The restore
-// fences the ids a zombie holds, but cannot fence an id the zombie
-// initialises later (see zombieSkip); left open, such a transaction pins
-// read_committed readers until transaction.timeout.ms (found with a
-// zombie during a scale-in, three checkpoints in flight). Called after
-// every commit and at a stop, it bounds the pin to a checkpoint interval,
-// for one ListTransactions per subtask and checkpoint. Flink has no such
-// sweep and lets the broker's timeout abort them.
+// began after this attempt's restore, on the ids the restore set aside for
+// it (zombieSet). The restore fences the ids a zombie holds, but cannot
+// fence an id the zombie initialises later (see zombieSkip); left open,
+// such a transaction pins read_committed readers until
+// transaction.timeout.ms (found with a zombie during a scale-in, three
+// checkpoints in flight). Only those ids: no later attempt begins a
+// transaction on them (each skips past them), so a sweep by an attempt
+// that is itself a zombie by now cannot abort its replacement's
+// transactions, which a sweep of every unknown open transaction would.
+// Called after every commit and at a stop, it bounds the pin to a
+// checkpoint interval, for one ListTransactions per subtask and checkpoint.
+// Flink has no such sweep and leaves them to the broker's timeout.
 func (s *txnSink) sweepZombies(ctx context.Context) error {
-	if s.cfg.Protocol.PooledTransactionalIDs {
+	if len(s.zombieSet) == 0 {
 		return nil
 	}
 	open, err := s.listOngoing(ctx)
@@ -300,8 +309,7 @@ func (s *txnSink) sweepZombies(ctx context.Context) error {
 		return err
 	}
 	for _, id := range open {
-		q, ok := s.rangeOf(id)
-		if !ok || !s.owns(q) || q == s.prefix && (s.cfg.Protocol.Has(BugSharedTransactionalID) || s.inUse(id)) {
+		if !s.zombieSet[id] || s.inUse(id) {
 			continue
 		}
 		if _, err := s.initProducerID(ctx, id); err != nil {
@@ -311,6 +319,44 @@ func (s *txnSink) sweepZombies(ctx context.Context) error {
 	}
 	return nil
 }
+
+// setAsideForZombies records the ids a zombie of an earlier attempt may
+// still begin transactions on: zombieIDs of every range this subtask owns.
+// After a restore without a checkpoint the earlier attempt's parallelism
+// is unknown: as Flink assumes on a fresh start (its safe scale-down
+// factor), it was at most scaleDownFactor times the current one, so the
+// first ids of those ranges are set aside too (not fenced: a zombie that
+// began one unwritten is found by the sweep once it writes).
+func (s *txnSink) setAsideForZombies(idPrefix string, ranges []int, fromCheckpoint bool) {
+	if s.cfg.Protocol.PooledTransactionalIDs || s.cfg.Protocol.Has(BugSharedTransactionalID) {
+		return // pooled ids reuse slots; shared ids are every subtask's own
+	}
+	if s.zombieSet == nil {
+		s.zombieSet = map[string]bool{}
+	}
+	for _, q := range ranges {
+		for _, id := range s.zombieIDs(idPrefix, q) {
+			s.zombieSet[id] = true
+		}
+	}
+	if fromCheckpoint {
+		return
+	}
+	p := s.cfg.Parallelism
+	for q := p; q < scaleDownFactor*p; q++ {
+		if _, known := s.next[q]; known || !s.owns(q) {
+			continue
+		}
+		for n := range 1 + int64(s.cfg.MaxConcurrentCheckpoints) {
+			s.zombieSet[idOf(idPrefix, q, n)] = true
+		}
+	}
+}
+
+// scaleDownFactor bounds how many times the parallelism an attempt before
+// a restore without a checkpoint ran at (Flink's
+// FlinkKafkaProducer.SAFE_SCALE_DOWN_FACTOR is 5).
+const scaleDownFactor = 5
 
 // inUse reports whether this sink's own open or pending transactions, or a
 // recycled producer's, hold transactional id id.
@@ -341,6 +387,7 @@ func (s *txnSink) fenceAhead(ctx context.Context, aborted []string) error {
 	}
 	slices.Sort(ranges)
 	for _, idPrefix := range s.lingeringPrefixes() {
+		s.setAsideForZombies(idPrefix, ranges, s.fromCheckpoint)
 		for _, q := range ranges {
 			for _, id := range s.zombieIDs(idPrefix, q) {
 				if slices.Contains(aborted, id) {

@@ -85,11 +85,15 @@ func (g *StaleEpochGuard) Install(c *kfake.Cluster) {
 	})
 }
 
-// produce records the epochs of a Produce's transactional batches and
+// produce records the epochs of a Produce's transactional batches (v12+,
+// where kfake adds partitions implicitly) and
 // returns the refusal when every batch is stale, else nil (kfake handles
 // it; a request that mixes stale and current batches is left to kfake,
 // since no client sends one).
 func (g *StaleEpochGuard) produce(r *kmsg.ProduceRequest) kmsg.Response {
+	if r.Version < 12 {
+		return nil // no implicit add before KIP-890: kfake checks the partition first
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	batches, stale := 0, 0
