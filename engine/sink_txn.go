@@ -63,11 +63,6 @@ type txnSink struct {
 	// recycled are producers whose transaction committed, kept for reuse
 	// (only the recycled-producer variant keeps any).
 	recycled []*openTxn
-	// zombieSet: the ids the restore set aside for a cut-off attempt's
-	// late transactions (see sweepZombies); fromCheckpoint: the restore
-	// had a checkpoint.
-	zombieSet      map[string]bool
-	fromCheckpoint bool
 }
 
 type openTxn struct {
@@ -149,7 +144,6 @@ func openTxnSink(ctx context.Context, cfg *Config, subtask int, admin *kgo.Clien
 // transaction of the restored state, then abort the lingering transactions
 // a dead attempt may have left on the ids from the state's next id upward.
 func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fromCheckpoint bool) (err error) {
-	s.fromCheckpoint = fromCheckpoint
 	var checkpoint int64
 	for _, h := range restored {
 		checkpoint = max(checkpoint, h.Checkpoint)
@@ -186,8 +180,7 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 		// The bug: the range computed for this subtask reaches into the
 		// previous one's, at the ids it is about to use (subtasks advance
 		// their ids together, one per checkpoint).
-		first := s.next[s.prefix] + s.zombieSkip()
-		for n := first; n < first+2; n++ {
+		for n := s.next[s.prefix]; n < s.next[s.prefix]+2; n++ {
 			if _, err := s.initProducerID(ctx, s.transactionalID(s.subtask-1, n)); err != nil {
 				return fmt.Errorf("sink %d: abort range: %w", s.subtask, err)
 			}
@@ -204,38 +197,6 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 // transaction. Pending transactions of the restored state were committed
 // just before, so they are no longer open.
 func (s *txnSink) abortLingering(ctx context.Context) error {
-	open, err := s.listOngoing(ctx)
-	if err != nil {
-		return err
-	}
-	var ids []string
-	for _, ts := range open {
-		q, ok := s.rangeOf(ts)
-		if !ok {
-			continue
-		}
-		if s.owns(q) {
-			ids = append(ids, ts)
-		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, ts) {
-			// The bug: every open transaction of the prefix that the
-			// restored checkpoint does not hold pending is taken for a
-			// dead attempt's. Right after a whole-job restore it is; after
-			// a region failover it is another subtask's live transaction.
-			ids = append(ids, ts)
-		}
-	}
-	for _, id := range ids {
-		if _, err := s.initProducerID(ctx, id); err != nil {
-			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
-		}
-		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id})
-	}
-	return s.fenceAhead(ctx, ids)
-}
-
-// listOngoing lists the open (Ongoing) transactions under the sink's
-// lingering prefixes, sorted (the broker answers in map order).
-func (s *txnSink) listOngoing(ctx context.Context) ([]string, error) {
 	req := kmsg.NewPtrListTransactionsRequest()
 	req.StateFilters = []string{"Ongoing"}
 	var quoted []string
@@ -252,122 +213,38 @@ func (s *txnSink) listOngoing(ctx context.Context) ([]string, error) {
 		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sink %d: list open transactions: %w", s.subtask, err)
+		return fmt.Errorf("sink %d: list open transactions: %w", s.subtask, err)
 	}
-	ids := make([]string, 0, len(resp.TransactionStates))
+	owns := func(q int) bool {
+		if s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
+			return q == s.prefix // the bug: ranges of removed subtasks are forgotten
+		}
+		return q%s.cfg.Parallelism == s.subtask
+	}
+	var ids []string
 	for _, ts := range resp.TransactionStates {
-		ids = append(ids, ts.TransactionalID)
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
-
-// owns reports whether id range q is this subtask's to clean up: range q
-// belongs to subtask q % parallelism.
-func (s *txnSink) owns(q int) bool {
-	if s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
-		return q == s.prefix // the bug: ranges of removed subtasks are forgotten
-	}
-	return q%s.cfg.Parallelism == s.subtask
-}
-
-// zombieSkip is how far a restore moves the own range's next id on: past
-// every id a cut-off attempt (a zombie) may still begin a transaction on
-// (zombieIDs). A zombie whose sink meets a checkpoint barrier that was in
-// flight at the cut-off begins its next transaction with InitProducerID,
-// which bumps the epoch and aborts whatever transaction holds that id; had
-// the replacement begun its own transaction there, the zombie would abort
-// it, and if its checkpoint completed first its records would be lost
-// (found by shrinking: a zombie alone, parallelism 2). Pooled ids reuse
-// slots, so they cannot skip, and are not zombie-safe.
-func (s *txnSink) zombieSkip() int64 {
-	if s.cfg.Protocol.PooledTransactionalIDs {
-		return 0
-	}
-	return 1 + int64(s.cfg.MaxConcurrentCheckpoints)
-}
-
-// sweepZombies aborts the open transactions a cut-off attempt (a zombie)
-// began after this attempt's restore, on the ids the restore set aside for
-// it (zombieSet). The restore fences the ids a zombie holds, but cannot
-// fence an id the zombie initialises later (see zombieSkip); left open,
-// such a transaction pins read_committed readers until
-// transaction.timeout.ms (found with a zombie during a scale-in, three
-// checkpoints in flight). Only those ids: no later attempt begins a
-// transaction on them (each skips past them), so a sweep by an attempt
-// that is itself a zombie by now cannot abort its replacement's
-// transactions, which a sweep of every unknown open transaction would.
-// Called after every commit and at a stop, it bounds the pin to a
-// checkpoint interval, for one ListTransactions per subtask and checkpoint.
-// Flink has no such sweep and leaves them to the broker's timeout.
-func (s *txnSink) sweepZombies(ctx context.Context) error {
-	if len(s.zombieSet) == 0 {
-		return nil
-	}
-	open, err := s.listOngoing(ctx)
-	if err != nil {
-		return err
-	}
-	for _, id := range open {
-		if !s.zombieSet[id] || s.inUse(id) {
+		q, ok := s.rangeOf(ts.TransactionalID)
+		if !ok {
 			continue
 		}
+		if owns(q) {
+			ids = append(ids, ts.TransactionalID)
+		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, ts.TransactionalID) {
+			// The bug: every open transaction of the prefix that the
+			// restored checkpoint does not hold pending is taken for a
+			// dead attempt's. Right after a whole-job restore it is; after
+			// a region failover it is another subtask's live transaction.
+			ids = append(ids, ts.TransactionalID)
+		}
+	}
+	slices.Sort(ids) // the broker answers in map order
+	for _, id := range ids {
 		if _, err := s.initProducerID(ctx, id); err != nil {
-			return fmt.Errorf("sink %d: abort a zombie's %s: %w", s.subtask, id, err)
+			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
 		}
-		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id, Detail: "zombie"})
+		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id})
 	}
-	return nil
-}
-
-// setAsideForZombies records the ids a zombie of an earlier attempt may
-// still begin transactions on: zombieIDs of every range this subtask owns.
-// After a restore without a checkpoint the earlier attempt's parallelism
-// is unknown: as Flink assumes on a fresh start (its safe scale-down
-// factor), it was at most scaleDownFactor times the current one, so the
-// first ids of those ranges are set aside too (not fenced: a zombie that
-// began one unwritten is found by the sweep once it writes).
-func (s *txnSink) setAsideForZombies(idPrefix string, ranges []int, fromCheckpoint bool) {
-	if s.cfg.Protocol.PooledTransactionalIDs || s.cfg.Protocol.Has(BugSharedTransactionalID) {
-		return // pooled ids reuse slots; shared ids are every subtask's own
-	}
-	if s.zombieSet == nil {
-		s.zombieSet = map[string]bool{}
-	}
-	for _, q := range ranges {
-		for _, id := range s.zombieIDs(idPrefix, q) {
-			s.zombieSet[id] = true
-		}
-	}
-	if fromCheckpoint {
-		return
-	}
-	p := s.cfg.Parallelism
-	for q := p; q < scaleDownFactor*p; q++ {
-		if _, known := s.next[q]; known || !s.owns(q) {
-			continue
-		}
-		for n := range 1 + int64(s.cfg.MaxConcurrentCheckpoints) {
-			s.zombieSet[idOf(idPrefix, q, n)] = true
-		}
-	}
-}
-
-// scaleDownFactor bounds how many times the parallelism an attempt before
-// a restore without a checkpoint ran at (Flink's
-// FlinkKafkaProducer.SAFE_SCALE_DOWN_FACTOR is 5).
-const scaleDownFactor = 5
-
-// inUse reports whether this sink's own open or pending transactions, or a
-// recycled producer's, hold transactional id id.
-func (s *txnSink) inUse(id string) bool {
-	if s.current != nil && s.current.txnID == id {
-		return true
-	}
-	if slices.ContainsFunc(s.pending, func(p pendingTxn) bool { return p.holder.TransactionalID == id }) {
-		return true
-	}
-	return slices.ContainsFunc(s.recycled, func(r *openTxn) bool { return s.transactionalID(s.prefix, r.id) == id })
+	return s.fenceAhead(ctx, ids, owns)
 }
 
 // fenceAhead bumps the epoch of the ids a cut-off attempt (a zombie) may
@@ -378,16 +255,15 @@ func (s *txnSink) inUse(id string) bool {
 // the last stable offset of read_committed readers until
 // transaction.timeout.ms (the simulator found it with a zombie during a
 // rescale; Flink aborts a range of ids for the same reason).
-func (s *txnSink) fenceAhead(ctx context.Context, aborted []string) error {
+func (s *txnSink) fenceAhead(ctx context.Context, aborted []string, owns func(q int) bool) error {
 	ranges := make([]int, 0, len(s.next))
 	for q := range s.next {
-		if s.owns(q) {
+		if owns(q) {
 			ranges = append(ranges, q)
 		}
 	}
 	slices.Sort(ranges)
 	for _, idPrefix := range s.lingeringPrefixes() {
-		s.setAsideForZombies(idPrefix, ranges, s.fromCheckpoint)
 		for _, q := range ranges {
 			for _, id := range s.zombieIDs(idPrefix, q) {
 				if slices.Contains(aborted, id) {
@@ -400,7 +276,6 @@ func (s *txnSink) fenceAhead(ctx context.Context, aborted []string) error {
 			}
 		}
 	}
-	s.next[s.prefix] += s.zombieSkip()
 	return nil
 }
 
@@ -871,7 +746,7 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 			return err
 		}
 	}
-	return s.sweepZombies(ctx)
+	return nil
 }
 
 // aborted is notifyCheckpointAborted. The correct sink does nothing (Flink's
@@ -904,12 +779,12 @@ func (s *txnSink) aborted(ctx context.Context, checkpoint int64) error {
 
 // finish refuses to stop with output that no checkpoint covers: it would
 // be lost with the open transaction.
-func (s *txnSink) finish(ctx context.Context) error {
+func (s *txnSink) finish(context.Context) error {
 	if s.current != nil && s.current.records > 0 {
 		return fmt.Errorf("sink %d: stop with %d records in the open transaction %s; take a checkpoint first",
 			s.subtask, s.current.records, s.current.txnID)
 	}
-	return s.sweepZombies(ctx)
+	return nil
 }
 
 func (s *txnSink) abandon() {

@@ -16,6 +16,6 @@ var knownDifferences = map[string]string{
 	"empty-txn-commit-tv1": "aborting an empty transaction at EndTxn v4: Kafka INVALID_TXN_STATE, kfake OK; the engine never sends it",
 	"delayed-endtxn-next-txn-tv1": "the write after a late EndTxn ended the transaction: Kafka TRANSACTION_ABORTABLE, kfake INVALID_TXN_STATE; " +
 		"both fail the send, and the early commit (the torn transaction) is the same on both",
-	"delayed-produce-stale-epoch-tv2": "fidelity limit: kfake adds a stale-epoch Produce v12's partition to the transaction before refusing it, Kafka does not; " +
-		"delayed-produce is opt-in for it",
+	"delayed-produce-stale-epoch-tv2": "harness fix: kfake adds a stale-epoch Produce v12's partition to the transaction before refusing it, Kafka does not; " +
+		"the simulator answers such a Produce itself (internal/kfakefix.StaleEpochGuard, TestStaleProduceBeginsNoTransaction)",
 }

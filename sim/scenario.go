@@ -650,11 +650,6 @@ func (s *scheduler) runCluster() model.Observation {
 		}
 		return int(a.Offset - b.Offset)
 	})
-	if s.zombie != nil {
-		// Before the stop: a job that runs on meets the zombie's last
-		// transactions at its next checkpoint, which the stop stands for.
-		s.killZombie("the run ended")
-	}
 	if s.job != nil && s.finalDone {
 		obs.Completed = true
 		obs.FinalCounts = map[string]int64{}
@@ -672,6 +667,9 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	if s.job != nil {
 		s.job.Abandon()
+	}
+	if s.zombie != nil {
+		s.killZombie("the run ended")
 	}
 	// Requests still held are delivered before the output is read: the
 	// broker applies them late, but it applies them.

@@ -6,6 +6,7 @@ package kfakefix
 
 import (
 	"encoding/binary"
+	"math"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -31,9 +32,10 @@ import (
 // a scale-in, two-phase-commit seed 6473372248695852811).
 //
 // Epochs of a producer id only grow, so a batch below an epoch that id
-// already sent with is fenced on Kafka whatever happened since. The guard
-// learns epochs from the requests it sees (Produce, EndTxn, TxnOffsetCommit,
-// AddOffsetsToTxn), not from InitProducerID answers, which a control
+// already sent with is fenced on Kafka whatever happened since, and so is
+// one at the epoch of an EndTxn v5+ (transaction version 2 bumps it). The
+// guard learns epochs from the requests it sees (Produce, EndTxn,
+// TxnOffsetCommit, AddOffsetsToTxn), not from InitProducerID answers, which a control
 // function cannot read: a fenced producer's first request after a bump that
 // no request of the new epoch followed yet still reaches kfake.
 type StaleEpochGuard struct {
@@ -68,7 +70,16 @@ func (g *StaleEpochGuard) Install(c *kfake.Cluster) {
 	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		r := req.(*kmsg.EndTxnRequest)
-		observe(r.ProducerID, r.ProducerEpoch)
+		epoch := r.ProducerEpoch
+		if r.Version >= 5 && epoch < math.MaxInt16 {
+			// Transaction version 2 bumps the epoch at every EndTxn: no
+			// Produce at the old epoch may follow (the client flushes
+			// before it ends a transaction, and a failed EndTxn is
+			// retried or aborted, never written to), so one that arrives
+			// now is a delayed or a zombie's.
+			epoch++
+		}
+		observe(r.ProducerID, epoch)
 		return nil, nil, false
 	})
 	c.ControlKey(int16(kmsg.TxnOffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
