@@ -67,3 +67,28 @@ func TestRecoveryCrashAimsAtTheLastRestore(t *testing.T) {
 		require.Empty(t, res.Violations)
 	}
 }
+
+// A zombie and a rescale at one trigger are a zombie during a rescale, in
+// either order in the plan: the replacement restores at the rescale's
+// parallelism while the old attempt lives on. (The zombie came second
+// once and was counted fired without being made.)
+func TestZombieAndRescaleAtOneTriggerInEitherOrder(t *testing.T) {
+	zombie := faults.Op{Fault: "zombie", Hit: 2}
+	rescale := faults.Op{Fault: "rescale", Hit: 2, Count: 1}
+	for _, tc := range []struct {
+		name string
+		ops  []faults.Op
+	}{{"zombie first", []faults.Op{zombie, rescale}}, {"rescale first", []faults.Op{rescale, zombie}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planWith("two-phase-commit", false, tc.ops...)
+			p.Workload.Parallelism = 3
+			var trace bytes.Buffer
+			res := Run(t, Options{Protocol: "two-phase-commit", Seed: 7, Plan: p, Trace: &trace})
+			require.Empty(t, res.HarnessError)
+			require.Empty(t, res.Unfired)
+			require.Contains(t, trace.String(), `"kind":"zombie","subtask":-1`)
+			require.Contains(t, trace.String(), `"detail":"rescale 3 -\u003e 1"`)
+			require.NotContains(t, trace.String(), `"kind":"rescale"`, "a plain rescale stops the job; here it was cut off")
+		})
+	}
+}
