@@ -18,8 +18,8 @@ import (
 )
 
 var (
-	casesFlag = flag.Int("properties.cases", 50,
-		"generated cases per property (and command sequences per stateful property)")
+	casesFlag = flag.Int("properties.cases", 25,
+		"generated cases per property of the correct protocols (and command sequences per stateful property); CI runs 200")
 	batchFlag = flag.Int("properties.batch", 300,
 		"generated cases a known-bad variant gets to be caught in (the search stops at the first catch)")
 	seedFlag = flag.Int64("properties.seed", 1,
