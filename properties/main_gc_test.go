@@ -6,5 +6,6 @@ import (
 	"github.com/eosim/eosim/internal/testgc"
 )
 
-// TestMain runs the tests with simrun's GOGC (see testgc).
-func TestMain(m *testing.M) { testgc.Main(m) }
+// TestMain runs the tests with simrun's GOGC, at GOMAXPROCS 1 (see
+// testgc.MainOneProc).
+func TestMain(m *testing.M) { testgc.MainOneProc(m) }

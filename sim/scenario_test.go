@@ -9,6 +9,7 @@ import (
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
+	"github.com/eosim/eosim/internal/testgc"
 	"github.com/eosim/eosim/model"
 )
 
@@ -124,7 +125,10 @@ func TestBugZooIsCaught(t *testing.T) {
 				}
 			}
 			require.NotNil(t, caught, "%s was never caught", p.Name)
-			again := Run(t, options(t, p.Name, caught.Seed))
+			// The search runs at the test binary's GOMAXPROCS 1
+			// (testgc.MainOneProc); the replay at 2, as campaigns run.
+			var again Result
+			testgc.AtProcs(2, func() { again = Run(t, options(t, p.Name, caught.Seed)) })
 			require.Equal(t, caught.TraceHash, again.TraceHash)
 			require.Equal(t, caught.Check.Counts, again.Check.Counts)
 		})
@@ -136,7 +140,10 @@ func TestSameSeedSameTrace(t *testing.T) {
 		var a, b bytes.Buffer
 		oa, ob := options(t, protocol, 7), options(t, protocol, 7)
 		oa.Trace, ob.Trace = &a, &b
-		ra, rb := Run(t, oa), Run(t, ob)
+		// At GOMAXPROCS 1 (the test binary's, testgc.MainOneProc) and 2.
+		var ra, rb Result
+		testgc.AtProcs(1, func() { ra = Run(t, oa) })
+		testgc.AtProcs(2, func() { rb = Run(t, ob) })
 		require.Positive(t, a.Len())
 		require.Equal(t, a.String(), b.String(), protocol)
 		require.Equal(t, ra.TraceHash, rb.TraceHash)
