@@ -62,6 +62,8 @@ type Delivery struct {
 	// delivery itself failed (dial, write, read, parse).
 	Err        error
 	DeliverErr error
+	// NoAnswer: a Produce with acks=0, which the broker never answers.
+	NoAnswer bool
 }
 
 // String renders the delivery for a trace: "EndTxn v4 answered PRODUCER_FENCED".
@@ -70,6 +72,8 @@ func (d Delivery) String() string {
 	switch {
 	case d.DeliverErr != nil:
 		return fmt.Sprintf("%s v%d not delivered: %v", name, d.Version, d.DeliverErr)
+	case d.NoAnswer:
+		return fmt.Sprintf("%s v%d delivered, acks=0: no answer", name, d.Version)
 	case d.Err != nil:
 		code := d.Err.Error()
 		if ke, ok := d.Err.(*kerr.Error); ok {
@@ -150,6 +154,12 @@ func (d *DelayedRequests) deliver(ctx context.Context, h HeldRequest) Delivery {
 		res.DeliverErr = fmt.Errorf("write: %w", err)
 		return res
 	}
+	if h.Key == int16(kmsg.Produce) && producesWithoutAcks(h.Version, h.frame) {
+		// The broker answers no Produce with acks=0: waiting for one
+		// would block the scheduler for good (protocol none's sink).
+		res.NoAnswer = true
+		return res
+	}
 	var size [4]byte
 	if _, err := io.ReadFull(conn, size[:]); err != nil {
 		res.DeliverErr = fmt.Errorf("read answer: %w", err)
@@ -198,6 +208,36 @@ func answerError(key, version int16, body []byte) (error, error) {
 		}
 	}
 	return nil, nil
+}
+
+// producesWithoutAcks reports whether a Produce request frame (size,
+// header, body) asks for acks=0. Header: API key, version, correlation id,
+// client id (int16 length), tagged fields from v9 (flexible versions).
+func producesWithoutAcks(version int16, frame []byte) bool {
+	const fixed = 4 + 2 + 2 + 4
+	if len(frame) < fixed+2 {
+		return false
+	}
+	idLen := int(int16(binary.BigEndian.Uint16(frame[fixed:])))
+	rest := frame[fixed+2:]
+	if idLen > 0 {
+		if idLen > len(rest) {
+			return false
+		}
+		rest = rest[idLen:]
+	}
+	if version >= 9 {
+		var err error
+		if rest, err = skipTags(rest); err != nil {
+			return false
+		}
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = version
+	if err := req.ReadFrom(rest); err != nil {
+		return false
+	}
+	return req.Acks == 0
 }
 
 // skipTags skips a tagged-field section: a count, then per field a tag,

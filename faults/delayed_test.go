@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"testing/synctest"
@@ -132,4 +133,29 @@ func TestDelayedProduceIsRefused(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A held Produce with acks=0 is delivered without waiting for an answer the
+// broker never sends (protocol none's sink): waiting wedged the scenario.
+func TestProducesWithoutAcks(t *testing.T) {
+	frame := func(version, acks int16) []byte {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = version, acks, 1000
+		b := binary.BigEndian.AppendUint16(nil, uint16(kmsg.Produce))
+		b = binary.BigEndian.AppendUint16(b, uint16(version))
+		b = binary.BigEndian.AppendUint32(b, 7) // correlation id
+		b = append(b, 0, 2, 'i', 'd')           // client id
+		if version >= 9 {
+			b = append(b, 0) // no tagged fields
+		}
+		b = req.AppendTo(b)
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)
+	}
+	for _, tc := range []struct {
+		version, acks int16
+		want          bool
+	}{{13, 0, true}, {13, -1, false}, {8, 0, true}, {8, 1, false}} {
+		require.Equal(t, tc.want, producesWithoutAcks(tc.version, frame(tc.version, tc.acks)), "v%d acks=%d", tc.version, tc.acks)
+	}
+	require.False(t, producesWithoutAcks(13, []byte{0, 0, 0, 1}), "a frame too short is not acks=0")
 }
