@@ -96,6 +96,14 @@ func (in *injector) onTrigger(id int64) error {
 			in.armed[i] = true // fires at the next arrival at its phase
 			continue
 		}
+		if op.Fault == "region-failover" && in.stopsJobAt(i) {
+			// The whole job stops at this trigger: its restore must not
+			// meet one region restoring alone (from a checkpoint an
+			// operator action may just have rewound the store to), so
+			// the region fails at the next trigger.
+			in.ops[i].Hit++
+			continue
+		}
 		in.fired[i] = true
 		in.s.res.Faults[op.Fault]++
 		in.s.tr.Observe(engine.Event{Kind: "fault", Subtask: -1, Checkpoint: id, Detail: fmt.Sprintf("%s hit=%d", op.Fault, op.Hit)})
@@ -127,6 +135,25 @@ func (in *injector) onTrigger(id int64) error {
 		in.fire(i, id)
 	}
 	return stop
+}
+
+// stopsJobAt reports whether an op other than ops[i] stops the whole job
+// at the current trigger.
+func (in *injector) stopsJobAt(i int) bool {
+	for j, op := range in.ops {
+		// An op's hit is the trigger it fires at: fired or not, an op with
+		// this hit belongs to this trigger.
+		if j == i || op.Hit != in.triggers || op.Phase != "" {
+			continue
+		}
+		if op.Fault == faults.RestoreRetainedCheckpoint && !in.fired[j] && !in.s.canRestoreRetained(op) {
+			continue
+		}
+		if _, operator := operatorActions[op.Fault]; operator || op.Fault == "rescale" || op.Fault == "zombie" {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultDelayTicks is how many checkpoint triggers a delayed request is

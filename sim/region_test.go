@@ -112,3 +112,21 @@ func TestRegionFailoverCorrectProtocolsOverSeeds(t *testing.T) {
 	}
 	require.Positive(t, aborted, "some failover aborted a checkpoint in flight")
 }
+
+// A region failover at the trigger where the whole job stops (here an
+// operator restores a retained checkpoint) waits for the next trigger: a
+// region restoring alone from the checkpoint the store was just rewound
+// to would resume transactions the running regions' ids have reused
+// since (two-phase-commit-pooled-ids seed 12141136059173790071 reported a
+// loud loss so).
+func TestRegionFailoverYieldsToAWholeJobStop(t *testing.T) {
+	p, err := faults.ReadPlan("../testdata/corpus/clean-2pc-pooled-ids-retained-restore-and-region-failover.json")
+	require.NoError(t, err)
+	var trace bytes.Buffer
+	res := Run(t, Options{Protocol: p.Protocol, Seed: p.Seed, Plan: &p, Trace: &trace})
+	require.Empty(t, res.HarnessError)
+	require.Empty(t, res.Unfired)
+	require.Empty(t, res.Violations)
+	require.Contains(t, trace.String(), `"detail":"restore-retained-checkpoint hit=5"`)
+	require.Contains(t, trace.String(), `"detail":"region-failover hit=6"`, "postponed one trigger")
+}
