@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -30,12 +29,10 @@ import (
 func TestOpenZombieCounterexamples(t *testing.T) {
 	paths, err := filepath.Glob("../testdata/open/*.json")
 	require.NoError(t, err)
-	require.Len(t, paths, 2)
+	require.NotEmpty(t, paths)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			require.NoError(t, err)
-			p, err := faults.ParsePlan(data)
+			p, err := faults.ReadPlan(path)
 			require.NoError(t, err)
 			res := RunPlan(t, p)
 			require.Empty(t, res.HarnessError)

@@ -35,9 +35,10 @@ import (
 // already sent with is fenced on Kafka whatever happened since, and so is
 // one at the epoch of an EndTxn v5+ (transaction version 2 bumps it). The
 // guard learns epochs from the requests it sees (Produce, EndTxn,
-// TxnOffsetCommit, AddOffsetsToTxn), not from InitProducerID answers, which a control
-// function cannot read: a fenced producer's first request after a bump that
-// no request of the new epoch followed yet still reaches kfake.
+// TxnOffsetCommit, AddOffsetsToTxn), not from InitProducerID answers,
+// which a control function cannot read: a fenced producer's first request
+// after a bump that no request of the new epoch followed yet still reaches
+// kfake.
 type StaleEpochGuard struct {
 	mu     sync.Mutex
 	epochs map[int64]int16 // producer id → highest epoch seen
@@ -97,10 +98,9 @@ func (g *StaleEpochGuard) Install(c *kfake.Cluster) {
 }
 
 // produce records the epochs of a Produce's transactional batches (v12+,
-// where kfake adds partitions implicitly) and
-// returns the refusal when every batch is stale, else nil (kfake handles
-// it; a request that mixes stale and current batches is left to kfake,
-// since no client sends one).
+// where kfake adds partitions implicitly) and returns the refusal when
+// every batch is stale, else nil (kfake handles it; a request that mixes
+// stale and current batches is left to kfake, since no client sends one).
 func (g *StaleEpochGuard) produce(r *kmsg.ProduceRequest) kmsg.Response {
 	if r.Version < 12 {
 		return nil // no implicit add before KIP-890: kfake checks the partition first
