@@ -24,7 +24,7 @@ const EnvBrokers = "EOSIM_KAFKA"
 // that a probe depends on; StartFake gives kfake the same.
 var TestConfigs = map[string]string{
 	"transaction.max.timeout.ms":     "300000",
-	"transactional.id.expiration.ms": "4000",
+	"transactional.id.expiration.ms": "20000", // see kafka/start.sh
 }
 
 // RealBrokers returns the real broker's addresses from EOSIM_KAFKA, once

@@ -13,8 +13,8 @@ import (
 
 var tableFlag = flag.String("fidelity.table", "", "write the fidelity table (Markdown) to this file")
 
-// probeDeadline bounds one probe; the expiry probe waits about 5 s.
-const probeDeadline = 30 * time.Second
+// probeDeadline bounds one probe; the expiry probe waits about 21 s.
+const probeDeadline = 60 * time.Second
 
 // runAll runs every probe against brokers, all at once (each probe has its
 // own topics and ids), and returns the outcomes in table order.

@@ -80,12 +80,17 @@ cport=$(pick_port "$port")
 # - transaction.abort.timed.out.transaction.cleanup.interval.ms=200: the
 #   coordinator looks for expired transactions five times a second (default
 #   10 s), so a timeout probe waits about its timeout, not ten seconds more.
-# - transactional.id.expiration.ms=4000 with the removal scan every 500 ms:
-#   an id idle for 4 s is forgotten (default 7 days), so the expiry probe
-#   runs in seconds. It only touches ids with no open transaction: an open
-#   (pre-committed) transaction times out instead, so the engine's
-#   protocols are unaffected (ids are used once; a resume happens while the
-#   transaction is open).
+# - transactional.id.expiration.ms=20000 with the removal scan every 500 ms:
+#   an id idle for 20 s is forgotten (default 7 days), so the expiry probe
+#   runs in seconds. It only touches ids with no open transaction, but a
+#   restore resume-commits the pending transactions of its checkpoint,
+#   and one the crashed attempt had already committed is idle since: its
+#   resume is answered as a retry only while the broker still knows the
+#   id, else INVALID_PRODUCER_ID_MAPPING, a loud "data lost" for a
+#   correct protocol. At 4000 a real-time run's crash and restore on a
+#   loaded CI machine outlasted it once (TestRealBroker,
+#   offsets-in-txn/crash-after-ack, 2026-12-03); 20 s is well above any
+#   such gap.
 rm -rf "$state"
 mkdir -p "$state/data"
 cat >"$state/server.properties" <<PROPS
@@ -110,7 +115,7 @@ default.replication.factor=1
 group.initial.rebalance.delay.ms=0
 transaction.max.timeout.ms=300000
 transaction.abort.timed.out.transaction.cleanup.interval.ms=200
-transactional.id.expiration.ms=4000
+transactional.id.expiration.ms=20000
 transaction.remove.expired.transaction.cleanup.interval.ms=500
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
