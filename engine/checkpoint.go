@@ -92,12 +92,54 @@ type CheckpointStore interface {
 	Latest(ctx context.Context) (cp Checkpoint, ok bool, err error)
 }
 
+// CheckpointIDCounter is implemented by a checkpoint store that also keeps
+// the highest checkpoint id ever triggered, durably (Flink's
+// CheckpointIDCounter in its high-availability services). A restored attempt
+// goes on from there instead of from the checkpoint it restored, so no two
+// attempts of one job trigger the same id, and the transactional ids the
+// sink derives from checkpoint ids never meet: a cut-off attempt (a zombie)
+// that still takes a barrier in flight at the cut-off begins its next
+// transaction on an id its replacement skips. A store without it gives the
+// restored checkpoint's id: correct without zombies.
+type CheckpointIDCounter interface {
+	// HighestCheckpointID is the highest id reserved, 0 if none.
+	HighestCheckpointID(ctx context.Context) (int64, error)
+	// ReserveCheckpointID durably records that id was triggered; the
+	// coordinator triggers it only when this returns nil.
+	ReserveCheckpointID(ctx context.Context, id int64) error
+}
+
 // MemoryStore is a CheckpointStore that lives outside the job process (a
 // harness keeps it across simulated crashes). It stores encoded copies so a
-// dead process cannot alias what it wrote.
+// dead process cannot alias what it wrote. It is a CheckpointIDCounter.
 type MemoryStore struct {
-	mu     sync.Mutex
-	latest []byte
+	mu      sync.Mutex
+	latest  []byte
+	highest int64
+}
+
+// HighestCheckpointID is the highest checkpoint id reserved or stored.
+func (s *MemoryStore) HighestCheckpointID(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.highest, nil
+}
+
+// ReserveCheckpointID records that id was triggered.
+func (s *MemoryStore) ReserveCheckpointID(_ context.Context, id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.highest = max(s.highest, id)
+	return nil
+}
+
+// ResetCheckpointIDs makes id the highest: a new job restored from a
+// checkpoint (a savepoint, a retained checkpoint) counts its ids on from
+// the restored one, as Flink's does.
+func (s *MemoryStore) ResetCheckpointIDs(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.highest = id
 }
 
 // Store encodes and keeps cp if it is newer than what is stored.
@@ -109,6 +151,7 @@ func (s *MemoryStore) Store(_ context.Context, cp Checkpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latest = b
+	s.highest = max(s.highest, cp.ID)
 	return nil
 }
 

@@ -39,9 +39,11 @@ func (f *inflightCheckpoint) complete(parallelism int) bool {
 	return len(f.sources) == parallelism && len(f.sinks) == parallelism
 }
 
-func newCoordinator(deps Deps, protocol Protocol, parallelism int, interval time.Duration, maxConcurrent int, restoredID int64) *Coordinator {
+// newCoordinator goes on from checkpoint id lastID: the highest id
+// triggered before (CheckpointIDCounter), or the restored one.
+func newCoordinator(deps Deps, protocol Protocol, parallelism int, interval time.Duration, maxConcurrent int, lastID int64) *Coordinator {
 	return &Coordinator{deps: deps, parallelism: parallelism, interval: interval, maxConcurrent: max(1, maxConcurrent),
-		lastID: restoredID, lastTrigger: deps.Clock.Now(), savepointsForFailover: !protocol.Has(BugSavepointNotForFailover)}
+		lastID: lastID, lastTrigger: deps.Clock.Now(), savepointsForFailover: !protocol.Has(BugSavepointNotForFailover)}
 }
 
 // MarkSavepoint makes the in-flight checkpoint id the savepoint of a
@@ -92,6 +94,11 @@ func (c *Coordinator) LastID() int64 { return c.lastID }
 func (c *Coordinator) Trigger() (int64, error) {
 	if len(c.inflight) >= c.maxConcurrent {
 		return 0, fmt.Errorf("coordinator: %d checkpoints still in flight (max_concurrent_checkpoints %d)", len(c.inflight), c.maxConcurrent)
+	}
+	if counter, ok := c.deps.Store.(CheckpointIDCounter); ok {
+		if err := counter.ReserveCheckpointID(context.Background(), c.lastID+1); err != nil {
+			return 0, fmt.Errorf("coordinator: reserve checkpoint id %d: %w", c.lastID+1, err)
+		}
 	}
 	c.lastID++
 	now := c.deps.Clock.Now()

@@ -93,6 +93,14 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 		return nil, fmt.Errorf("start job: %w", err)
 	}
 	j := &Job{cfg: cfg, deps: deps, restoredID: cp.ID}
+	lastID := cp.ID
+	if counter, isCounter := deps.Store.(CheckpointIDCounter); isCounter {
+		highest, err := counter.HighestCheckpointID(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("start job: %w", err)
+		}
+		lastID = max(lastID, highest)
+	}
 	if j.admin, err = kgo.NewClient(cfg.ClientOpts...); err != nil {
 		return nil, fmt.Errorf("start job: %w", err)
 	}
@@ -137,7 +145,7 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 	// Sinks recover first: pending transactions must be committed before
 	// anything new is written.
 	for k := range P {
-		if err := j.sinks[k].open(ctx, cp, ok); err != nil {
+		if err := j.sinks[k].open(ctx, cp, ok, lastID-cp.ID); err != nil {
 			j.Abandon()
 			return nil, err
 		}
@@ -154,16 +162,18 @@ func StartJob(ctx context.Context, cfg Config, deps Deps, checkpointInterval tim
 			return nil, err
 		}
 	}
-	j.coordinator = newCoordinator(deps, cfg.Protocol, P, checkpointInterval, cfg.MaxConcurrentCheckpoints, cp.ID)
+	j.coordinator = newCoordinator(deps, cfg.Protocol, P, checkpointInterval, cfg.MaxConcurrentCheckpoints, lastID)
 	return j, nil
 }
 
 // open is the sink subtask's initializeState from checkpoint cp (ok false:
-// none): its keyed state, then the sink's recovery.
-func (st *SinkTask) open(ctx context.Context, cp Checkpoint, ok bool) error {
+// none): its keyed state, then the sink's recovery. skipped checkpoint ids
+// were triggered after cp by an earlier attempt that may live on.
+func (st *SinkTask) open(ctx context.Context, cp Checkpoint, ok bool, skipped int64) error {
 	j := st.job
 	counts, restored := redistributeSink(cp, st.index, j.cfg.Parallelism, j.cfg.Forward)
 	restored.checkpointPending = pendingIDs(cp)
+	restored.checkpoint, restored.skipped = cp.ID, skipped
 	st.counter = newKeyedCounter(counts)
 	for i := range st.blocked {
 		st.blocked[i] = false
@@ -371,7 +381,7 @@ func (j *Job) RestoreRegion(ctx context.Context, r int) error {
 		return fmt.Errorf("restore region %d: %w", r, err)
 	}
 	j.deps.Observer.Observe(Event{Kind: "restore-region", Subtask: r, Checkpoint: cp.ID})
-	if err := j.sinks[r].open(ctx, cp, ok); err != nil {
+	if err := j.sinks[r].open(ctx, cp, ok, 0); err != nil {
 		return err
 	}
 	return j.sources[r].open(ctx, cp, ok)

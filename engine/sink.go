@@ -46,6 +46,10 @@ type sinkState struct {
 	// checkpoint holds pending (only the abort-prefix-lingering variant
 	// reads them).
 	checkpointPending []string
+	// checkpoint is the restored checkpoint's id (0: none); skipped
+	// checkpoint ids after it were triggered by an attempt that may still
+	// be running, cut off (a zombie): the ids it may begin transactions on.
+	checkpoint, skipped int64
 }
 
 // transactional reports whether the state was written by a transactional

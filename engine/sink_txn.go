@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -63,6 +64,13 @@ type txnSink struct {
 	// recycled are producers whose transaction committed, kept for reuse
 	// (only the recycled-producer variant keeps any).
 	recycled []*openTxn
+
+	// restoredNext and restoredCheckpoint tie ids to checkpoint ids
+	// (alignIDs); zombieSuspects are the ids a cut-off attempt may begin
+	// transactions on after this one restored (abortZombieTransactions).
+	restoredNext       map[int]int64
+	restoredCheckpoint int64
+	zombieSuspects     []string
 }
 
 type openTxn struct {
@@ -117,7 +125,79 @@ func newTxnSink(cfg *Config, subtask int, admin *kgo.Client, restored sinkState,
 	if !slices.Contains(s.idPrefixesKnown, s.idPrefix) {
 		s.idPrefixesKnown = append(s.idPrefixesKnown, s.idPrefix)
 	}
+	s.restoredNext, s.restoredCheckpoint = maps.Clone(s.next), restored.checkpoint
+	if restored.skipped > 0 && !cfg.Protocol.PooledTransactionalIDs {
+		ranges := slices.Sorted(maps.Keys(s.next))
+		for _, idPrefix := range s.lingeringPrefixes() {
+			for _, q := range ranges {
+				for i := int64(1); i <= restored.skipped; i++ {
+					s.zombieSuspects = append(s.zombieSuspects, idOf(idPrefix, q, s.next[q]+i))
+				}
+			}
+		}
+	}
 	return s
+}
+
+// alignIDs ties ids to checkpoint ids: the transaction begun after the
+// snapshot of checkpoint K has id restoredNext+(K-restoredCheckpoint) in
+// every range the subtask is responsible for, as Flink's KafkaSink names
+// it after K+1. With checkpoint ids that no two attempts share
+// (CheckpointIDCounter), an attempt cut off at a barrier in flight begins
+// its next transaction on an id its replacement skips, never on one the
+// replacement writes: that would abort the replacement's transaction, or
+// leave the zombie's open where nobody looks. The ranges of removed
+// subtasks advance too, so that a later scale-out resumes them past every
+// id a zombie could hold. Pooled ids are not tied (not zombie-safe).
+func (s *txnSink) alignIDs(checkpoint int64) {
+	if s.cfg.Protocol.PooledTransactionalIDs {
+		return
+	}
+	for q, base := range s.restoredNext {
+		s.next[q] = max(s.next[q], base+checkpoint-s.restoredCheckpoint)
+	}
+}
+
+// abortZombieTransactions aborts the open transactions on the ids that
+// checkpoints triggered by an earlier attempt after the restored one map to
+// (alignIDs): this attempt never writes them, and an attempt cut off while
+// such a checkpoint was in flight (a zombie) may begin one after this
+// attempt restored, too late for the restore's lingering aborts, fenced by
+// nobody, and pinning the last stable offset of read_committed readers
+// until transaction.timeout.ms. Called after every commit and at the end.
+func (s *txnSink) abortZombieTransactions(ctx context.Context) error {
+	if len(s.zombieSuspects) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(s.zombieSuspects))
+	for i, id := range s.zombieSuspects {
+		quoted[i] = regexp.QuoteMeta(id)
+	}
+	pattern := "^(" + strings.Join(quoted, "|") + ")$"
+	req := kmsg.NewPtrListTransactionsRequest()
+	req.StateFilters = []string{"Ongoing"}
+	req.TransactionalIDPattern = &pattern
+	resp, err := req.RequestWith(ctx, s.admin)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("sink %d: list open transactions of a cut-off attempt: %w", s.subtask, err)
+	}
+	var ids []string
+	for _, ts := range resp.TransactionStates {
+		if slices.Contains(s.zombieSuspects, ts.TransactionalID) {
+			ids = append(ids, ts.TransactionalID)
+		}
+	}
+	slices.Sort(ids) // the broker answers in map order
+	for _, id := range ids {
+		if _, err := s.initProducerID(ctx, id); err != nil {
+			return fmt.Errorf("sink %d: abort %s of a cut-off attempt: %w", s.subtask, id, err)
+		}
+		s.deps.Observer.Observe(Event{Kind: "abort-zombie", Subtask: s.subtask, TxnID: id})
+	}
+	return nil
 }
 
 // recoverTransactions is the transactional half of restoring a sink that
@@ -633,6 +713,7 @@ func (s *txnSink) precommit(ctx context.Context, checkpoint int64, offsets []Par
 		return holders, s.nextAfter(cur.id), nil
 	}
 	if s.current == cur || s.current == nil {
+		s.alignIDs(checkpoint)
 		if err := s.beginTransaction(ctx); err != nil {
 			return nil, nil, err
 		}
@@ -746,7 +827,7 @@ func (s *txnSink) commit(ctx context.Context, checkpoint int64) error {
 			return err
 		}
 	}
-	return nil
+	return s.abortZombieTransactions(ctx)
 }
 
 // aborted is notifyCheckpointAborted. The correct sink does nothing (Flink's
@@ -779,12 +860,12 @@ func (s *txnSink) aborted(ctx context.Context, checkpoint int64) error {
 
 // finish refuses to stop with output that no checkpoint covers: it would
 // be lost with the open transaction.
-func (s *txnSink) finish(context.Context) error {
+func (s *txnSink) finish(ctx context.Context) error {
 	if s.current != nil && s.current.records > 0 {
 		return fmt.Errorf("sink %d: stop with %d records in the open transaction %s; take a checkpoint first",
 			s.subtask, s.current.records, s.current.txnID)
 	}
-	return nil
+	return s.abortZombieTransactions(ctx)
 }
 
 func (s *txnSink) abandon() {

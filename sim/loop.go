@@ -111,6 +111,7 @@ func (s *scheduler) fail(err error) {
 		var op errOperator
 		errors.As(err, &op)
 		s.res.Restarts++
+		s.newJobCheckpointIDs()
 		s.tr.Observe(engine.Event{Kind: "operator", Subtask: -1, Detail: op.action + ": " + op.detail})
 	case errors.Is(err, errRescale):
 		s.res.Restarts++

@@ -14,18 +14,15 @@ import (
 // anomaly its name stands for; once a change makes one clean, this test
 // fails, and the plan moves to testdata/corpus as a clean-* plan.
 //
-// Both are one class: a zombie whose sink meets a checkpoint barrier that
-// was in flight at the cut-off begins its next transaction
-// (InitProducerID) after the replacement restored. The restore can fence
-// the ids a zombie holds, never one it initialises later: on the
-// replacement's own next id it aborts the replacement's transaction there
-// (an empty one in these plans: had it held records of a completed
-// checkpoint, they would be lost), and in a range no live subtask writes
-// nobody aborts it, so it pins read_committed readers until
-// transaction.timeout.ms. Flink avoids the collision with transactional
-// ids named after checkpoint ids drawn from a counter in its
-// high-availability store (a replacement's ids are above any its zombie
-// got), and leaves the rest to the transaction timeout.
+// The one left: a zombie during a scale-in before the first checkpoint
+// completed. Its replacement restores with no state, so it knows neither
+// the removed subtasks' id ranges nor the zombie's open transactions there
+// (ListTransactions shows only those that already hold records); the
+// zombie's next transaction in such a range is fenced and aborted by
+// nobody and pins read_committed readers until transaction.timeout.ms.
+// With a completed checkpoint the ranges are in its state, and the
+// replacement fences them and aborts what a zombie begins on ids it skips
+// (TestZombieBeginsOnAnIDItsReplacementSkips).
 func TestOpenZombieCounterexamples(t *testing.T) {
 	paths, err := filepath.Glob("../testdata/open/*.json")
 	require.NoError(t, err)

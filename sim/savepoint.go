@@ -84,7 +84,17 @@ func (s *scheduler) finishStop() {
 		}
 		s.store.retain(s.ctx)
 	}
+	s.newJobCheckpointIDs()
 	s.res.Restarts++
 	s.tr.Observe(engine.Event{Kind: "stop-with-savepoint", Subtask: -1, Checkpoint: req.savepoint, Detail: fmt.Sprintf("down=%dms", req.op.RestartDelayMS)})
 	s.sleep(time.Duration(req.op.RestartDelayMS) * time.Millisecond)
+}
+
+// newJobCheckpointIDs starts the checkpoint-id counter of a new job (an
+// operator's restart, a restore from a savepoint) at the checkpoint it
+// restores, as Flink's does; a failover of the same job goes on from the
+// highest id triggered.
+func (s *scheduler) newJobCheckpointIDs() {
+	cp, _, _ := s.store.Latest(s.ctx)
+	s.store.ResetCheckpointIDs(cp.ID)
 }

@@ -650,6 +650,12 @@ func (s *scheduler) runCluster() model.Observation {
 		}
 		return int(a.Offset - b.Offset)
 	})
+	if s.zombie != nil {
+		// Killed before the job's final stop, which aborts what it left
+		// open on ids the job never writes (as the job's next checkpoint
+		// would).
+		s.killZombie("the run ended")
+	}
 	if s.job != nil && s.finalDone {
 		obs.Completed = true
 		obs.FinalCounts = map[string]int64{}
@@ -667,9 +673,6 @@ func (s *scheduler) runCluster() model.Observation {
 	}
 	if s.job != nil {
 		s.job.Abandon()
-	}
-	if s.zombie != nil {
-		s.killZombie("the run ended")
 	}
 	// Requests still held are delivered before the output is read: the
 	// broker applies them late, but it applies them.

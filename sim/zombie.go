@@ -134,6 +134,19 @@ func (a attemptStore) Latest(ctx context.Context) (engine.Checkpoint, bool, erro
 	return a.s.store.Latest(ctx)
 }
 
+// The store keeps the job's checkpoint-id counter (engine.CheckpointIDCounter),
+// as a job manager's high-availability services do.
+func (a attemptStore) HighestCheckpointID(ctx context.Context) (int64, error) {
+	return a.s.store.HighestCheckpointID(ctx)
+}
+
+func (a attemptStore) ReserveCheckpointID(ctx context.Context, id int64) error {
+	if a.attempt != a.s.attempt {
+		return errFenced
+	}
+	return a.s.store.ReserveCheckpointID(ctx, id)
+}
+
 // zombieMarker marks the zombie's events in the trace.
 type zombieMarker struct{ s *scheduler }
 
