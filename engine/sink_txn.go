@@ -22,7 +22,8 @@ import (
 //
 // Transactional ids are "<prefix>-<range>-<n>": the prefix is the job's
 // transactional-id prefix (its name unless configured), the range is the subtask index,
-// n increases and is carried in checkpoint state, so an id is never reused
+// n follows the checkpoint ids (alignIDs) and is carried in checkpoint
+// state, so an id is never reused
 // while a restorable checkpoint may still resume it. A restored pending
 // transaction then never shares its id with a newer open transaction (its
 // resume-commit would be fenced, or on a pre-KIP-890 broker commit the wrong
@@ -45,7 +46,8 @@ type txnSink struct {
 	idPrefix        string
 	idPrefixesKnown []string
 	// next maps every id range the subtask is responsible for to the next
-	// id of that range; only the own range's advances.
+	// id of that range; all follow the checkpoint ids, only the own range
+	// is written.
 	next map[int]int64
 
 	current *openTxn
