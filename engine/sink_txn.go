@@ -68,11 +68,12 @@ type txnSink struct {
 	recycled []*openTxn
 
 	// restoredNext and restoredCheckpoint tie ids to checkpoint ids
-	// (alignIDs); zombieSuspects are the ids a cut-off attempt may begin
-	// transactions on after this one restored (abortZombieTransactions).
+	// (alignIDs); skipped checkpoint ids were triggered after the restored
+	// one by an attempt that may live on, cut off: the ids they map to are
+	// a zombie's (abortZombieTransactions).
 	restoredNext       map[int]int64
 	restoredCheckpoint int64
-	zombieSuspects     []string
+	skipped            int64
 }
 
 type openTxn struct {
@@ -108,12 +109,12 @@ func idOf(idPrefix string, idRange int, n int64) string {
 }
 
 func newTxnSink(cfg *Config, subtask int, admin *kgo.Client, restored sinkState, deps Deps) *txnSink {
-	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, prefix: subtask, next: map[int]int64{subtask: 0},
+	s := &txnSink{cfg: cfg, subtask: subtask, deps: deps, admin: admin, prefix: subtask, next: map[int]int64{subtask: restored.checkpoint},
 		restorable: map[string]bool{}, snapshotIDs: map[int64][]string{}, idPrefix: cfg.TransactionalIDPrefix,
 		checkpointPending: restored.checkpointPending}
 	if cfg.Protocol.Has(BugSharedTransactionalID) {
 		s.prefix = 0
-		s.next = map[int]int64{0: 0}
+		s.next = map[int]int64{0: restored.checkpoint}
 	}
 	for q, n := range restored.next {
 		s.next[q] = max(s.next[q], n)
@@ -128,15 +129,8 @@ func newTxnSink(cfg *Config, subtask int, admin *kgo.Client, restored sinkState,
 		s.idPrefixesKnown = append(s.idPrefixesKnown, s.idPrefix)
 	}
 	s.restoredNext, s.restoredCheckpoint = maps.Clone(s.next), restored.checkpoint
-	if restored.skipped > 0 && !cfg.Protocol.PooledTransactionalIDs {
-		ranges := slices.Sorted(maps.Keys(s.next))
-		for _, idPrefix := range s.lingeringPrefixes() {
-			for _, q := range ranges {
-				for i := int64(1); i <= restored.skipped; i++ {
-					s.zombieSuspects = append(s.zombieSuspects, idOf(idPrefix, q, s.next[q]+i))
-				}
-			}
-		}
+	if !cfg.Protocol.PooledTransactionalIDs {
+		s.skipped = restored.skipped
 	}
 	return s
 }
@@ -168,14 +162,14 @@ func (s *txnSink) alignIDs(checkpoint int64) {
 // nobody, and pinning the last stable offset of read_committed readers
 // until transaction.timeout.ms. Called after every commit and at the end.
 func (s *txnSink) abortZombieTransactions(ctx context.Context) error {
-	if len(s.zombieSuspects) == 0 {
+	if s.skipped == 0 {
 		return nil
 	}
-	quoted := make([]string, len(s.zombieSuspects))
-	for i, id := range s.zombieSuspects {
-		quoted[i] = regexp.QuoteMeta(id)
+	quoted := make([]string, 0, len(s.idPrefixesKnown))
+	for _, p := range s.lingeringPrefixes() {
+		quoted = append(quoted, regexp.QuoteMeta(p))
 	}
-	pattern := "^(" + strings.Join(quoted, "|") + ")$"
+	pattern := "^(" + strings.Join(quoted, "|") + ")-[0-9]+-[0-9]+$"
 	req := kmsg.NewPtrListTransactionsRequest()
 	req.StateFilters = []string{"Ongoing"}
 	req.TransactionalIDPattern = &pattern
@@ -188,7 +182,7 @@ func (s *txnSink) abortZombieTransactions(ctx context.Context) error {
 	}
 	var ids []string
 	for _, ts := range resp.TransactionStates {
-		if slices.Contains(s.zombieSuspects, ts.TransactionalID) {
+		if s.zombieSuspect(ts.TransactionalID) {
 			ids = append(ids, ts.TransactionalID)
 		}
 	}
@@ -200,6 +194,31 @@ func (s *txnSink) abortZombieTransactions(ctx context.Context) error {
 		s.deps.Observer.Observe(Event{Kind: "abort-zombie", Subtask: s.subtask, TxnID: id})
 	}
 	return nil
+}
+
+// zombieSuspect reports whether txnID is one only a cut-off attempt may
+// write: in a range this subtask covers, an id that a checkpoint triggered
+// after the restored one and before this attempt maps to. In a range the
+// restored state does not name (a subtask removed by a scale-in before any
+// checkpoint recorded it) ids start at the restored checkpoint's id.
+func (s *txnSink) zombieSuspect(txnID string) bool {
+	q, ok := s.rangeOf(txnID)
+	if !ok || q%s.cfg.Parallelism != s.subtask {
+		return false
+	}
+	if s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) && q != s.prefix {
+		return false // the bug forgets removed subtasks' ranges here too
+	}
+	n := s.idOf(txnID)
+	base, known := s.restoredNext[q]
+	switch {
+	case !known:
+		return n >= s.restoredCheckpoint && n <= s.restoredCheckpoint+s.skipped
+	case q == s.prefix: // written by this subtask from base on, then past the skipped ids
+		return n > base && n <= base+s.skipped
+	default:
+		return n >= base && n <= base+s.skipped
+	}
 }
 
 // recoverTransactions is the transactional half of restoring a sink that
@@ -256,6 +275,7 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 		}
 	}()
 	if !fromCheckpoint && s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
+		s.skipped = 0 // the bug aborts nothing, a zombie's neither
 		return nil
 	}
 	if s.cfg.Protocol.Has(BugOverlappingAbortRange) && s.subtask > 0 {

@@ -15,11 +15,19 @@ import (
 // transaction after its replacement restored. Checkpoint ids come from the
 // store's counter and transactional ids follow them, so that id is one the
 // replacement skips, never one it writes; the replacement aborts what the
-// zombie left open there. Before the counter (restored from the checkpoint
-// id instead), this plan's zombie began on the replacement's next id and
-// left it open: stalled.
+// zombie holds open there. Both plans were shrunk counterexamples at
+// b7e3d4f, when checkpoint ids went on from the restored one: the first
+// zombie began on its replacement's next id and left it open; the second,
+// during a scale-in before any checkpoint, left its transaction open in the
+// removed subtask's range, which no state named. Both were stalled.
 func TestZombieBeginsOnAnIDItsReplacementSkips(t *testing.T) {
-	p, err := faults.ReadPlan("../testdata/corpus/clean-2pc-zombie-begins-after-restore.json")
+	for _, name := range []string{"clean-2pc-zombie-begins-after-restore.json", "clean-2pc-zombie-scale-in-before-first-checkpoint.json"} {
+		t.Run(name, func(t *testing.T) { zombieSkippedIDs(t, "../testdata/corpus/"+name) })
+	}
+}
+
+func zombieSkippedIDs(t *testing.T, path string) {
+	p, err := faults.ReadPlan(path)
 	require.NoError(t, err)
 	var trace bytes.Buffer
 	res := Run(t, Options{Protocol: p.Protocol, Seed: p.Seed, Workload: p.Workload, Plan: &p, Trace: &trace})
@@ -59,6 +67,9 @@ func TestZombieBeginsOnAnIDItsReplacementSkips(t *testing.T) {
 	require.NotEmpty(t, zombieBegan, "the plan no longer makes the zombie begin a transaction after the cut-off")
 	for id := range zombieBegan {
 		require.False(t, replacementBegan[id], "the zombie began %s, which its replacement writes", id)
-		require.True(t, abortedZombie[id], "nobody aborted the zombie's %s", id)
+	}
+	require.NotEmpty(t, abortedZombie, "the replacement aborted nothing the zombie held open")
+	for id := range abortedZombie {
+		require.False(t, replacementBegan[id], "the replacement aborted %s, which it writes", id)
 	}
 }
