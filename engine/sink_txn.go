@@ -165,7 +165,17 @@ func (s *txnSink) abortZombieTransactions(ctx context.Context) error {
 	if s.skipped == 0 {
 		return nil
 	}
-	quoted := make([]string, 0, len(s.idPrefixesKnown))
+	open, err := s.listOpenTransactions(ctx)
+	if err != nil {
+		return err
+	}
+	return s.abortOpen(ctx, slices.DeleteFunc(open, func(id string) bool { return !s.zombieSuspect(id) }), "abort-zombie")
+}
+
+// listOpenTransactions asks the broker for the open (Ongoing) transactions
+// under the prefixes whose ids may linger (ListTransactions, KIP-664).
+func (s *txnSink) listOpenTransactions(ctx context.Context) ([]string, error) {
+	var quoted []string
 	for _, p := range s.lingeringPrefixes() {
 		quoted = append(quoted, regexp.QuoteMeta(p))
 	}
@@ -178,20 +188,24 @@ func (s *txnSink) abortZombieTransactions(ctx context.Context) error {
 		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
 	if err != nil {
-		return fmt.Errorf("sink %d: list open transactions of a cut-off attempt: %w", s.subtask, err)
+		return nil, fmt.Errorf("sink %d: list open transactions: %w", s.subtask, err)
 	}
-	var ids []string
+	ids := make([]string, 0, len(resp.TransactionStates))
 	for _, ts := range resp.TransactionStates {
-		if s.zombieSuspect(ts.TransactionalID) {
-			ids = append(ids, ts.TransactionalID)
-		}
+		ids = append(ids, ts.TransactionalID)
 	}
-	slices.Sort(ids) // the broker answers in map order
+	return ids, nil
+}
+
+// abortOpen aborts each open transaction of ids (InitProducerID on an id
+// aborts it), in id order: the broker answers in map order.
+func (s *txnSink) abortOpen(ctx context.Context, ids []string, kind string) error {
+	slices.Sort(ids)
 	for _, id := range ids {
 		if _, err := s.initProducerID(ctx, id); err != nil {
-			return fmt.Errorf("sink %d: abort %s of a cut-off attempt: %w", s.subtask, id, err)
+			return fmt.Errorf("sink %d: %s %s: %w", s.subtask, kind, id, err)
 		}
-		s.deps.Observer.Observe(Event{Kind: "abort-zombie", Subtask: s.subtask, TxnID: id})
+		s.deps.Observer.Observe(Event{Kind: kind, Subtask: s.subtask, TxnID: id})
 	}
 	return nil
 }
@@ -299,23 +313,9 @@ func (s *txnSink) recover(ctx context.Context, restored []TransactionHolder, fro
 // transaction. Pending transactions of the restored state were committed
 // just before, so they are no longer open.
 func (s *txnSink) abortLingering(ctx context.Context) error {
-	req := kmsg.NewPtrListTransactionsRequest()
-	req.StateFilters = []string{"Ongoing"}
-	var quoted []string
-	for _, p := range s.lingeringPrefixes() {
-		quoted = append(quoted, regexp.QuoteMeta(p))
-	}
-	pattern := "^(" + strings.Join(quoted, "|") + ")-[0-9]+-[0-9]+$"
-	if len(quoted) == 1 {
-		pattern = "^" + quoted[0] + "-[0-9]+-[0-9]+$"
-	}
-	req.TransactionalIDPattern = &pattern
-	resp, err := req.RequestWith(ctx, s.admin)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
-	}
+	open, err := s.listOpenTransactions(ctx)
 	if err != nil {
-		return fmt.Errorf("sink %d: list open transactions: %w", s.subtask, err)
+		return err
 	}
 	owns := func(q int) bool {
 		if s.cfg.Protocol.Has(BugNoAbortWithoutCheckpoint) {
@@ -324,27 +324,23 @@ func (s *txnSink) abortLingering(ctx context.Context) error {
 		return q%s.cfg.Parallelism == s.subtask
 	}
 	var ids []string
-	for _, ts := range resp.TransactionStates {
-		q, ok := s.rangeOf(ts.TransactionalID)
+	for _, id := range open {
+		q, ok := s.rangeOf(id)
 		if !ok {
 			continue
 		}
 		if owns(q) {
-			ids = append(ids, ts.TransactionalID)
-		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, ts.TransactionalID) {
+			ids = append(ids, id)
+		} else if s.cfg.Protocol.Has(BugAbortPrefixLingering) && !slices.Contains(s.checkpointPending, id) {
 			// The bug: every open transaction of the prefix that the
 			// restored checkpoint does not hold pending is taken for a
 			// dead attempt's. Right after a whole-job restore it is; after
 			// a region failover it is another subtask's live transaction.
-			ids = append(ids, ts.TransactionalID)
+			ids = append(ids, id)
 		}
 	}
-	slices.Sort(ids) // the broker answers in map order
-	for _, id := range ids {
-		if _, err := s.initProducerID(ctx, id); err != nil {
-			return fmt.Errorf("sink %d: abort lingering %s: %w", s.subtask, id, err)
-		}
-		s.deps.Observer.Observe(Event{Kind: "abort-lingering", Subtask: s.subtask, TxnID: id})
+	if err := s.abortOpen(ctx, ids, "abort-lingering"); err != nil {
+		return err
 	}
 	return s.fenceAhead(ctx, ids, owns)
 }
