@@ -22,6 +22,8 @@ var (
 		"generated cases per property of the correct protocols (and command sequences per stateful property); CI runs 200")
 	batchFlag = flag.Int("properties.batch", 300,
 		"generated cases a known-bad variant gets to be caught in (the search stops at the first catch)")
+	zooFlag = flag.Bool("properties.zoo", false,
+		"search for every known-bad variant in TestKnownBadVariantsAreFalsified, not only three (about 45 CPU-seconds; CI runs it)")
 	seedFlag = flag.Int64("properties.seed", 1,
 		"gopter seed; 0 draws one from the clock (it is printed either way)")
 	shrinksFlag = flag.Int("properties.shrinks", 20,

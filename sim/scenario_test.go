@@ -107,13 +107,43 @@ func TestWeakerProtocolsShowTheirAllowedAnomalies(t *testing.T) {
 	require.Positive(t, c.counts[model.Lost]+c.counts[model.Duplicate])
 }
 
-// Every known-bad variant must be caught, and the catch must replay.
+var zooSearch = flag.Bool("sim.zoo", false,
+	"search default-mix campaigns until every known-bad variant is caught (about 45 CPU-seconds; the gate's detect checks run the same search in CI)")
+
+// Every known-bad variant must be caught, and the catch must replay the
+// same at GOMAXPROCS 1 and 2. By default the catches are the regression
+// corpus's plans (cheap; that each of them still catches its variant is
+// also properties' TestRegressionCorpus); with -sim.zoo they are the first
+// failing runs of a default-mix campaign, as `simrun gate` finds them.
 func TestBugZooIsCaught(t *testing.T) {
+	var corpus []CorpusEntry
+	if !*zooSearch {
+		var err error
+		corpus, err = LoadCorpus("../testdata/corpus")
+		require.NoError(t, err)
+	}
 	for _, p := range engine.Protocols() {
 		if p.Kind != engine.KindKnownBad {
 			continue
 		}
 		t.Run(p.Name, func(t *testing.T) {
+			if !*zooSearch {
+				plans := 0
+				for _, e := range corpus {
+					if e.Plan.Protocol != p.Name {
+						continue
+					}
+					plans++
+					var at1, at2 Result
+					testgc.AtProcs(1, func() { at1 = RunPlan(t, e.Plan) })
+					testgc.AtProcs(2, func() { at2 = RunPlan(t, e.Plan) })
+					require.True(t, at1.Failed(), "%s: the corpus plan %s no longer catches it", p.Name, e.Name)
+					require.Equal(t, at1.TraceHash, at2.TraceHash, e.Name)
+					require.Equal(t, at1.Check.Counts, at2.Check.Counts, e.Name)
+				}
+				require.Positive(t, plans, "%s has no plan in testdata/corpus", p.Name)
+				return
+			}
 			var caught *Result
 			// The rarest catches (flink-23854: about 1 run in 20 of the
 			// default mix) need more than a hundred runs now and then.

@@ -70,7 +70,7 @@ func TestShrinkCommand(t *testing.T) {
 
 	t.Run("shrinks a catch to a small plan that replays", func(t *testing.T) {
 		out := filepath.Join(work, "cos.json")
-		stdout, stderr, code := simrun(t, bin, work, "shrink", "--protocol", "commit-on-snapshot", "--seed", "1", "--search", "100", "--out", out)
+		stdout, stderr, code := simrun(t, bin, work, "shrink", "--protocol", "commit-on-snapshot", "--seed", "1", "--search", "100", "--records", "100", "--out", out)
 		require.Equal(t, exitOK, code, stdout+stderr)
 		last := finalLine(stdout)
 		require.True(t, strings.HasPrefix(last, "shrink runs="), last)
@@ -82,7 +82,7 @@ func TestShrinkCommand(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "commit-on-snapshot", p.Protocol)
 		require.LessOrEqual(t, len(p.Faults), 3)
-		require.LessOrEqual(t, p.Workload.Records, 50)
+		require.LessOrEqual(t, p.Workload.Records, 25, "100 records shrink to a few")
 		require.Equal(t, "go run ./cmd/simrun replay --plan "+out, p.Replay)
 		kinds := regexp.MustCompile(`kinds=(\S+)`).FindStringSubmatch(last)[1]
 
