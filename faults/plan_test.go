@@ -642,9 +642,11 @@ func TestRequestVersionsAndDelayedFaultsRoundTrip(t *testing.T) {
 		info, ok := faults.Lookup(name)
 		require.True(t, ok, name)
 		require.Equal(t, faults.KindBroker, info.Kind)
-		// delayed-endtxn is opt-in (see the catalogue), delayed-produce
-		// is in the default set; named in --faults both are drawn.
-		require.Equal(t, name == "delayed-endtxn", info.OptIn, name)
+		// Both are in the default set, and drawn when named alone.
+		require.False(t, info.OptIn, name)
+		all, err := faults.Resolve("all")
+		require.NoError(t, err)
+		require.Contains(t, all, name)
 		ops := faults.RandomFaults(rand.New(rand.NewPCG(1, 2)), []string{name}, 10, 1, 1)
 		require.NotEmpty(t, ops, name)
 		require.Equal(t, name, ops[0].Fault)

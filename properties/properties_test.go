@@ -119,9 +119,7 @@ func TestKnownBadVariantsAreFalsified(t *testing.T) {
 			}
 			t.Parallel()
 			cfg := cfg
-			if f, ok := RevealedBy[protocol]; ok {
-				cfg.Faults = append(slices.Clone(cfg.Faults), f)
-			}
+			cfg.Focus = RevealedBy[protocol]
 			contrast := sim.DefaultContrast(protocol)
 			name := fmt.Sprintf("exactly-once(%s) where %s is", protocol, contrast)
 			p := prop.ForAll(func(c Case) string {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/eosim/eosim/engine"
@@ -74,10 +75,18 @@ func (s *scheduler) rearmUnfired() bool {
 			s.crasher.ops[i].Phase = "" // a stop-aimed crash whose stop never came: the next arrival
 		}
 	}
+	restoreLeft := s.restartLeft()
 	for i := range s.injector.ops {
 		if !s.injector.fired[i] {
 			op := &s.injector.ops[i]
 			op.Hit = s.injector.triggers + 1 // this trigger
+			if op.Phase == faults.PhaseRecovery && !restoreLeft {
+				// Aimed at a restore that never came (a stop-with-savepoint
+				// whose savepoint timed out: two-phase-commit-pooled-ids
+				// seed 9041362147781728725 left not-coordinator@1 so): the
+				// next request of its kind.
+				op.Phase = ""
+			}
 			if op.Fault == faults.RestoreRetainedCheckpoint && op.Count > 1 && op.Count >= len(s.store.retained) {
 				// As far back as the run retains: a short run never keeps
 				// count+1 checkpoints (two-phase-commit seed
@@ -138,6 +147,15 @@ func (s *scheduler) aimLoss(subtask int, drawn bool) bool {
 	return lose
 }
 
+// restartLeft reports whether an op that restarts the job has not fired
+// yet: a restore may still come.
+func (s *scheduler) restartLeft() bool {
+	return slices.ContainsFunc(s.unfired(), func(op faults.Op) bool {
+		info, _ := faults.Lookup(op.Fault)
+		return info.RestartsJob()
+	})
+}
+
 // aimRecovery is called as a job attempt starts. A drawn
 // crash-during-recovery aims at the restores its plan makes (two consults
 // per transactional sink and restore), but two faults can end one attempt
@@ -153,10 +171,8 @@ func (s *scheduler) aimRecovery() {
 	if !s.plan.RearmUnfired || s.cfg.Protocol.Guarantee != engine.TwoPhaseCommit {
 		return
 	}
-	for _, op := range s.unfired() {
-		if info, _ := faults.Lookup(op.Fault); info.RestartsJob() {
-			return // a later restore is still to come
-		}
+	if s.restartLeft() {
+		return // a later restore is still to come
 	}
 	consults := 2 * max(1, s.parallelism)
 	done := s.crasher.hits[engine.CrashDuringRecovery]

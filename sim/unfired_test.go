@@ -92,3 +92,27 @@ func TestZombieAndRescaleAtOneTriggerInEitherOrder(t *testing.T) {
 		})
 	}
 }
+
+// A broker fault aimed at a restore (phase recovery) whose restore never
+// comes, because the stop-with-savepoint that would restart the job timed
+// out, fires at the next request of its kind once re-armed; a hand-written
+// plan keeps it unfired.
+func TestRecoveryAimedFaultWithoutARestoreIsReaimed(t *testing.T) {
+	notCoordinator := faults.Op{Fault: "not-coordinator", Hit: 1, Phase: faults.PhaseRecovery}
+	stop := faults.Op{Fault: "stop-with-savepoint", Hit: 2, RestartDelayMS: 100}
+	timeout := faults.Op{Fault: "checkpoint-timeout", Hit: 2}
+	for _, rearm := range []bool{false, true} {
+		var trace bytes.Buffer
+		res := Run(t, Options{Protocol: "two-phase-commit", Seed: 7, Plan: planWith("two-phase-commit", rearm, notCoordinator, stop, timeout), Trace: &trace})
+		require.Empty(t, res.HarnessError)
+		require.Contains(t, trace.String(), `"stop-with-savepoint-failed"`, "the savepoint must time out: no restore follows")
+		require.Zero(t, res.Restarts)
+		if !rearm {
+			require.Equal(t, []faults.Op{notCoordinator}, res.Unfired, "a hand-written plan fires where it says")
+			continue
+		}
+		require.Empty(t, res.Unfired)
+		require.Equal(t, 1, res.Faults["not-coordinator"])
+		require.Empty(t, res.Violations)
+	}
+}
