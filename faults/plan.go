@@ -489,7 +489,7 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 			}
 		case "crash-during-recovery":
 			span = 4 // consulted twice per restore
-		case "delayed-produce", "delayed-endtxn":
+		case "delayed-produce", "delayed-endtxn", "produce-rejected", "lost-ack-produce":
 			// Needs a Produce or an EndTxn after it: the records, and with
 			// them non-empty transactions, stop before the last checkpoints,
 			// and parallel subtasks take the input in fewer checkpoints.

@@ -87,6 +87,9 @@ type Exhaustive struct {
 	// Unreached are the crash points of the protocol (ProtocolCrashPoints)
 	// the fault-free schedule never reached, in catalogue order.
 	Unreached []string
+	// brokerReach is where the fault-free run's requests would have met
+	// each enumerated broker fault.
+	brokerReach *requestReach
 	// NotInProtocol are the crash points the protocol never consults.
 	NotInProtocol []string
 }
@@ -139,6 +142,9 @@ func Enumerate(t *testing.T, opts Options, eo EnumerateOptions) (Exhaustive, err
 		for _, k := range triggers {
 			for _, f := range enumeratedBrokerFaults(proto) {
 				for _, phase := range brokerPhases() {
+					if phase != faults.PhaseRecovery && !ex.brokerReach.reachable(f, k, phase) {
+						continue // no request it acts on after its aim: it could not fire
+					}
 					ex.BrokerSites = append(ex.BrokerSites, FaultSite{Fault: f, Phase: phase, Trigger: k})
 				}
 			}
@@ -184,7 +190,7 @@ func searchSchedule(t *testing.T, opts Options, require []string) (Exhaustive, f
 		if res.HarnessError != "" {
 			return Exhaustive{}, faults.Plan{}, fmt.Errorf("fault-free run: %s", res.HarnessError)
 		}
-		ex := Exhaustive{Seed: seed, Sites: res.sites, Coverage: map[string][]int64{}}
+		ex := Exhaustive{Seed: seed, Sites: res.sites, brokerReach: res.brokerReach, Coverage: map[string][]int64{}}
 		for _, s := range ex.Sites {
 			ex.Coverage[s.Point] = appendOnce(ex.Coverage[s.Point], s.Checkpoint)
 		}
@@ -231,9 +237,17 @@ func (ex Exhaustive) plans(plan faults.Plan, eo EnumerateOptions) (singles, corr
 		}
 	}
 	for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
-		if s, ok := ex.window(f); ok && crashes {
-			correlated = append(correlated, withFaults(armed(f), crash(s)))
+		s, ok := ex.window(f)
+		if !ok || !crashes {
+			continue
 		}
+		if f.Phase == faults.PhaseRecovery && ex.brokerReach.observes(f.Fault) && !ex.brokerReach.reachable(f.Fault, s.Trigger+1, "") {
+			// The restore resumes after the crash's checkpoint: the
+			// fault-free run sent no request the fault acts on after the
+			// next trigger, so the restored job would not either.
+			continue
+		}
+		correlated = append(correlated, withFaults(armed(f), crash(s)))
 	}
 	if !eo.Pairs {
 		return singles, correlated, nil

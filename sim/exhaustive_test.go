@@ -89,11 +89,40 @@ func TestExhaustiveEnumerationCounts(t *testing.T) {
 			triggers := siteTriggers(ex.Sites)
 			require.Len(t, triggers, 3, "three checkpoints in the fault-free run")
 			require.Len(t, storeTriggers(ex.Sites), 3, "each checkpoint written once")
-			require.Len(t, ex.BrokerSites, len(triggers)*tt.brokerFaults*4)
+			// Every trigger x fault x phase, but the aims after which the
+			// fault-free run sent no request the fault acts on (such a
+			// fault could not fire: the run would report it unfired).
+			proto, err := engine.ProtocolByName(tt.protocol)
+			require.NoError(t, err)
+			var left []FaultSite
+			aimed := 0
+			for _, k := range triggers {
+				for _, f := range enumeratedBrokerFaults(proto) {
+					for _, phase := range brokerPhases() {
+						site := FaultSite{Fault: f, Phase: phase, Trigger: k}
+						if !slices.Contains(ex.BrokerSites, site) {
+							left = append(left, site)
+						} else if phase != faults.PhaseRecovery {
+							aimed++
+						}
+					}
+				}
+			}
+			require.Len(t, ex.BrokerSites, len(triggers)*tt.brokerFaults*4-len(left))
+			require.NotEmpty(t, left, "the last trigger's produce faults meet no Produce")
+			for _, site := range left {
+				require.NotEqual(t, faults.PhaseRecovery, site.Phase, "recovery aims are kept (a crash's restore resends)")
+				require.False(t, ex.brokerReach.reachable(site.Fault, site.Trigger, site.Phase), "%+v", site)
+			}
+			// A left-out site, run anyway, does not fire.
+			skipped := faults.Plan{Version: faults.PlanVersion, Protocol: tt.protocol, Seed: ex.Seed, Workload: ex.Plans[0].Workload,
+				LoseNotifications: true, Faults: []faults.Op{{Fault: left[0].Fault, Hit: left[0].Trigger, Phase: left[0].Phase}}}
+			res := Run(t, Options{Protocol: tt.protocol, Seed: ex.Seed, Workload: skipped.Workload, Plan: &skipped})
+			require.Len(t, res.Unfired, 1, "%+v", left[0])
 			require.Len(t, ex.StoreSites, 3)
 			crashAfter, correlated := 0, 0
 			for _, f := range slices.Concat(ex.BrokerSites, ex.StoreSites) {
-				if _, ok := ex.window(f); ok {
+				if s, ok := ex.window(f); ok && (f.Phase != faults.PhaseRecovery || !ex.brokerReach.observes(f.Fault) || ex.brokerReach.reachable(f.Fault, s.Trigger+1, "")) {
 					correlated++
 				}
 			}
@@ -106,7 +135,7 @@ func TestExhaustiveEnumerationCounts(t *testing.T) {
 					}
 				}
 			}
-			singles := len(ex.Sites) + len(triggers)*tt.brokerFaults*3 + len(ex.StoreSites) + len(ex.ScaleSites)
+			singles := len(ex.Sites) + aimed + len(ex.StoreSites) + len(ex.ScaleSites)
 			n := len(ex.Sites)
 			require.Equal(t, singles+correlated+n*(n-1)+crashAfter, ex.Enumerated)
 			require.Len(t, ex.Plans, ex.Enumerated)

@@ -43,11 +43,19 @@ type injector struct {
 	// API key it armed (1-based): the op fired when that many were held.
 	delayShot map[int]int
 	delayArms map[int16]int
-	store     *faultyStore
-	ops       []faults.Op
-	fired     []bool
-	armed     []bool // phase-aimed ops waiting for their phase
-	triggers  int
+	// handles are, per op on a kfake fault (by index into ops), its fault
+	// handle, and lostShot, per lost-ack op, which dropped answer of its
+	// key is its first: an op armed at its trigger fired only if it met a
+	// request (took).
+	handles  map[int]*kfake.FaultHandle
+	reach    *requestReach // enumeration's fault-free run only
+	lostShot map[int]int
+	lostArms map[int16]int
+	store    *faultyStore
+	ops      []faults.Op
+	fired    []bool
+	armed    []bool // phase-aimed ops waiting for their phase
+	triggers int
 	// doomed is the checkpoint that will time out: it is aborted when its
 	// last acknowledgement arrives.
 	doomed int64
@@ -63,7 +71,39 @@ func newInjector(s *scheduler, ops []faults.Op) *injector {
 	in.fired = make([]bool, len(in.ops))
 	in.armed = make([]bool, len(in.ops))
 	in.delayShot, in.delayArms = map[int]int{}, map[int16]int{}
+	in.handles, in.lostShot, in.lostArms = map[int]*kfake.FaultHandle{}, map[int]int{}, map[int16]int{}
 	return in
+}
+
+// took reports whether the op at index i (into ops), once armed, met a
+// request: a held request for a delayed-* op, a dropped answer for a
+// lost-ack op, a faulted request for a kfake fault. Ops that act on the
+// cluster or the job themselves took effect when they fired.
+func (in *injector) took(i int) bool {
+	if _, ok := delayedKey(in.ops[i].Fault); ok {
+		return in.delayedFired(i)
+	}
+	if h, ok := in.handles[i]; ok {
+		return h.Hits() > 0
+	}
+	if first, ok := in.lostShot[i]; ok {
+		key, _ := lostAckKey(in.ops[i].Fault)
+		return in.lostAcks != nil && in.lostAcks.Dropped(key) >= first
+	}
+	return true
+}
+
+// lostAckKey is the API key a lost-ack-* fault drops the answer of.
+func lostAckKey(fault string) (int16, bool) {
+	switch fault {
+	case "lost-ack-produce":
+		return int16(kmsg.Produce), true
+	case "lost-ack-endtxn":
+		return int16(kmsg.EndTxn), true
+	case "lost-ack-txn-offset-commit":
+		return int16(kmsg.TxnOffsetCommit), true
+	}
+	return 0, false
 }
 
 func (in *injector) exhausted() bool { return !slices.Contains(in.fired, false) }
@@ -83,6 +123,9 @@ func (e errZombie) Error() string { return "zombie" }
 func (in *injector) onTrigger(id int64) error {
 	var stop error
 	in.triggers++
+	if in.reach != nil {
+		in.reach.onTrigger()
+	}
 	in.releaseDelayed(false)
 	for i, op := range in.ops {
 		if in.fired[i] || op.Hit != in.triggers {
@@ -199,6 +242,21 @@ func (in *injector) delayedFired(i int) bool {
 	return in.delayed != nil && in.delayed.Held(key) >= in.delayShot[i]
 }
 
+// requestFaultErrors and requestFaultCounts are what the kfake faults
+// answer and how many requests each fails by default; their selectors are
+// requestFaultSelectors (shared with requestReach).
+var (
+	requestFaultErrors = map[string]*kerr.Error{
+		"not-coordinator": kerr.NotCoordinator, "coordinator-loading": kerr.CoordinatorLoadInProgress,
+		"concurrent-transactions": kerr.ConcurrentTransactions, "endtxn-rejected": kerr.UnknownServerError,
+		"produce-rejected": kerr.InvalidRecord, "txn-offset-commit-rejected": kerr.UnknownServerError,
+	}
+	requestFaultCounts = map[string]int{
+		"not-coordinator": 3, "coordinator-loading": 3, "concurrent-transactions": 3,
+		"endtxn-rejected": 1, "produce-rejected": 1, "txn-offset-commit-rejected": 1,
+	}
+)
+
 func count(op faults.Op, def int) int {
 	if op.Count > 0 {
 		return op.Count
@@ -208,34 +266,21 @@ func count(op faults.Op, def int) int {
 
 func (in *injector) fire(i int, id int64) {
 	op := in.ops[i]
-	keys := func(ks ...kmsg.Key) []kmsg.Key { return ks }
 	switch op.Fault {
 	case "delayed-produce", "delayed-endtxn":
 		key, _ := delayedKey(op.Fault)
 		in.delayArms[key]++
 		in.delayShot[i] = in.delayArms[key]
 		in.delayed.Arm(key, count(op, defaultDelayTicks))
-	case "lost-ack-produce":
-		in.arm(int16(kmsg.Produce), count(op, 2))
-	case "lost-ack-endtxn":
-		in.arm(int16(kmsg.EndTxn), count(op, 2))
-	case "lost-ack-txn-offset-commit":
-		in.arm(int16(kmsg.TxnOffsetCommit), count(op, 2))
-	case "not-coordinator":
-		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn, kmsg.AddPartitionsToTxn, kmsg.InitProducerID, kmsg.OffsetCommit, kmsg.TxnOffsetCommit),
-			Err: kerr.NotCoordinator, Count: count(op, 3), When: transactionalOnly})
-	case "coordinator-loading":
-		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn, kmsg.InitProducerID, kmsg.OffsetFetch, kmsg.OffsetCommit, kmsg.TxnOffsetCommit),
-			Err: kerr.CoordinatorLoadInProgress, Count: count(op, 3), When: transactionalOnly})
-	case "concurrent-transactions":
-		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.InitProducerID, kmsg.AddPartitionsToTxn),
-			Err: kerr.ConcurrentTransactions, Count: count(op, 3), When: transactionalOnly})
-	case "endtxn-rejected":
-		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.EndTxn), Err: kerr.UnknownServerError, Count: count(op, 1)})
-	case "produce-rejected":
-		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.Produce), Topic: outputTopic, Err: kerr.InvalidRecord, Count: count(op, 1)})
-	case "txn-offset-commit-rejected":
-		in.cluster.Fault(kfake.Fault{Keys: keys(kmsg.TxnOffsetCommit), Err: kerr.UnknownServerError, Count: count(op, 1)})
+	case "lost-ack-produce", "lost-ack-endtxn", "lost-ack-txn-offset-commit":
+		key, _ := lostAckKey(op.Fault)
+		in.lostShot[i] = in.lostArms[key] + 1
+		in.lostArms[key] += count(op, 2)
+		in.arm(key, count(op, 2))
+	case "not-coordinator", "coordinator-loading", "concurrent-transactions", "endtxn-rejected", "produce-rejected", "txn-offset-commit-rejected":
+		f := requestFaultSelectors()[op.Fault]
+		f.Err, f.Count = requestFaultErrors[op.Fault], count(op, requestFaultCounts[op.Fault])
+		in.handles[i] = in.cluster.Fault(f)
 	case "leader-move":
 		// Every partition's leader moves one broker on: clients get
 		// NOT_LEADER_FOR_PARTITION and refresh their metadata.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/eosim/eosim/engine"
 	"github.com/eosim/eosim/faults"
@@ -14,19 +15,45 @@ type errOperator struct{ action, detail string }
 
 func (e errOperator) Error() string { return "operator action " + e.action }
 
+// nextRestoreRecords reports whether the checkpoint the job started after
+// this trigger restores (the latest completed one, or the retained one a
+// restore-retained-checkpoint at this trigger picks, fired or about to)
+// records transactional-id prefix in a sink's state.
+func (s *scheduler) nextRestoreRecords(prefix string) bool {
+	retained := s.store.retained
+	if len(retained) == 0 {
+		return false
+	}
+	cp := retained[len(retained)-1]
+	for i, op := range s.injector.ops {
+		if op.Fault == faults.RestoreRetainedCheckpoint && !s.injector.fired[i] && op.Hit == s.injector.triggers && s.canRestoreRetained(op) {
+			cp = retained[len(retained)-1-op.Count]
+		}
+	}
+	for _, sink := range cp.Sinks {
+		if slices.Contains(sink.TransactionalIDPrefixes, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // operatorActions are the operator group's actions (faults.OperatorActions):
 // each changes the configuration the next job starts with and returns what
 // it changed, for the trace. The job is stopped when the action fires.
 var operatorActions = map[string]func(s *scheduler, op faults.Op) string{
 	"new-txn-prefix": func(s *scheduler, _ faults.Op) string {
-		if s.prefixVersion > 0 && s.res.Checkpoints == s.prefixCheckpoints {
-			// No checkpoint records the current prefix yet: a job
-			// started under a third one could not know it, and the
-			// current job's open transactions would linger until the
-			// broker's transaction timeout (Flink has the same limit).
-			// An operator changes the prefix of a job that checkpointed
-			// under it; this restart keeps it.
-			return "transactional-id prefix " + s.cfg.TransactionalIDPrefix + " kept: no checkpoint under it yet"
+		if s.prefixVersion > 0 && (s.res.Checkpoints == s.prefixCheckpoints || !s.nextRestoreRecords(s.cfg.TransactionalIDPrefix)) {
+			// The checkpoint the next job restores does not record the
+			// current prefix (none was completed under it yet, or a
+			// restore-retained-checkpoint at this trigger goes back past
+			// them): a job started under a third one could not know it,
+			// and the current job's open transactions would linger until
+			// the broker's transaction timeout (Flink has the same limit;
+			// two-phase-commit seed 10657673019289308438 stalled so). An
+			// operator changes the prefix of a job restored from a
+			// checkpoint under it; this restart keeps it.
+			return "transactional-id prefix " + s.cfg.TransactionalIDPrefix + " kept: the restored checkpoint does not record it"
 		}
 		s.prefixVersion++
 		s.prefixCheckpoints = s.res.Checkpoints

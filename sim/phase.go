@@ -9,6 +9,9 @@ import (
 // onPhase fires the phase-aimed ops that are armed for phase: the
 // scheduler calls it when the run enters that protocol step.
 func (in *injector) onPhase(phase string, checkpoint int64) {
+	if in.reach != nil {
+		in.reach.onPhase(phase)
+	}
 	for i, op := range in.ops {
 		if !in.armed[i] || in.fired[i] || op.Phase != phase {
 			continue

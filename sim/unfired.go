@@ -23,10 +23,7 @@ func (s *scheduler) unfired() []faults.Op {
 			}
 			continue
 		}
-		fired := s.injector.fired[j]
-		if _, ok := delayedKey(op.Fault); ok && fired {
-			fired = s.injector.delayedFired(j) // armed, but was a request held?
-		}
+		fired := s.injector.fired[j] && s.injector.took(j) // armed, but did it meet a request?
 		j++
 		if isOutage(op.Fault) && s.crasher.outage != nil && s.crasher.outage.Hit == op.Hit {
 			fired = false // armed, but the job never stored a checkpoint after it

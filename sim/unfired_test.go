@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -115,4 +116,66 @@ func TestRecoveryAimedFaultWithoutARestoreIsReaimed(t *testing.T) {
 		require.Equal(t, 1, res.Faults["not-coordinator"])
 		require.Empty(t, res.Violations)
 	}
+}
+
+// A request fault is armed at its trigger but fires only when it meets a
+// request: a two-phase-commit job sends no TxnOffsetCommit, so both faults
+// on it stay unfired (they were counted fired once armed), while an
+// EndTxn fault armed at the same trigger meets the next commit.
+func TestArmedRequestFaultFiresOnlyWhenItMeetsARequest(t *testing.T) {
+	rejected := faults.Op{Fault: "txn-offset-commit-rejected", Hit: 2}
+	lostAck := faults.Op{Fault: "lost-ack-txn-offset-commit", Hit: 2}
+	endTxn := faults.Op{Fault: "endtxn-rejected", Hit: 2}
+	lostEndTxn := faults.Op{Fault: "lost-ack-endtxn", Hit: 3}
+	res := Run(t, Options{Protocol: "two-phase-commit", Seed: 7, Plan: planWith("two-phase-commit", false, rejected, lostAck, endTxn, lostEndTxn)})
+	require.Empty(t, res.HarnessError)
+	require.Equal(t, []faults.Op{rejected, lostAck}, res.Unfired)
+	res = Run(t, Options{Protocol: "offsets-in-txn", Seed: 7, Plan: planWith("offsets-in-txn", false, rejected, lostAck)})
+	require.Empty(t, res.HarnessError)
+	require.Empty(t, res.Unfired, "offsets-in-txn sends TxnOffsetCommit at every pre-commit")
+}
+
+// Runs draw no fault on a request their job never sends.
+func TestFaultsForLeavesOutWhatTheJobNeverSends(t *testing.T) {
+	all, err := faults.Resolve("all")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		protocol string
+		without  []string
+		with     []string
+	}{
+		{"two-phase-commit", []string{"lost-ack-txn-offset-commit", "txn-offset-commit-rejected"}, []string{"lost-ack-endtxn", "crash-mid-commit", "zombie", "lost-ack-produce"}},
+		{"offsets-in-txn", nil, []string{"lost-ack-txn-offset-commit", "txn-offset-commit-rejected", "delayed-endtxn"}},
+		{"two-phase-commit-pooled-ids", []string{"zombie", "txn-offset-commit-rejected"}, []string{"endtxn-rejected"}},
+		{"at-least-once", []string{"lost-ack-endtxn", "delayed-endtxn", "endtxn-rejected", "concurrent-transactions", "crash-mid-commit", "crash-during-recovery", "txn-offset-commit-rejected"}, []string{"lost-ack-produce", "produce-rejected", "crash-after-ack", "switch-guarantee"}},
+		{"none", []string{"lost-ack-produce", "lost-ack-endtxn"}, []string{"produce-rejected"}},
+	} {
+		got := FaultsFor(tc.protocol, all)
+		for _, f := range tc.without {
+			require.NotContains(t, got, f, tc.protocol)
+		}
+		for _, f := range tc.with {
+			require.Contains(t, got, f, tc.protocol)
+		}
+	}
+}
+
+// A drawn transactional fault at or after a switch to at-least-once moves
+// before the switch, or is dropped when the switch is at the first
+// trigger; other faults and crashes stay.
+func TestTransactionalFaultsMoveBeforeTheSwitch(t *testing.T) {
+	ops := []faults.Op{
+		{Fault: "switch-guarantee", Hit: 4},
+		{Fault: "delayed-endtxn", Hit: 6},
+		{Fault: "endtxn-rejected", Hit: 2},
+		{Fault: "lost-ack-produce", Hit: 9},
+		{Fault: "crash-during-recovery", Hit: 5},
+	}
+	got := beforeTheSwitch("two-phase-commit", slices.Clone(ops))
+	require.Equal(t, 3, got[1].Hit, "6 moves to 1 + 5 mod 3")
+	require.Equal(t, ops[2:], got[2:])
+	require.Equal(t, ops, beforeTheSwitch("at-least-once", slices.Clone(ops)), "only a two-phase job switches away from transactions")
+	ops[0].Hit = 1
+	got = beforeTheSwitch("offsets-in-txn", slices.Clone(ops))
+	require.Equal(t, []faults.Op{ops[0], ops[3], ops[4]}, got)
 }
