@@ -24,7 +24,7 @@ func TestNewTxnPrefixNeedsACheckpointUnderTheCurrentPrefix(t *testing.T) {
 		want   string
 	}{
 		{"region-failover-between", []faults.Op{{Fault: "new-txn-prefix", Hit: 1}, {Fault: "region-failover", Hit: 3, Count: 2, RestartDelayMS: 1388},
-			{Fault: "new-txn-prefix", Hit: 4}}, "transactional-id prefix eosim-job-v2 kept: no checkpoint under it yet"},
+			{Fault: "new-txn-prefix", Hit: 4}}, "transactional-id prefix eosim-job-v2 kept: the restored checkpoint does not record it"},
 		{"checkpoints-between", []faults.Op{{Fault: "new-txn-prefix", Hit: 1}, {Fault: "new-txn-prefix", Hit: 5}}, "new-txn-prefix: transactional-id prefix eosim-job-v3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
