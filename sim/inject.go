@@ -277,10 +277,6 @@ func (in *injector) fire(i int, id int64) {
 		in.lostShot[i] = in.lostArms[key] + 1
 		in.lostArms[key] += count(op, 2)
 		in.arm(key, count(op, 2))
-	case "not-coordinator", "coordinator-loading", "concurrent-transactions", "endtxn-rejected", "produce-rejected", "txn-offset-commit-rejected":
-		f := requestFaultSelectors()[op.Fault]
-		f.Err, f.Count = requestFaultErrors[op.Fault], count(op, requestFaultCounts[op.Fault])
-		in.handles[i] = in.cluster.Fault(f)
 	case "leader-move":
 		// Every partition's leader moves one broker on: clients get
 		// NOT_LEADER_FOR_PARTITION and refresh their metadata.
@@ -320,6 +316,12 @@ func (in *injector) fire(i int, id int64) {
 	case "outage-beyond-txn-id-expiry":
 		in.s.crasher.armOutage(op, txnIDExpiration+engineTxnTimeout+time.Minute)
 	default:
+		if answer, ok := requestFaultErrors[op.Fault]; ok { // a kfake fault
+			f := requestFaultSelectors()[op.Fault]
+			f.Err, f.Count = answer, count(op, requestFaultCounts[op.Fault])
+			in.handles[i] = in.cluster.Fault(f)
+			return
+		}
 		panic("sim: fault without an injector: " + op.Fault) // Validate admits only implemented faults
 	}
 }
