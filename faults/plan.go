@@ -481,12 +481,12 @@ func RandomFaults(rng *rand.Rand, enabled []string, checkpoints, parallelism, ma
 		switch name {
 		case "crash-mid-commit":
 			// Reached only after a lost notification (aimed at in drawn
-			// plans); a run of fewer checkpoints than the default's 10 (a
-			// startup mode that skips input) may reach it only once.
-			span = 2
-			if checkpoints < 8 {
-				span = 1
-			}
+			// plans), and only while a sink holds records from two
+			// checkpoints: a run may reach it only once (a startup mode
+			// that skips input; a region failover after which the other
+			// region took most of the input: two-phase-commit seed
+			// 12208138756904470588 left crash-mid-commit@2 unfired so).
+			span = 1
 		case "crash-during-recovery":
 			span = 4 // consulted twice per restore
 		case "delayed-produce", "delayed-endtxn", "produce-rejected", "lost-ack-produce":

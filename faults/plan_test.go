@@ -400,7 +400,7 @@ func TestRandomFaults(t *testing.T) {
 		"crash-after-precommit":         checkpoints * parallelism,
 		"crash-after-ack":               checkpoints,
 		"crash-after-checkpoint-stored": checkpoints,
-		"crash-mid-commit":              2,
+		"crash-mid-commit":              1, // its first arrival: a run may reach it only once
 		"crash-after-commit":            checkpoints * parallelism,
 	}
 	lengths := map[int]bool{}
@@ -531,6 +531,9 @@ func TestDrawnPhasesAimRecoveryOnlyWithARestart(t *testing.T) {
 			require.Equal(t, faults.KindBroker, info.Kind, "seed %d: %+v", seed, op)
 			if op.Phase == faults.PhaseRecovery {
 				require.True(t, restarts, "seed %d: a recovery-aimed op without a restart: %+v", seed, ops)
+			}
+			if slices.Contains([]string{"produce-rejected", "lost-ack-produce", "delayed-produce"}, op.Fault) {
+				require.Equal(t, faults.PhasePrecommit, op.Phase, "seed %d: only the pre-commit's flush sends a Produce: %+v", seed, op)
 			}
 		}
 	}

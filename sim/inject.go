@@ -171,6 +171,10 @@ func (in *injector) onTrigger(id int64) error {
 			stop = errRegionFailover{region: op.Count, down: time.Duration(op.RestartDelayMS) * time.Millisecond}
 			continue
 		}
+		if op.Fault == "switch-guarantee" && in.s.switchWaits(i) {
+			in.ops[i].Hit++
+			continue
+		}
 		if act, ok := operatorActions[op.Fault]; ok {
 			stop = errOperator{action: op.Fault, detail: act(in.s, op)}
 			continue

@@ -74,3 +74,29 @@ var operatorActions = map[string]func(s *scheduler, op faults.Op) string{
 	},
 	faults.RestoreRetainedCheckpoint: (*scheduler).restoreRetained,
 }
+
+// maxSwitchWaits bounds how many triggers a switch-guarantee waits for
+// the transactional faults drawn before it (switchWaits).
+const maxSwitchWaits = 4
+
+// switchWaits reports whether the switch-guarantee at ops[i] of a drawn
+// plan waits one trigger: the job is two-phase and a fault on its
+// transactional requests, drawn before the switch, has not met one yet.
+// After the switch the job sends none, so the fault could never fire:
+// a notify-aimed EndTxn fault whose checkpoint completes only after the
+// switch's trigger (two checkpoints in flight; offsets-in-txn seed
+// 18292141583173416065 left endtxn-rejected@1 so with the switch at 2).
+func (s *scheduler) switchWaits(i int) bool {
+	in := s.injector
+	if !s.plan.RearmUnfired || s.cfg.Protocol.Guarantee != engine.TwoPhaseCommit || s.switchWaited >= maxSwitchWaits {
+		return false
+	}
+	for j, op := range in.ops {
+		if j != i && needsTransactions(op.Fault) && (!in.fired[j] || !in.took(j)) {
+			s.switchWaited++
+			s.tr.Observe(engine.Event{Kind: "rearm", Subtask: -1, Detail: fmt.Sprintf("switch-guarantee waits for %s hit=%d", op.Fault, op.Hit)})
+			return true
+		}
+	}
+	return false
+}

@@ -180,8 +180,7 @@ func beforeTheSwitch(protocol string, ops []faults.Op) []faults.Op {
 	}
 	out := ops[:0:0]
 	for _, op := range ops {
-		needsTxn := slices.Contains(twoPhaseOnlyFaults, op.Fault) || op.Fault == "lost-ack-txn-offset-commit" || op.Fault == "txn-offset-commit-rejected"
-		if info, _ := faults.Lookup(op.Fault); needsTxn && !info.IsCrash() && op.Hit >= first {
+		if info, _ := faults.Lookup(op.Fault); needsTransactions(op.Fault) && !info.IsCrash() && op.Hit >= first {
 			if first == 1 {
 				continue
 			}
@@ -190,6 +189,13 @@ func beforeTheSwitch(protocol string, ops []faults.Op) []faults.Op {
 		out = append(out, op)
 	}
 	return out
+}
+
+// needsTransactions reports whether a fault acts on a request only a
+// transactional sink sends (EndTxn, TxnOffsetCommit, ...): a switch to
+// at-least-once leaves it nothing to meet.
+func needsTransactions(fault string) bool {
+	return slices.Contains(twoPhaseOnlyFaults, fault) || fault == "lost-ack-txn-offset-commit" || fault == "txn-offset-commit-rejected"
 }
 
 // twoPhaseOnlyFaults act on requests or crash points only a two-phase
@@ -540,14 +546,15 @@ type scheduler struct {
 	// parallelism is the job's current parallelism; a rescale changes it.
 	parallelism int
 	// attempt numbers job attempts; the store refuses older ones' writes.
-	attempt  int
-	zombie   *zombie
-	inZombie bool
-	region   *regionDown // a failed region waiting for its restore
-	notifies []notification
-	failures int   // non-crash failures since the last completed checkpoint
-	finalID  int64 // first checkpoint triggered after all input was processed
-	rearms   int   // rounds the plan's unfired ops were re-armed (RearmUnfired)
+	attempt      int
+	zombie       *zombie
+	inZombie     bool
+	region       *regionDown // a failed region waiting for its restore
+	notifies     []notification
+	failures     int   // non-crash failures since the last completed checkpoint
+	finalID      int64 // first checkpoint triggered after all input was processed
+	rearms       int   // rounds the plan's unfired ops were re-armed (RearmUnfired)
+	switchWaited int   // triggers a switch-guarantee waited for transactional faults (switchWaits)
 	// loseNextNotification: an unfired crash-mid-commit needs the next
 	// sink notification lost.
 	loseNextNotification bool

@@ -179,3 +179,54 @@ func TestTransactionalFaultsMoveBeforeTheSwitch(t *testing.T) {
 	got = beforeTheSwitch("offsets-in-txn", slices.Clone(ops))
 	require.Equal(t, []faults.Op{ops[0], ops[3], ops[4]}, got)
 }
+
+// A switch to at-least-once in a drawn plan waits for a fault on the
+// transactional requests drawn before it: with two checkpoints in flight,
+// checkpoint 1 completes after the switch's trigger, and its notify-aimed
+// EndTxn fault met no commit. A hand-written plan switches where it says
+// and reports the fault unfired.
+func TestSwitchWaitsForATransactionalFaultBeforeIt(t *testing.T) {
+	for _, rearm := range []bool{false, true} {
+		p := planWith("offsets-in-txn", rearm,
+			faults.Op{Fault: "switch-guarantee", Hit: 2},
+			faults.Op{Fault: "endtxn-rejected", Hit: 1, Phase: faults.PhaseNotify})
+		p.Seed = 18292141583173416065
+		p.Workload.Parallelism, p.Workload.MaxConcurrentCheckpoints = 2, 2
+		var trace bytes.Buffer
+		res := Run(t, Options{Protocol: "offsets-in-txn", Seed: p.Seed, Plan: p, Trace: &trace})
+		require.Empty(t, res.HarnessError)
+		require.Empty(t, res.Violations)
+		require.Equal(t, 1, res.Faults["switch-guarantee"])
+		if !rearm {
+			require.Equal(t, []faults.Op{p.Faults[1]}, res.Unfired)
+			require.NotContains(t, trace.String(), "switch-guarantee waits")
+			continue
+		}
+		require.Empty(t, res.Unfired)
+		require.Contains(t, trace.String(), "switch-guarantee waits for endtxn-rejected hit=1")
+	}
+}
+
+// A drawn notify-aimed EndTxn fault whose notification a crash preempted
+// fires at the restore, which resume-commits in the notification's stead;
+// waiting on for a notification, it met no EndTxn once the input ran out.
+func TestNotifyAimedEndTxnFaultMeetsTheResumeCommit(t *testing.T) {
+	for _, rearm := range []bool{false, true} {
+		p := planWith("two-phase-commit", rearm,
+			faults.Op{Fault: "lost-ack-endtxn", Hit: 9, Phase: faults.PhaseNotify},
+			faults.Op{Fault: "crash-after-checkpoint-stored", Hit: 9, RestartDelayMS: 1602},
+			faults.Op{Fault: "crash-after-checkpoint-stored", Hit: 10, RestartDelayMS: 1645})
+		p.Seed = 18208702094871944713
+		p.Workload.Parallelism = 2
+		var trace bytes.Buffer
+		res := Run(t, Options{Protocol: "two-phase-commit", Seed: p.Seed, Plan: p, Trace: &trace})
+		require.Empty(t, res.HarnessError)
+		require.Empty(t, res.Violations)
+		if !rearm {
+			require.Contains(t, res.Unfired, p.Faults[0], "a hand-written plan waits for its notification")
+			continue
+		}
+		require.Empty(t, res.Unfired)
+		require.Contains(t, trace.String(), `"detail":"lost-ack-endtxn hit=9 phase=recovery"`)
+	}
+}
