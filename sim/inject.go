@@ -147,6 +147,10 @@ func (in *injector) onTrigger(id int64) error {
 			in.ops[i].Hit++
 			continue
 		}
+		if op.Fault == "switch-guarantee" && in.s.switchWaits(i) {
+			in.ops[i].Hit++
+			continue
+		}
 		in.fired[i] = true
 		in.s.res.Faults[op.Fault]++
 		in.s.tr.Observe(engine.Event{Kind: "fault", Subtask: -1, Checkpoint: id, Detail: fmt.Sprintf("%s hit=%d", op.Fault, op.Hit)})
@@ -169,10 +173,6 @@ func (in *injector) onTrigger(id int64) error {
 		}
 		if op.Fault == "region-failover" {
 			stop = errRegionFailover{region: op.Count, down: time.Duration(op.RestartDelayMS) * time.Millisecond}
-			continue
-		}
-		if op.Fault == "switch-guarantee" && in.s.switchWaits(i) {
-			in.ops[i].Hit++
 			continue
 		}
 		if act, ok := operatorActions[op.Fault]; ok {

@@ -178,6 +178,15 @@ func TestTransactionalFaultsMoveBeforeTheSwitch(t *testing.T) {
 	ops[0].Hit = 1
 	got = beforeTheSwitch("offsets-in-txn", slices.Clone(ops))
 	require.Equal(t, []faults.Op{ops[0], ops[3], ops[4]}, got)
+
+	// Aimed at a restore: only a restart before the switch makes one the
+	// two-phase job meets; the switch's own restore is at-least-once.
+	recovery := []faults.Op{{Fault: "endtxn-rejected", Hit: 1, Phase: faults.PhaseRecovery}, {Fault: "switch-guarantee", Hit: 5}}
+	got = beforeTheSwitch("two-phase-commit", slices.Clone(recovery))
+	require.Empty(t, got[0].Phase, "no restore before the switch: the next EndTxn")
+	withCrash := append(slices.Clone(recovery), faults.Op{Fault: "crash-after-ack", Hit: 3})
+	got = beforeTheSwitch("two-phase-commit", slices.Clone(withCrash))
+	require.Equal(t, faults.PhaseRecovery, got[0].Phase, "the crash at 3 restores the two-phase job")
 }
 
 // A switch to at-least-once in a drawn plan waits for a fault on the
