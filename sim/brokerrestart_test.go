@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync/atomic"
@@ -207,4 +208,23 @@ func countOf(ops []faults.Op, name string) int {
 		}
 	}
 	return n
+}
+
+// A request fault armed at the trigger of a broker restart is armed again
+// on the restarted broker: left on the closed cluster, it met no request.
+func TestRequestFaultSurvivesABrokerRestartAtItsTrigger(t *testing.T) {
+	for _, order := range [][]faults.Op{
+		{{Fault: "produce-rejected", Hit: 1}, {Fault: "broker-restart", Hit: 1}},
+		{{Fault: "broker-restart", Hit: 1}, {Fault: "produce-rejected", Hit: 1}},
+	} {
+		p := planWith("offsets-in-txn", false, order...)
+		var trace bytes.Buffer
+		res := Run(t, Options{Protocol: "offsets-in-txn", Seed: 4560419057636960361, Plan: p, Trace: &trace})
+		require.Empty(t, res.HarnessError)
+		require.Empty(t, res.Violations)
+		require.Empty(t, res.Unfired, "%v", order)
+		if order[0].Fault == "produce-rejected" {
+			require.Contains(t, trace.String(), "produce-rejected hit=1 on the restarted broker")
+		}
+	}
 }
